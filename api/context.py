@@ -1,0 +1,67 @@
+"""What a request handler needs, whichever door (REST, MCP, UI) it came through."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from temporalio.client import Client
+
+from api.auth import Actor
+from api.errors import Unavailable
+from settings import Settings
+from store.db import Database
+from workflows.temporal import connect
+
+__all__ = ["AppContext", "Caller", "TemporalConnector"]
+
+
+class TemporalConnector:
+    """Connects on first use, so the server starts (and reports) while Temporal is down."""
+
+    def __init__(self, settings: Settings, client: Client | None = None) -> None:
+        self.settings = settings
+        self._client = client
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> Client:
+        if self._client is not None:
+            return self._client
+        async with self._lock:
+            if self._client is None:
+                try:
+                    self._client = await connect(self.settings)
+                except Exception as exc:  # the SDK raises RuntimeError subclasses
+                    raise Unavailable(
+                        f"Temporal at {self.settings.temporal_target} is not reachable ({exc}); "
+                        "start the stack with `intent up` or set INTENT_TEMPORAL_ADDRESS"
+                    ) from exc
+            return self._client
+
+
+@dataclass
+class AppContext:
+    """Process-wide handles, built once in the app's lifespan."""
+
+    settings: Settings
+    db: Database
+    temporal: TemporalConnector
+
+
+@dataclass
+class Caller:
+    """One authenticated request: the process handles plus who is asking."""
+
+    app: AppContext
+    actor: Actor
+
+    @property
+    def settings(self) -> Settings:
+        return self.app.settings
+
+    @property
+    def db(self) -> Database:
+        return self.app.db
+
+    async def temporal(self) -> Client:
+        return await self.app.temporal.get()

@@ -1,0 +1,114 @@
+"""The MCP endpoint: tools an AI client calls, mounted in the FastAPI app.
+
+Tools are thin: authenticate (done by the ASGI guard), call the same service functions
+as the REST API, and translate ``IntentError`` into a tool error the model can read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.types import ASGIApp
+
+from api.auth import Actor, BearerAuthMiddleware
+from api.context import AppContext, Caller
+from api.errors import IntentError
+from api.mcp import tools_projects
+
+__all__ = ["INSTRUCTIONS", "McpEndpoint", "build_mcp"]
+
+T = TypeVar("T")
+
+INSTRUCTIONS = """\
+intent turns what the user asks for into real cloud infrastructure by driving
+Terraform/OpenTofu provider plugins directly, under policies, with state, history and
+locks. Work like this:
+
+1. Pick a project: project-list, or project-create NAME. Projects scope resources,
+   policies, credentials and history.
+2. Lock it: project-use NAME. Only the lock holder may change a project; the lease
+   lapses after a few minutes without calls and every call renews it. If the project is
+   locked by someone else, tell the user who holds it and until when - do not retry in
+   a loop.
+3. Make changes through the change tools (as they become available): each change is
+   planned, checked against the project's policies and applied in dependency order.
+   Deletes, replacements and changes a policy sends to review wait for a human to
+   confirm; never claim a change is applied before the tool says so.
+4. Release the lock with project-release when the user is done.
+
+Errors name what went wrong and how to fix it; relay them to the user faithfully.
+"""
+
+
+def actor_of(ctx: Context) -> Actor:
+    request = ctx.request_context.request
+    actor = getattr(getattr(request, "state", None), "actor", None)
+    if not isinstance(actor, Actor):
+        # The ASGI guard admits no request without one; this is a wiring bug.
+        raise ToolError("this request carries no authenticated actor")
+    return actor
+
+
+class McpEndpoint:
+    """The MCP server plus the ASGI app that serves it, guarded by bearer auth."""
+
+    def __init__(self, app_ctx: AppContext, server: MCPServer) -> None:
+        self.app_ctx = app_ctx
+        self.server = server
+        security = TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=_allowed_hosts(app_ctx),
+            allowed_origins=_allowed_origins(app_ctx),
+        )
+        # Building the Starlette app is how the SDK creates the session manager; we
+        # mount the manager's ASGI handler ourselves at two paths.
+        server.streamable_http_app(transport_security=security)
+        self.session_manager = server.session_manager
+        self.asgi: ASGIApp = BearerAuthMiddleware(
+            StreamableHTTPASGIApp(self.session_manager), app_ctx.db, "mcp"
+        )
+
+    def caller(self, ctx: Context) -> Caller:
+        return Caller(app=self.app_ctx, actor=actor_of(ctx))
+
+    async def call(self, ctx: Context, fn: Callable[[Caller], Awaitable[T]]) -> T:
+        """Run a service call for the tool's caller; user errors become tool errors."""
+        try:
+            return await fn(self.caller(ctx))
+        except IntentError as exc:
+            raise ToolError(exc.message) from exc
+
+
+def _allowed_hosts(app_ctx: AppContext) -> list[str]:
+    settings = app_ctx.settings
+    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*", f"{settings.host}:*"]
+    hosts += settings.allowed_hosts
+    if settings.public_url:
+        netloc = settings.public_url.split("://", 1)[-1].split("/", 1)[0]
+        hosts.append(netloc)
+    return sorted(set(hosts))
+
+
+def _allowed_origins(app_ctx: AppContext) -> list[str]:
+    origins = [f"http://{h}" for h in _allowed_hosts(app_ctx)]
+    origins += [f"https://{h}" for h in _allowed_hosts(app_ctx)]
+    return sorted(set(origins))
+
+
+def build_mcp(app_ctx: AppContext) -> McpEndpoint:
+    server: MCPServer[Any] = MCPServer(
+        name="intent",
+        title="intent",
+        instructions=INSTRUCTIONS,
+        version="0.1.0",
+        website_url=app_ctx.settings.base_url,
+    )
+    endpoint = McpEndpoint(app_ctx, server)
+    tools_projects.register(endpoint)
+    return endpoint

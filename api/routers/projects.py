@@ -1,0 +1,56 @@
+"""REST: /api/v1/projects and each project's lock."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from api.deps import CallerDep
+from api.services import locks
+from api.services import projects as svc
+from api.services.projects import LockView
+
+router = APIRouter(prefix="/projects", tags=["projects"])
+
+
+@router.get("", response_model=svc.ProjectList)
+async def list_projects(
+    caller: CallerDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> svc.ProjectList:
+    return await svc.list_projects(caller, limit=limit, cursor=cursor)
+
+
+@router.post("", response_model=svc.ProjectView, status_code=status.HTTP_201_CREATED)
+async def create_project(caller: CallerDep, body: svc.ProjectCreate) -> svc.ProjectView:
+    return await svc.create_project(caller, body)
+
+
+@router.get("/{ref}", response_model=svc.ProjectView)
+async def get_project(caller: CallerDep, ref: str) -> svc.ProjectView:
+    return await svc.get_project(caller, ref)
+
+
+@router.get("/{ref}/lock", response_model=LockView)
+async def get_lock(caller: CallerDep, ref: str) -> LockView:
+    project = await svc.load_project(caller, ref)
+    return LockView.from_lease(await locks.lease(caller, project))
+
+
+@router.post("/{ref}/lock", response_model=svc.UseResult)
+async def acquire_lock(caller: CallerDep, ref: str) -> svc.UseResult:
+    return await svc.use_project(caller, ref)
+
+
+@router.post("/{ref}/lock/renew", response_model=LockView)
+async def renew_lock(caller: CallerDep, ref: str) -> LockView:
+    project = await svc.load_project(caller, ref)
+    return LockView.from_lease(await locks.renew(caller, project))
+
+
+@router.delete("/{ref}/lock", response_model=svc.UseResult)
+async def release_lock(caller: CallerDep, ref: str, force: bool = False) -> svc.UseResult:
+    """Release your own lease; ``force=true`` (admins) frees someone else's."""
+    return await svc.release_project(caller, ref, force=force)

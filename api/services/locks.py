@@ -1,0 +1,115 @@
+"""Project locks, seen from the caller's side: update-with-start on the lock workflow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from api.context import Caller
+from api.errors import Busy, Conflict, Forbidden, IntentError, Unavailable
+from store.models import Project
+from workflows.lock import (
+    LOCK_BUSY,
+    LOCK_FORBIDDEN,
+    LOCK_NOT_HELD,
+    AcquireRequest,
+    ForceReleaseRequest,
+    Holder,
+    Lease,
+    LockInput,
+    ProjectLockWorkflow,
+    ReleaseRequest,
+    RenewRequest,
+    lock_workflow_id,
+)
+
+__all__ = ["acquire", "force_release", "holder_of", "lease", "release", "renew"]
+
+
+def holder_of(caller: Caller) -> Holder:
+    return Holder(id=caller.actor.id, name=caller.actor.name, via=caller.actor.via)
+
+
+def _start(
+    caller: Caller, project: Project
+) -> WithStartWorkflowOperation[ProjectLockWorkflow, None]:
+    return WithStartWorkflowOperation(
+        ProjectLockWorkflow.run,
+        LockInput(
+            project_id=project.id,
+            project_name=project.name,
+            lease_seconds=caller.settings.lock_lease_seconds,
+        ),
+        id=lock_workflow_id(project.id),
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        task_queue=caller.settings.temporal_task_queue,
+    )
+
+
+def _translate(exc: Exception) -> IntentError:
+    cause = exc.cause if isinstance(exc, WorkflowUpdateFailedError) else exc
+    if isinstance(cause, ApplicationError):
+        kind = {LOCK_BUSY: Busy, LOCK_FORBIDDEN: Forbidden, LOCK_NOT_HELD: Conflict}.get(
+            cause.type or "", IntentError
+        )
+        return kind(cause.message, details={"reason": cause.type})
+    return Unavailable(f"the lock service did not answer: {exc}; retry in a moment")
+
+
+async def _update(caller: Caller, project: Project, update: Any, request: object) -> Lease:
+    client: Client = await caller.temporal()
+    try:
+        result: Lease = await client.execute_update_with_start_workflow(
+            update,
+            request,
+            start_workflow_operation=_start(caller, project),
+        )
+    except (WorkflowUpdateFailedError, RPCError) as exc:
+        raise _translate(exc) from exc
+    return result
+
+
+async def acquire(caller: Caller, project: Project) -> Lease:
+    return await _update(
+        caller,
+        project,
+        ProjectLockWorkflow.acquire,
+        AcquireRequest(holder=holder_of(caller), lease_seconds=caller.settings.lock_lease_seconds),
+    )
+
+
+async def renew(caller: Caller, project: Project) -> Lease:
+    return await _update(
+        caller, project, ProjectLockWorkflow.renew, RenewRequest(holder=holder_of(caller))
+    )
+
+
+async def release(caller: Caller, project: Project) -> Lease:
+    return await _update(
+        caller, project, ProjectLockWorkflow.release, ReleaseRequest(holder=holder_of(caller))
+    )
+
+
+async def force_release(caller: Caller, project: Project, reason: str = "") -> Lease:
+    return await _update(
+        caller,
+        project,
+        ProjectLockWorkflow.force_release,
+        ForceReleaseRequest(actor=holder_of(caller), roles=caller.actor.roles, reason=reason),
+    )
+
+
+async def lease(caller: Caller, project: Project) -> Lease:
+    """The live lease from Temporal (not the mirror), for callers about to act on it."""
+    client: Client = await caller.temporal()
+    handle = client.get_workflow_handle_for(ProjectLockWorkflow.run, lock_workflow_id(project.id))
+    try:
+        return await handle.query(ProjectLockWorkflow.lease)
+    except RPCError as exc:
+        if "not found" in str(exc).lower():
+            return Lease(project_id=project.id, project_name=project.name, held=False)
+        raise _translate(exc) from exc

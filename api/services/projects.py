@@ -1,0 +1,199 @@
+"""Projects: create, list, show, use (lock) and release."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+
+from api.context import Caller
+from api.errors import Conflict, NotFound
+from api.services import locks
+from store import history
+from store import projects as store_projects
+from store.models import ROOT_SPACE_ID, Project, ProjectLock
+from store.types import utcnow
+from workflows.lock import Lease
+
+__all__ = [
+    "LockView",
+    "ProjectCreate",
+    "ProjectList",
+    "ProjectView",
+    "UseResult",
+    "create_project",
+    "get_project",
+    "list_projects",
+    "load_project",
+    "release_project",
+    "use_project",
+]
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+
+
+class ProjectCreate(BaseModel):
+    name: str = Field(
+        pattern=NAME_PATTERN,
+        description="Letters, digits, '.', '_' or '-', starting with a letter or digit.",
+        examples=["my-project"],
+    )
+    description: str = Field(default="", max_length=2000)
+    labels: list[str] = Field(default_factory=list, max_length=50)
+
+
+class LockView(BaseModel):
+    locked: bool
+    holder: str | None = None
+    holder_id: str | None = None
+    acquired_at: datetime | None = None
+    expires_at: datetime | None = None
+
+    @classmethod
+    def from_mirror(cls, row: ProjectLock | None) -> LockView:
+        if row is None or row.holder_id is None:
+            return cls(locked=False)
+        if row.expires_at is not None and row.expires_at <= utcnow():
+            # The workflow frees it at the same moment; don't show a stale holder.
+            return cls(locked=False)
+        return cls(
+            locked=True,
+            holder=row.holder_name,
+            holder_id=row.holder_id,
+            acquired_at=row.acquired_at,
+            expires_at=row.expires_at,
+        )
+
+    @classmethod
+    def from_lease(cls, lease: Lease) -> LockView:
+        if not lease.held or lease.holder is None:
+            return cls(locked=False)
+        return cls(
+            locked=True,
+            holder=lease.holder.name,
+            holder_id=lease.holder.id,
+            acquired_at=lease.acquired_at,
+            expires_at=lease.expires_at,
+        )
+
+
+class ProjectView(BaseModel):
+    id: str
+    name: str
+    space: str
+    description: str
+    labels: list[str]
+    created_at: datetime
+    lock: LockView
+
+    @classmethod
+    def build(cls, project: Project, lock: LockView) -> ProjectView:
+        return cls(
+            id=project.id,
+            name=project.name,
+            space=project.space_id,
+            description=project.description,
+            labels=list(project.labels),
+            created_at=project.created_at,
+            lock=lock,
+        )
+
+
+class ProjectList(BaseModel):
+    projects: list[ProjectView]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` to get the next page; null at the end."
+    )
+
+
+class UseResult(BaseModel):
+    project: ProjectView
+    message: str
+
+
+async def load_project(caller: Caller, ref: str) -> Project:
+    async with caller.db.session() as session:
+        project = await store_projects.find_project(session, ref)
+    if project is None:
+        raise NotFound(
+            f"project {ref!r} does not exist; list projects with project-list or create it "
+            "with project-create"
+        )
+    return project
+
+
+async def create_project(caller: Caller, body: ProjectCreate) -> ProjectView:
+    try:
+        async with caller.db.transaction() as session:
+            project = await store_projects.create_project(
+                session,
+                name=body.name,
+                description=body.description,
+                labels=body.labels,
+                created_by=caller.actor.id,
+                space_id=ROOT_SPACE_ID,
+            )
+            await history.record(
+                session,
+                subject="project",
+                operation="create",
+                status="succeeded",
+                actor_id=caller.actor.id,
+                actor_name=caller.actor.name,
+                via=caller.actor.via,
+                project_id=project.id,
+                after={"name": project.name, "labels": list(project.labels)},
+            )
+    except IntegrityError as exc:
+        raise Conflict(
+            f"a project named {body.name!r} already exists in space {ROOT_SPACE_ID}; "
+            "pick another name, or call project-use to work in the existing one"
+        ) from exc
+    return ProjectView.build(project, LockView(locked=False))
+
+
+async def list_projects(
+    caller: Caller, *, limit: int = 50, cursor: str | None = None
+) -> ProjectList:
+    limit = max(1, min(limit, 200))
+    async with caller.db.session() as session:
+        rows = await store_projects.list_projects(session, limit=limit + 1, after=cursor)
+    page = rows[:limit]
+    return ProjectList(
+        projects=[ProjectView.build(p, LockView.from_mirror(lock)) for p, lock in page],
+        next_cursor=page[-1][0].id if len(rows) > limit else None,
+    )
+
+
+async def get_project(caller: Caller, ref: str) -> ProjectView:
+    project = await load_project(caller, ref)
+    async with caller.db.session() as session:
+        lock = await store_projects.lock_of(session, project.id)
+    return ProjectView.build(project, LockView.from_mirror(lock))
+
+
+async def use_project(caller: Caller, ref: str) -> UseResult:
+    project = await load_project(caller, ref)
+    lease = await locks.acquire(caller, project)
+    view = ProjectView.build(project, LockView.from_lease(lease))
+    until = lease.expires_at.isoformat() if lease.expires_at else "?"
+    return UseResult(
+        project=view,
+        message=(
+            f"project {project.name} is locked to {caller.actor.name} until {until}; every "
+            "call on it renews the lease. Call project-release when you are done."
+        ),
+    )
+
+
+async def release_project(caller: Caller, ref: str, *, force: bool = False) -> UseResult:
+    project = await load_project(caller, ref)
+    if force:
+        lease = await locks.force_release(caller, project)
+    else:
+        lease = await locks.release(caller, project)
+    return UseResult(
+        project=ProjectView.build(project, LockView.from_lease(lease)),
+        message=f"project {project.name} is unlocked",
+    )

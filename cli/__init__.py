@@ -1,0 +1,130 @@
+"""The ``intent`` command: run the stack or its pieces, and on-call/admin chores."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from settings import Settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="intent",
+    help="Provision cloud infrastructure from your AI client, under policy.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+tokens_app = typer.Typer(
+    help="Bearer tokens for scripts, CI and MCP clients.", no_args_is_help=True
+)
+app.add_typer(tokens_app, name="tokens")
+
+
+def _configure_logging() -> None:
+    level = os.environ.get("INTENT_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _settings(
+    host: str | None = None,
+    port: int | None = None,
+    temporal_port: int | None = None,
+    temporal_ui_port: int | None = None,
+    data_dir: Path | None = None,
+) -> Settings:
+    overrides = {
+        "host": host,
+        "port": port,
+        "temporal_port": temporal_port,
+        "temporal_ui_port": temporal_ui_port,
+        "data_dir": data_dir,
+    }
+    # Flags beat environment variables, which beat defaults.
+    return Settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+
+HostOpt = Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")]
+PortOpt = Annotated[int | None, typer.Option(help="HTTP port (default 8080).")]
+DataOpt = Annotated[Path | None, typer.Option(help="Data directory (default ./.intent).")]
+
+
+@app.command()
+def up(
+    host: HostOpt = None,
+    port: PortOpt = None,
+    temporal_port: Annotated[int | None, typer.Option(help="Temporal gRPC port.")] = None,
+    temporal_ui_port: Annotated[int | None, typer.Option(help="Temporal UI port.")] = None,
+    data_dir: DataOpt = None,
+) -> None:
+    """Start everything: Temporal dev server (unless INTENT_TEMPORAL_ADDRESS), worker, server."""
+    from cli.stack import run_stack
+
+    settings = _settings(host, port, temporal_port, temporal_ui_port, data_dir)
+    raise typer.Exit(run_stack(settings))
+
+
+@app.command()
+def server(host: HostOpt = None, port: PortOpt = None, data_dir: DataOpt = None) -> None:
+    """Run only the HTTP server (REST API, MCP endpoint, web UI)."""
+    import uvicorn
+
+    from server import create_app
+
+    _configure_logging()
+    settings = _settings(host=host, port=port, data_dir=data_dir)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=os.environ.get("INTENT_LOG_LEVEL", "info").lower(),
+        # Behind a proxy, the public URL is configured; don't trust arbitrary forwards.
+        proxy_headers=False,
+    )
+
+
+@app.command()
+def worker(data_dir: DataOpt = None) -> None:
+    """Run only the Temporal worker (workflows and activities)."""
+    from worker import run_worker
+
+    _configure_logging()
+    asyncio.run(run_worker(_settings(data_dir=data_dir)))
+
+
+@tokens_app.command("create")
+def tokens_create(
+    name: Annotated[str, typer.Option(help="Identity the token acts as (created if new).")],
+    role: Annotated[list[str] | None, typer.Option(help="Role(s) for a new identity.")] = None,
+    label: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+    data_dir: DataOpt = None,
+) -> None:
+    """Print a new bearer token (only its hash is stored)."""
+    from store import identities
+    from store.db import Database
+
+    settings = _settings(data_dir=data_dir)
+
+    async def create() -> str:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.resolved_database_url)
+        try:
+            await db.migrate()
+            async with db.transaction() as session:
+                identity = await identities.ensure_identity(
+                    session, name, kind="machine", roles=role or []
+                )
+                return await identities.create_token(session, identity, label)
+        finally:
+            await db.dispose()
+
+    typer.echo(asyncio.run(create()))
+
+
+def main() -> None:
+    app()

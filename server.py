@@ -1,0 +1,76 @@
+"""The server entry point: the FastAPI app with the REST API, the MCP endpoint and the UI.
+
+Stateless by design: it authenticates, validates, starts or signals workflows and reads
+the database. It never talks to a provider itself, so any number can run side by side.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.routing import Route
+from temporalio.client import Client
+
+from api.context import AppContext, TemporalConnector
+from api.errors import IntentError
+from api.mcp.server import build_mcp
+from api.routers import health, history, me, projects
+from settings import Settings, get_settings
+from store.db import Database
+
+__all__ = ["MCP_PATHS", "create_app"]
+
+log = logging.getLogger(__name__)
+
+# `/intent/mcp` matches the URL shape clients were configured with for the managed product.
+MCP_PATHS = ("/mcp", "/intent/mcp")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    db: Database | None = None,
+    temporal: Client | None = None,
+    migrate: bool = True,
+) -> FastAPI:
+    settings = settings or get_settings()
+    database = db or Database(settings.resolved_database_url)
+    app_ctx = AppContext(
+        settings=settings, db=database, temporal=TemporalConnector(settings, temporal)
+    )
+    mcp = build_mcp(app_ctx)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if migrate:
+            await database.migrate()
+        async with mcp.session_manager.run():
+            yield
+        if db is None:
+            await database.dispose()
+
+    app = FastAPI(
+        title="intent",
+        version="0.1.0",
+        description="Provision and manage cloud infrastructure from your AI client, under "
+        "policy, with state, history and locks.",
+        lifespan=lifespan,
+    )
+    app.state.intent = app_ctx
+
+    @app.exception_handler(IntentError)
+    async def _intent_error(_: Request, exc: IntentError) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+
+    api = APIRouter(prefix="/api/v1")
+    for router in (projects.router, history.router, me.router):
+        api.include_router(router)
+    app.include_router(api)
+    app.include_router(health.router)
+    for path in MCP_PATHS:
+        app.router.routes.append(Route(path, endpoint=mcp.asgi))
+    return app

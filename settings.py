@@ -1,0 +1,127 @@
+"""The one settings object.
+
+Every knob is an environment variable prefixed ``INTENT_`` (``INTENT_DATA_DIR``,
+``INTENT_DATABASE_URL`` …). Defaults make ``intent up`` work on a laptop with nothing
+else installed: SQLite and the Temporal dev server's SQLite file live in ``./.intent/``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+def _split_paths(value: object) -> object:
+    # Mirrors arrive as one env var; accept the OS path separator and commas.
+    if isinstance(value, str):
+        parts = value.replace(",", ":").split(":")
+        return [p for p in (s.strip() for s in parts) if p]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INTENT_", extra="ignore")
+
+    # -- where things live ------------------------------------------------------------
+    data_dir: Path = Path(".intent")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; default sqlite+aiosqlite in the data dir.",
+    )
+
+    # -- HTTP server ------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = Field(
+        default=None, description="External base URL when behind a proxy (for links)."
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Extra Host header values the MCP endpoint accepts (non-localhost names).",
+    )
+
+    # -- Temporal ---------------------------------------------------------------------
+    temporal_address: str | None = Field(
+        default=None, description="host:port of an existing cluster; when set no dev server"
+    )
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "intent"
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+    temporal_ui_url: str | None = None
+
+    # -- locks and changes ------------------------------------------------------------
+    lock_lease_seconds: float = 300.0
+    confirmation_timeout_seconds: float = 3600.0
+
+    # -- providers --------------------------------------------------------------------
+    registry_url: str = "https://registry.opentofu.org"
+    registry_search_url: str | None = Field(
+        default=None,
+        description="Base URL of the registry search API (GET /registry/docs/search?q=…); "
+        "default https://api.opentofu.org for the public registry, else registry_url.",
+    )
+    registry_timeout_seconds: float = 30.0
+    provider_mirrors: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    provider_dir: Path | None = Field(
+        default=None, description="Where installed providers go; default DATA_DIR/providers"
+    )
+    provider_pool_size: int = 8
+    provider_idle_seconds: float = 600.0
+    provider_concurrency: int = 8
+
+    # -- policies ---------------------------------------------------------------------
+    policy_timeout_seconds: float = 2.0
+
+    # -- sandbox cloud ----------------------------------------------------------------
+    sandbox: bool = True
+    sandbox_port: int = 4566
+
+    # -- secrets ----------------------------------------------------------------------
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key for secrets at rest; default a key file generated in the data dir.",
+    )
+
+    @field_validator("provider_mirrors", mode="before")
+    @classmethod
+    def _mirrors(cls, value: object) -> object:
+        return _split_paths(value)
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: object) -> object:
+        if isinstance(value, str) and not value.startswith("["):
+            return [h.strip() for h in value.split(",") if h.strip()]
+        return value
+
+    # -- derived ----------------------------------------------------------------------
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'intent.db').resolve()}"
+
+    @property
+    def resolved_provider_dir(self) -> Path:
+        return (self.provider_dir or self.data_dir / "providers").resolve()
+
+    @property
+    def temporal_target(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings; tests build their own ``Settings`` instead of using this."""
+    return Settings()

@@ -1,0 +1,64 @@
+"""Project rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import ROOT_SPACE_ID, Project, ProjectLock
+
+__all__ = ["create_project", "find_project", "list_projects", "lock_of"]
+
+
+async def create_project(
+    session: AsyncSession,
+    *,
+    name: str,
+    created_by: str,
+    description: str = "",
+    labels: Sequence[str] = (),
+    space_id: str = ROOT_SPACE_ID,
+) -> Project:
+    project = Project(
+        name=name,
+        space_id=space_id,
+        description=description,
+        labels=sorted(set(labels)),
+        created_by=created_by,
+    )
+    session.add(project)
+    await session.flush()
+    return project
+
+
+async def find_project(session: AsyncSession, ref: str) -> Project | None:
+    """A project by id or by name (names are unique within a space; the root first)."""
+    rows = (
+        await session.scalars(
+            select(Project)
+            .where(or_(Project.id == ref, Project.name == ref))
+            .order_by((Project.id == ref).desc(), (Project.space_id == ROOT_SPACE_ID).desc())
+        )
+    ).all()
+    return rows[0] if rows else None
+
+
+async def list_projects(
+    session: AsyncSession, *, limit: int = 50, after: str | None = None
+) -> list[tuple[Project, ProjectLock | None]]:
+    """Projects ordered by name then id, keyset-paginated with ``after`` = last id seen."""
+    query = (
+        select(Project, ProjectLock)
+        .outerjoin(ProjectLock, ProjectLock.project_id == Project.id)
+        .order_by(Project.id)
+        .limit(limit)
+    )
+    if after:
+        query = query.where(Project.id > after)
+    return [(project, lock) for project, lock in (await session.execute(query)).all()]
+
+
+async def lock_of(session: AsyncSession, project_id: str) -> ProjectLock | None:
+    return await session.get(ProjectLock, project_id)

@@ -1,0 +1,85 @@
+"""How every process reaches Temporal: one data converter, one set of search attributes."""
+
+from __future__ import annotations
+
+import logging
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from settings import Settings
+
+__all__ = [
+    "SA_ACTOR",
+    "SA_OPERATION",
+    "SA_PROJECT",
+    "SA_STATUS",
+    "SEARCH_ATTRIBUTES",
+    "connect",
+    "dev_server_search_attribute_args",
+    "ensure_search_attributes",
+]
+
+log = logging.getLogger(__name__)
+
+# Operators filter change runs in the Temporal UI by these, e.g.
+#   IntentProject = "01J..." AND IntentStatus = "failed"
+SA_PROJECT = SearchAttributeKey.for_keyword("IntentProject")
+SA_OPERATION = SearchAttributeKey.for_keyword_list("IntentOperation")
+SA_STATUS = SearchAttributeKey.for_keyword("IntentStatus")
+SA_ACTOR = SearchAttributeKey.for_keyword("IntentActor")
+
+SEARCH_ATTRIBUTES: dict[str, IndexedValueType.ValueType] = {
+    SA_PROJECT.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    SA_OPERATION.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+    SA_STATUS.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    SA_ACTOR.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+}
+
+_DEV_SERVER_TYPES = {
+    IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD: "Keyword",
+    IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST: "KeywordList",
+}
+
+
+def dev_server_search_attribute_args() -> list[str]:
+    """``--search-attribute NAME=TYPE`` flags for ``temporal server start-dev``."""
+    args: list[str] = []
+    for name, kind in SEARCH_ATTRIBUTES.items():
+        args += ["--search-attribute", f"{name}={_DEV_SERVER_TYPES[kind]}"]
+    return args
+
+
+async def connect(settings: Settings, *, target: str | None = None) -> Client:
+    return await Client.connect(
+        target or settings.temporal_target,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+async def ensure_search_attributes(client: Client, namespace: str) -> None:
+    """Register missing search attributes (a no-op on a dev server started by ``intent up``).
+
+    On a real cluster the worker does this at start so operators never hand-register.
+    """
+    existing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    missing = {
+        name: kind
+        for name, kind in SEARCH_ATTRIBUTES.items()
+        if name not in existing.custom_attributes
+    }
+    if not missing:
+        return
+    log.info("registering search attributes %s in %s", sorted(missing), namespace)
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+    )
