@@ -1,0 +1,145 @@
+"""Launching plugins: environment allow-list, handshake failures, process cleanup."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from providers import InstalledProvider, ProviderAddress, ProviderLaunchError, build_provider_env
+from providers.launcher import _parse_handshake, launch_provider
+
+
+def _fake(tmp_path: Path, body: str) -> InstalledProvider:
+    script = tmp_path / "terraform-provider-fake"
+    script.write_text("#!/bin/sh\n" + body + "\n")
+    script.chmod(0o755)
+    return InstalledProvider(
+        address=ProviderAddress.parse("example/fake"), version="1.0.0", path=script, sha256="0" * 64
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return ") Z " not in Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+
+
+def _gone(pid: int) -> bool:
+    for _ in range(100):
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_environment_is_allow_listed() -> None:
+    parent = {
+        "PATH": "/usr/bin",
+        "HOME": "/home/x",
+        "LC_ALL": "C.UTF-8",
+        "HTTPS_PROXY": "http://proxy:3128",
+        "AWS_CA_BUNDLE": "/etc/ssl/ca.pem",
+        "AWS_SECRET_ACCESS_KEY": "ambient",
+        "INTENT_SECRET_KEY": "server-secret",
+        "DATABASE_URL": "postgres://...",
+    }
+    env = build_provider_env({"AWS_ACCESS_KEY_ID": "AK", "AWS_REGION": "us-east-1"}, parent=parent)
+    assert env == {
+        "PATH": "/usr/bin",
+        "HOME": "/home/x",
+        "LC_ALL": "C.UTF-8",
+        "HTTPS_PROXY": "http://proxy:3128",
+        "AWS_ACCESS_KEY_ID": "AK",
+        "AWS_REGION": "us-east-1",
+    }
+    with pytest.raises(ValueError, match="server setting"):
+        build_provider_env({"INTENT_DATABASE_URL": "x"}, parent=parent)
+    with pytest.raises(ValueError, match="reserved"):
+        build_provider_env({"PLUGIN_CLIENT_CERT": "x"}, parent=parent)
+
+
+def test_handshake_parsing() -> None:
+    assert _parse_handshake("1|5|unix|/tmp/p.sock|grpc|\n", (5, 6)) == (
+        5,
+        "unix",
+        "unix:/tmp/p.sock",
+    )
+    assert _parse_handshake("1|6|tcp|127.0.0.1:1234|grpc", (6,))[2] == "127.0.0.1:1234"
+    for bad, why in [
+        ("hello", "not a go-plugin handshake"),
+        ("1|4|unix|/x|grpc|", "negotiated protocol 4"),
+        ("1|5|unix|/x|netrpc|", "not grpc"),
+        ("1|5|unix|/x|grpc|MIIBcert", "mTLS"),
+    ]:
+        with pytest.raises(ValueError, match=why):
+            _parse_handshake(bad, (5, 6))
+
+
+async def test_handshake_timeout_kills_the_plugin(tmp_path: Path) -> None:
+    pidfile = tmp_path / "pid"
+    fake = _fake(tmp_path, f"echo $$ > {pidfile}\nenv > {tmp_path / 'env'}\nexec sleep 60")
+    started = time.monotonic()
+    with pytest.raises(ProviderLaunchError, match="did not complete the plugin handshake"):
+        await launch_provider(
+            fake, {"FOO": "bar"}, handshake_timeout=1.0, runtime_dir=tmp_path / "rt"
+        )
+    assert time.monotonic() - started < 15
+    assert _gone(int(pidfile.read_text()))
+    env = dict(
+        line.split("=", 1) for line in (tmp_path / "env").read_text().splitlines() if "=" in line
+    )
+    assert env["FOO"] == "bar"
+    assert env["PLUGIN_PROTOCOL_VERSIONS"] == "6,5"
+    assert env["TF_PLUGIN_MAGIC_COOKIE"]
+    assert env["PLUGIN_UNIX_SOCKET_DIR"].startswith(str(tmp_path / "rt"))
+    assert "PLUGIN_CLIENT_CERT" not in env
+    assert not list((tmp_path / "rt").iterdir()), "socket directory not cleaned up"
+
+
+async def test_plugin_exiting_early_reports_stderr(tmp_path: Path) -> None:
+    fake = _fake(tmp_path, 'echo "panic: something broke" >&2\nexit 3')
+    with pytest.raises(ProviderLaunchError) as info:
+        await launch_provider(fake, handshake_timeout=10)
+    assert "exited (code 3)" in str(info.value)
+    assert "panic: something broke" in info.value.diagnostics[0].detail
+
+
+async def test_bad_handshake_and_missing_binary(tmp_path: Path) -> None:
+    fake = _fake(tmp_path, 'echo "1|4|unix|/tmp/nowhere|grpc|"\nexec sleep 60')
+    with pytest.raises(ProviderLaunchError, match="negotiated protocol 4"):
+        await launch_provider(fake, handshake_timeout=10)
+    missing = fake.model_copy(update={"path": tmp_path / "nope"})
+    with pytest.raises(ProviderLaunchError, match="missing or not executable"):
+        await launch_provider(missing)
+    old = fake.model_copy(update={"protocol_versions": (4,)})
+    with pytest.raises(ProviderLaunchError, match="intent supports"):
+        await launch_provider(old)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux-only")
+def test_parent_death_kills_the_plugin(tmp_path: Path) -> None:
+    # A worker that dies without cleaning up must not leave its providers running.
+    code = (
+        "import os, subprocess, sys\n"
+        "from providers.launcher import _child_preexec\n"
+        "me = os.getpid()\n"
+        "p = subprocess.Popen(['sleep', '60'], start_new_session=True,"
+        " preexec_fn=lambda: _child_preexec(me))\n"
+        "print(p.pid, flush=True)\n"
+        "os._exit(0)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=os.getcwd()
+    )
+    pid = int(out.stdout.strip())
+    for _ in range(100):
+        if not _alive(pid):
+            break
+        time.sleep(0.05)
+    assert not _alive(pid)
