@@ -18,7 +18,7 @@ from temporalio.client import Client
 from api.context import AppContext, TemporalConnector
 from api.errors import IntentError
 from api.mcp.server import build_mcp
-from api.routers import health, history, me, projects
+from api.routers import changes, environments, health, history, me, projects, providers, resources
 from settings import Settings, get_settings
 from store.db import Database
 
@@ -67,7 +67,15 @@ def create_app(
         return JSONResponse(exc.to_dict(), status_code=exc.status_code)
 
     api = APIRouter(prefix="/api/v1")
-    for router in (projects.router, history.router, me.router):
+    for router in (
+        projects.router,
+        resources.router,
+        changes.router,
+        environments.router,
+        providers.router,
+        history.router,
+        me.router,
+    ):
         api.include_router(router)
     app.include_router(api)
     app.include_router(health.router)

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     # -- locks and changes ------------------------------------------------------------
     lock_lease_seconds: float = 300.0
     confirmation_timeout_seconds: float = 3600.0
+    apply_parallelism: int = 4
+    mcp_wait_seconds: float = Field(
+        default=240.0, description="How long an MCP tool follows a change before returning"
+    )
 
     # -- providers --------------------------------------------------------------------
     registry_url: str = "https://registry.opentofu.org"
@@ -72,9 +76,21 @@ class Settings(BaseSettings):
     provider_dir: Path | None = Field(
         default=None, description="Where installed providers go; default DATA_DIR/providers"
     )
+    provider_runtime_dir: Path | None = Field(
+        default=None, description="Where provider sockets live; default a private temp dir"
+    )
     provider_pool_size: int = 8
     provider_idle_seconds: float = 600.0
     provider_concurrency: int = 8
+    worker_max_activities: int = 32
+
+    # -- failure drills -----------------------------------------------------------------
+    fault_apply_pause_seconds: float = Field(
+        default=0.0,
+        description="Drill: pause this long after the provider applied and before the "
+        "result is committed, to rehearse a worker dying at the worst moment. 0 in "
+        "production.",
+    )
 
     # -- policies ---------------------------------------------------------------------
     policy_timeout_seconds: float = 2.0
@@ -82,6 +98,10 @@ class Settings(BaseSettings):
     # -- sandbox cloud ----------------------------------------------------------------
     sandbox: bool = True
     sandbox_port: int = 4566
+    sandbox_url: str | None = Field(
+        default=None, description="AWS endpoint of the sandbox; default the local moto server"
+    )
+    sandbox_region: str = "us-east-1"
 
     # -- secrets ----------------------------------------------------------------------
     secret_key: SecretStr | None = Field(
@@ -115,6 +135,10 @@ class Settings(BaseSettings):
     @property
     def temporal_target(self) -> str:
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def sandbox_endpoint(self) -> str:
+        return (self.sandbox_url or f"http://127.0.0.1:{self.sandbox_port}").rstrip("/")
 
     @property
     def base_url(self) -> str:

@@ -9,31 +9,77 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.changes import ChangeActivities
 from activities.locks import LockActivities
+from activities.policies import PolicyEvaluator
+from activities.runtime import Runtime
+from providers.pool import ProviderPool
+from providers.schema import SchemaCache
 from settings import Settings
 from store.db import Database
+from store.secrets import SecretBox
+from workflows.change import ChangeWorkflow
 from workflows.lock import ProjectLockWorkflow
+from workflows.lookup import ProviderLookupWorkflow
 from workflows.temporal import connect, ensure_search_attributes
 
-__all__ = ["WORKFLOWS", "build_worker", "run_worker"]
+__all__ = ["WORKFLOWS", "build_worker", "run_worker", "worker_runtime"]
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS: Sequence[type] = (ProjectLockWorkflow,)
+WORKFLOWS: Sequence[type] = (ProjectLockWorkflow, ChangeWorkflow, ProviderLookupWorkflow)
 
 
-def build_worker(client: Client, settings: Settings, db: Database) -> Worker:
+@asynccontextmanager
+async def worker_runtime(
+    client: Client, settings: Settings, db: Database
+) -> AsyncIterator[Runtime]:
+    """The provider pool and friends for one worker; providers stop when it closes."""
+    pool = ProviderPool(
+        settings,
+        schema_cache=SchemaCache(settings.resolved_provider_dir / "schemas"),
+        runtime_dir=settings.provider_runtime_dir,
+    )
+    try:
+        yield Runtime(
+            settings=settings,
+            db=db,
+            temporal=client,
+            pool=pool,
+            box=SecretBox.from_settings(settings),
+        )
+    finally:
+        await pool.aclose()
+
+
+def build_worker(client: Client, settings: Settings, db: Database, runtime: Runtime) -> Worker:
+    from activities.lookup import LookupActivities
+
     locks = LockActivities(db)
+    changes = ChangeActivities(runtime, PolicyEvaluator(db, settings))
+    lookups = LookupActivities(runtime)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
         workflows=list(WORKFLOWS),
-        activities=[locks.mirror_lock],
+        activities=[
+            locks.mirror_lock,
+            changes.check_lease,
+            changes.discover_providers,
+            changes.plan_operations,
+            changes.evaluate_policies,
+            changes.apply_operation,
+            changes.record_history,
+            changes.update_change,
+            *lookups.activities(),
+        ],
+        max_concurrent_activities=settings.worker_max_activities,
     )
 
 
@@ -43,14 +89,16 @@ async def run_worker(settings: Settings) -> None:
     await db.migrate()
     client = await connect(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)
-    worker = build_worker(client, settings, db)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("worker polling task queue %s", settings.temporal_task_queue)
     try:
-        async with worker:
+        async with (
+            worker_runtime(client, settings, db) as runtime,
+            build_worker(client, settings, db, runtime),
+        ):
             await stop.wait()
     finally:
         await db.dispose()

@@ -7,30 +7,14 @@ answer an anonymous request with 401 and a ``WWW-Authenticate`` challenge.
 from __future__ import annotations
 
 import json
-from typing import Literal
 
-from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from store import identities
 from store.db import Database
+from workflows.models import Actor, Via
 
 __all__ = ["Actor", "BearerAuthMiddleware", "Via", "authenticate", "bearer_token", "challenge"]
-
-Via = Literal["mcp", "api", "ui", "cli", "system"]
-
-
-class Actor(BaseModel):
-    """The caller, as recorded on every history row and passed to policies."""
-
-    id: str
-    name: str
-    roles: list[str] = []
-    via: Via = "api"
-
-    @property
-    def is_admin(self) -> bool:
-        return "admin" in self.roles
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
-from api.auth import Actor, authenticate, bearer_token, challenge
+from api.auth import Actor, Via, authenticate, bearer_token, challenge
 from api.context import AppContext, Caller
 
 __all__ = ["ActorDep", "AppDep", "CallerDep"]
@@ -22,7 +22,10 @@ AppDep = Annotated[AppContext, Depends(get_app_context)]
 
 async def get_actor(request: Request, app: AppDep) -> Actor:
     token = bearer_token(request.headers.get("authorization"))
-    actor = await authenticate(app.db, token, "api")
+    # The CLI says so; anything else calling the REST API is "api". (The header only
+    # labels the door in history; it grants nothing.)
+    via: Via = "cli" if request.headers.get("x-intent-via") == "cli" else "api"
+    actor = await authenticate(app.db, token, via)
     if actor is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -26,6 +26,20 @@ tokens_app = typer.Typer(
 app.add_typer(tokens_app, name="tokens")
 
 
+def _register_subcommands() -> None:
+    # Imported here so `intent --help` stays quick and each sub-app owns its imports.
+    from cli.changes import app as changes_app
+    from cli.policy import app as policy_app
+    from cli.providers import app as providers_app
+
+    app.add_typer(changes_app, name="changes")
+    app.add_typer(providers_app, name="providers", help="Search, install and describe providers.")
+    app.add_typer(policy_app, name="policy", help="Write and test Intent policies.")
+
+
+_register_subcommands()
+
+
 def _configure_logging() -> None:
     level = os.environ.get("INTENT_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -37,6 +51,7 @@ def _settings(
     temporal_port: int | None = None,
     temporal_ui_port: int | None = None,
     data_dir: Path | None = None,
+    sandbox_port: int | None = None,
 ) -> Settings:
     overrides = {
         "host": host,
@@ -44,6 +59,7 @@ def _settings(
         "temporal_port": temporal_port,
         "temporal_ui_port": temporal_ui_port,
         "data_dir": data_dir,
+        "sandbox_port": sandbox_port,
     }
     # Flags beat environment variables, which beat defaults.
     return Settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
@@ -61,11 +77,13 @@ def up(
     temporal_port: Annotated[int | None, typer.Option(help="Temporal gRPC port.")] = None,
     temporal_ui_port: Annotated[int | None, typer.Option(help="Temporal UI port.")] = None,
     data_dir: DataOpt = None,
+    sandbox_port: Annotated[int | None, typer.Option(help="Sandbox cloud (moto) port.")] = None,
 ) -> None:
-    """Start everything: Temporal dev server (unless INTENT_TEMPORAL_ADDRESS), worker, server."""
+    """Start everything: Temporal dev server (unless INTENT_TEMPORAL_ADDRESS), the sandbox
+    cloud (unless INTENT_SANDBOX=false), worker and server."""
     from cli.stack import run_stack
 
-    settings = _settings(host, port, temporal_port, temporal_ui_port, data_dir)
+    settings = _settings(host, port, temporal_port, temporal_ui_port, data_dir, sandbox_port)
     raise typer.Exit(run_stack(settings))
 
 

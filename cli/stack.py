@@ -139,6 +139,8 @@ class Stack:
         env["INTENT_HOST"] = self.settings.host
         env["INTENT_PORT"] = str(self.settings.port)
         env["INTENT_TEMPORAL_ADDRESS"] = self.settings.temporal_target
+        env["INTENT_SANDBOX"] = "true" if self.settings.sandbox else "false"
+        env["INTENT_SANDBOX_PORT"] = str(self.settings.sandbox_port)
         if self.settings.database_url:
             env["INTENT_DATABASE_URL"] = self.settings.database_url
         return env
@@ -168,6 +170,12 @@ class Stack:
         ]
         return Child("temporal", argv, dict(os.environ), log_path=s.data_dir / "temporal.log")
 
+    def sandbox_child(self) -> Child:
+        """moto on loopback: the sandbox cloud new projects use until real AWS is attached."""
+        s = self.settings
+        argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(s.sandbox_port)]
+        return Child("sandbox", argv, dict(os.environ), log_path=s.data_dir / "sandbox.log")
+
     def intent_child(self, role: str) -> Child:
         argv = [sys.executable, "-m", "cli", role]
         return Child(role, argv, self.child_env(), log_path=self.settings.data_dir / f"{role}.log")
@@ -186,6 +194,16 @@ class Stack:
             temporal.start()
             self.children.append(temporal)
             self._wait_port("temporal", "127.0.0.1", s.temporal_port, 60)
+        if s.sandbox and s.sandbox_url is None:
+            if port_open("127.0.0.1", s.sandbox_port):
+                raise RuntimeError(
+                    f"port {s.sandbox_port} (sandbox cloud) is taken; pass --sandbox-port, or "
+                    "set INTENT_SANDBOX=false"
+                )
+            sandbox = self.sandbox_child()
+            sandbox.start()
+            self.children.append(sandbox)
+            self._wait_port("sandbox", "127.0.0.1", s.sandbox_port, 60)
         for role in ("worker", "server"):
             child = self.intent_child(role)
             child.start()
@@ -262,6 +280,11 @@ class Stack:
         self.say(f"  web UI       : {base}/")
         self.say(f"  REST API     : {base}/api/v1   (OpenAPI at {base}/docs)")
         self.say(f"  Temporal UI  : {temporal_ui or 'your cluster UI'}")
+        if s.sandbox:
+            self.say(
+                f"  sandbox AWS  : {s.sandbox_endpoint}  (moto; new projects use it until you "
+                "attach a real AWS integration)"
+            )
         self.say(f"  data         : {s.data_dir.resolve()}  (logs: *.log there)")
         self.say()
         self.say("Authenticate with a bearer token: the admin token printed on first start, or")

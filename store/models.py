@@ -17,9 +17,16 @@ from store.types import JSONType, UTCDateTime, new_id, utcnow
 
 __all__ = [
     "ROOT_SPACE_ID",
+    "ApplyJournal",
     "Base",
+    "Change",
+    "EnvironmentVariable",
     "Identity",
+    "Integration",
     "Operation",
+    "Policy",
+    "PolicyAttachment",
+    "PolicySample",
     "Project",
     "ProjectLock",
     "Resource",
@@ -112,6 +119,10 @@ class Resource(Base):
     state: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     # Opaque provider bytes (base64) that must round-trip to the next plan.
     private: Mapped[str | None] = mapped_column(Text, default=None)
+    # What users may see, redacted by the worker with the provider schema: the server
+    # shows these without ever loading a provider.
+    state_view: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    config_view: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     schema_version: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(20), default="active")
     last_change_id: Mapped[str | None] = mapped_column(String(120), default=None)
@@ -184,3 +195,135 @@ class ProjectLock(Base):
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Change(Base):
+    """One prompt-driven change: the request as asked, and where it got to.
+
+    The workflow carries only ids and summaries; the configs (which may hold secret
+    values) stay here so they never appear in Temporal's history or UI.
+    """
+
+    __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_project_created", "project_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    actor_id: Mapped[str] = mapped_column(String(64))
+    actor_name: Mapped[str] = mapped_column(String(200))
+    via: Mapped[str] = mapped_column(String(10))
+    dry_run: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(30), default="planning")
+    # [{index, kind, resource_id, resource_type, provider, version, config|patch, import_id}]
+    request: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    # Redacted per-operation outcome for listings (diff summary, verdicts, errors).
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class EnvironmentVariable(Base):
+    """A project environment variable handed to that project's provider processes.
+
+    Secret values are encrypted at rest and write-only: no API returns them.
+    """
+
+    __tablename__ = "environment_variables"
+
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    secret: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Integration(Base):
+    """A provider configuration attached to a project (e.g. AWS: region, endpoints).
+
+    ``kind`` "sandbox" points the provider at the local moto server intent up runs;
+    "static" uses ``config`` plus the project's environment variables for credentials.
+    """
+
+    __tablename__ = "integrations"
+    __table_args__ = (UniqueConstraint("project_id", "provider", name="uq_integrations_provider"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(300))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default="static")
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    read: Mapped[bool] = mapped_column(default=True)
+    write: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ApplyJournal(Base):
+    """One row per applied operation attempt: makes apply idempotent per
+    (change id, operation index) and tells a retried attempt that an earlier one may
+    have reached the provider before its worker died."""
+
+    __tablename__ = "apply_journal"
+
+    change_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    operation_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))  # started / applied / failed
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Policy(Base):
+    """An Intent policy (Rego, ``package spacelift``) evaluated on every operation.
+
+    Labels ``autoattach:<label>`` attach it to every project carrying ``<label>``
+    (``autoattach:*``: to all projects) without an explicit attachment.
+    """
+
+    __tablename__ = "policies"
+    __table_args__ = (UniqueConstraint("space_id", "name", name="uq_policies_space_name"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id"), default=ROOT_SPACE_ID)
+    description: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text)
+    rego_version: Mapped[str] = mapped_column(String(4), default="v1")
+    labels: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    created_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PolicyAttachment(Base):
+    __tablename__ = "policy_attachments"
+
+    policy_id: Mapped[str] = mapped_column(
+        ForeignKey("policies.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PolicySample(Base):
+    """A kept evaluation (the policy set ``sample``): redacted input and the result."""
+
+    __tablename__ = "policy_samples"
+    __table_args__ = (Index("ix_policy_samples_policy_created", "policy_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    policy_id: Mapped[str] = mapped_column(ForeignKey("policies.id", ondelete="CASCADE"))
+    project_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    change_id: Mapped[str | None] = mapped_column(String(120), default=None)
+    input: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

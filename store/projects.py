@@ -8,8 +8,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import ROOT_SPACE_ID, Project, ProjectLock
+from store.types import utcnow
 
-__all__ = ["create_project", "find_project", "list_projects", "lock_of"]
+__all__ = ["create_project", "find_project", "list_projects", "lock_of", "projects_locked_by"]
 
 
 async def create_project(
@@ -62,3 +63,14 @@ async def list_projects(
 
 async def lock_of(session: AsyncSession, project_id: str) -> ProjectLock | None:
     return await session.get(ProjectLock, project_id)
+
+
+async def projects_locked_by(session: AsyncSession, identity_id: str) -> list[Project]:
+    """Projects whose (mirrored, unexpired) lease the identity holds."""
+    rows = await session.scalars(
+        select(Project)
+        .join(ProjectLock, ProjectLock.project_id == Project.id)
+        .where(ProjectLock.holder_id == identity_id, ProjectLock.expires_at > utcnow())
+        .order_by(Project.name)
+    )
+    return list(rows.all())

@@ -52,6 +52,7 @@ def _alive(pid: int) -> bool:
 class Up:
     def __init__(self, data_dir: Path) -> None:
         self.port, self.temporal_port, self.ui_port = free_port(), free_port(), free_port()
+        self.sandbox_port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("INTENT_")}
         self.process = subprocess.Popen(
             [
@@ -67,6 +68,8 @@ class Up:
                 str(self.temporal_port),
                 "--temporal-ui-port",
                 str(self.ui_port),
+                "--sandbox-port",
+                str(self.sandbox_port),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.request_state import RequestStateSecurity
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp
@@ -19,7 +20,8 @@ from starlette.types import ASGIApp
 from api.auth import Actor, BearerAuthMiddleware
 from api.context import AppContext, Caller
 from api.errors import IntentError
-from api.mcp import tools_projects
+from api.mcp import tools_changes, tools_projects, tools_providers, tools_state
+from store.secrets import SecretBox
 
 __all__ = ["INSTRUCTIONS", "McpEndpoint", "build_mcp"]
 
@@ -102,13 +104,18 @@ def _allowed_origins(app_ctx: AppContext) -> list[str]:
 
 
 def build_mcp(app_ctx: AppContext) -> McpEndpoint:
+    box = SecretBox.from_settings(app_ctx.settings)
     server: MCPServer[Any] = MCPServer(
         name="intent",
+        # Shared by every server process (same secret key), so a 2026-07-28 client's
+        # retry with the user's answer may land on any of them.
+        request_state_security=RequestStateSecurity(keys=[box.derived_key("mcp-request-state")]),
         title="intent",
         instructions=INSTRUCTIONS,
         version="0.1.0",
         website_url=app_ctx.settings.base_url,
     )
     endpoint = McpEndpoint(app_ctx, server)
-    tools_projects.register(endpoint)
+    for module in (tools_projects, tools_providers, tools_changes, tools_state):
+        module.register(endpoint)
     return endpoint

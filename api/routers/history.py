@@ -2,75 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from api.deps import CallerDep
-from api.services.projects import load_project
-from store import history as store_history
-from store.models import Operation
+from api.services.history import HistoryPage, project_history
 
 router = APIRouter(tags=["history"])
 
 
-class HistoryEntry(BaseModel):
-    id: str
-    created_at: datetime
-    subject: str
-    operation: str
-    status: str
-    actor: str
-    via: str
-    change_id: str | None
-    resource_id: str | None
-    resource_type: str | None
-    reasons: list[str]
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    details: dict[str, Any]
-
-    @classmethod
-    def build(cls, row: Operation) -> HistoryEntry:
-        return cls(
-            id=row.id,
-            created_at=row.created_at,
-            subject=row.subject,
-            operation=row.operation,
-            status=row.status,
-            actor=row.actor_name,
-            via=row.via,
-            change_id=row.change_id,
-            resource_id=row.resource_id,
-            resource_type=row.resource_type,
-            reasons=list(row.reasons),
-            before=row.before,
-            after=row.after,
-            details=row.details,
-        )
-
-
-class HistoryPage(BaseModel):
-    entries: list[HistoryEntry]
-    next_cursor: str | None
-
-
 @router.get("/projects/{ref}/history", response_model=HistoryPage)
-async def project_history(
+async def history(
     caller: CallerDep,
     ref: str,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
+    resource_id: str | None = None,
+    change_id: str | None = None,
 ) -> HistoryPage:
-    project = await load_project(caller, ref)
-    async with caller.db.session() as session:
-        rows = await store_history.list_history(
-            session, project_id=project.id, limit=limit + 1, before_id=cursor
-        )
-    page = rows[:limit]
-    return HistoryPage(
-        entries=[HistoryEntry.build(r) for r in page],
-        next_cursor=page[-1].id if len(rows) > limit else None,
+    return await project_history(
+        caller, ref, resource_id=resource_id, change_id=change_id, limit=limit, cursor=cursor
     )

@@ -12,6 +12,7 @@ from api.errors import Conflict, NotFound
 from api.services import locks
 from store import history
 from store import projects as store_projects
+from store.environments import sandbox_integration
 from store.models import ROOT_SPACE_ID, Project, ProjectLock
 from store.types import utcnow
 from workflows.lock import Lease
@@ -134,6 +135,8 @@ async def create_project(caller: Caller, body: ProjectCreate) -> ProjectView:
                 created_by=caller.actor.id,
                 space_id=ROOT_SPACE_ID,
             )
+            if caller.settings.sandbox:
+                session.add(sandbox_integration(project.id, caller.settings.sandbox_region))
             await history.record(
                 session,
                 subject="project",

@@ -7,9 +7,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from mcp.client import Client
-from mcp.types import CallToolResult, TextContent
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.types import CallToolResult, TextContent
 
 __all__ = ["mcp_client", "text_of"]
 

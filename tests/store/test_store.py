@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
+from store import db as db_module
 from store import history, identities, locks, projects
 from store.db import Database
 from store.models import ROOT_SPACE_ID, ProjectLock, Space, Token
+
+
+def _script_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(db_module.__file__).parent / "migrations"))
+    return cfg
 
 
 async def test_migrations_create_root_space_and_are_idempotent(database: Database) -> None:
@@ -19,7 +29,8 @@ async def test_migrations_create_root_space_and_are_idempotent(database: Databas
         spaces = (await session.scalars(select(Space))).all()
         version = await session.scalar(text("SELECT version_num FROM alembic_version"))
     assert [s.id for s in spaces] == [ROOT_SPACE_ID]
-    assert version == "0001"
+    head = ScriptDirectory.from_config(_script_config()).get_current_head()
+    assert version == head
 
 
 async def test_project_names_are_unique_within_a_space(database: Database) -> None:

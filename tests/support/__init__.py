@@ -5,9 +5,34 @@ Importing this module (done by ``tests/conftest.py``) registers the fixtures.
 
 from __future__ import annotations
 
+from tests.support.moto import MotoServer, moto_server
 from tests.support.postgres import postgres_server
+from tests.support.providers import (
+    aws_client,
+    aws_pool,
+    aws_provider,
+    find_aws_provider,
+    provider_runtime_dir,
+    schema_cache_dir,
+)
 from tests.support.requirements import require
-from tests.support.stack import database, stack
+from tests.support.stack import aws_stack, database, shared_provider_dir, stack
 from tests.support.temporal import temporal_env
 
-__all__ = ["database", "postgres_server", "require", "stack", "temporal_env"]
+__all__ = [
+    "MotoServer",
+    "aws_client",
+    "aws_pool",
+    "aws_provider",
+    "aws_stack",
+    "database",
+    "find_aws_provider",
+    "moto_server",
+    "postgres_server",
+    "provider_runtime_dir",
+    "require",
+    "schema_cache_dir",
+    "shared_provider_dir",
+    "stack",
+    "temporal_env",
+]

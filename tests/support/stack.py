@@ -7,6 +7,7 @@ the database and (later) providers are the real thing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -22,14 +23,26 @@ import uvicorn
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from providers.models import InstalledProvider
 from server import create_app
 from settings import Settings
 from store import identities
 from store.db import Database
+from tests.support.moto import MotoServer
 from tests.support.postgres import PostgresServer
-from worker import build_worker
+from worker import build_worker, worker_runtime
 
-__all__ = ["IntentStack", "database", "free_port", "make_database", "run_stack", "stack"]
+__all__ = [
+    "IntentStack",
+    "aws_overrides",
+    "aws_stack",
+    "database",
+    "free_port",
+    "make_database",
+    "run_stack",
+    "shared_provider_dir",
+    "stack",
+]
 
 
 def free_port() -> int:
@@ -97,17 +110,23 @@ class IntentStack:
 
 @asynccontextmanager
 async def run_stack(
-    env: WorkflowEnvironment, tmp_path: Path, db: Database | None = None, **overrides: Any
+    env: WorkflowEnvironment,
+    tmp_path: Path,
+    db: Database | None = None,
+    *,
+    worker: bool = True,
+    **overrides: Any,
 ) -> AsyncIterator[IntentStack]:
+    """Server (and, unless ``worker=False``, an in-process worker) on a real port."""
     port = free_port()
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        host="127.0.0.1",
-        port=port,
-        temporal_task_queue=f"test-{uuid.uuid4().hex[:10]}",
-        sandbox=False,
-        **overrides,
-    )
+    defaults: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "host": "127.0.0.1",
+        "port": port,
+        "temporal_task_queue": f"test-{uuid.uuid4().hex[:10]}",
+        "sandbox": False,
+    }
+    settings = Settings(**{**defaults, **overrides})
     owned = db is None
     if db is None:
         db = Database(settings.resolved_database_url)
@@ -116,9 +135,13 @@ async def run_stack(
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
-    worker = build_worker(env.client, settings, db)
     try:
-        async with worker:
+        async with contextlib.AsyncExitStack() as workers:
+            if worker:
+                runtime = await workers.enter_async_context(
+                    worker_runtime(env.client, settings, db)
+                )
+                await workers.enter_async_context(build_worker(env.client, settings, db, runtime))
             while not server.started:
                 if serving.done():
                     serving.result()
@@ -134,4 +157,42 @@ async def run_stack(
 @pytest_asyncio.fixture
 async def stack(temporal_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[IntentStack]:
     async with run_stack(temporal_env, tmp_path) as running:
+        yield running
+
+
+def aws_overrides(
+    moto: MotoServer, provider_binary: Path, provider_dir: Path, runtime_dir: Path
+) -> dict[str, Any]:
+    """Settings that point the stack's sandbox at the test moto and the provider mirror."""
+    # HOST/NAMESPACE/TYPE/VERSION/OS_ARCH/binary: the mirror root is five levels up.
+    return {
+        "sandbox": True,
+        "sandbox_url": moto.url,
+        "provider_mirrors": [provider_binary.parents[5]],
+        "provider_dir": provider_dir,
+        "provider_runtime_dir": runtime_dir,
+        "confirmation_timeout_seconds": 120.0,
+    }
+
+
+@pytest.fixture(scope="session")
+def shared_provider_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Installed providers and their schema cache, shared by every stack in the session."""
+    return tmp_path_factory.mktemp("providers")
+
+
+@pytest_asyncio.fixture
+async def aws_stack(
+    temporal_env: WorkflowEnvironment,
+    tmp_path: Path,
+    moto_server: MotoServer,
+    aws_provider: InstalledProvider,
+    shared_provider_dir: Path,
+    provider_runtime_dir: Path,
+) -> AsyncIterator[IntentStack]:
+    """The stack with the sandbox cloud on the session's moto and the real AWS provider."""
+    overrides = aws_overrides(
+        moto_server, aws_provider.path, shared_provider_dir, provider_runtime_dir
+    )
+    async with run_stack(temporal_env, tmp_path, **overrides) as running:
         yield running

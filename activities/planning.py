@@ -1,0 +1,213 @@
+"""Helpers the change activities share: config merging, references, redacted views."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from providers.client import ProviderClient
+from providers.codec import UNKNOWN, is_unknown_wire, to_user
+from providers.config import convert_config
+from providers.errors import Diagnostic, ProviderError
+from providers.plan import redact
+from providers.results import PlannedChange, ResourceState
+from store.models import Resource
+from workflows.models import Action, DiagnosticView, OperationRequest, PlannedOperation
+from workflows.references import (
+    Reference,
+    ReferenceError,
+    find_references,
+    format_path,
+    resolve_references,
+)
+
+__all__ = [
+    "action_of",
+    "compose_patches",
+    "diagnostics_view",
+    "import_id_candidates",
+    "merge_patch",
+    "planned_view",
+    "redacted_config",
+    "resolve_config",
+    "stored_state",
+    "wire_lookup",
+]
+
+# Config attributes that commonly are the import id of the object they name; used only
+# to recover a create whose worker died between the provider call and the commit.
+_IDENTITY_ATTRIBUTES = ("id", "bucket", "name", "function_name", "identifier", "arn")
+
+
+def merge_patch(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON merge patch: objects merge recursively, null removes a key."""
+    out = dict(base)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge_patch(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def compose_patches(first: Mapping[str, Any], second: Mapping[str, Any]) -> dict[str, Any]:
+    """One merge patch doing ``first`` then ``second`` (nulls kept: they still remove)."""
+    out = dict(first)
+    for key, value in second.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = compose_patches(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def stored_state(row: Resource) -> ResourceState | None:
+    if row.state is None:
+        return None
+    return ResourceState(
+        type_name=row.resource_type,
+        schema_version=row.schema_version,
+        attributes=row.state,
+        private=row.private,
+    )
+
+
+def wire_lookup(attributes: Mapping[str, Any] | None, ref: Reference) -> Any:
+    """Follow a reference's path through wire JSON; unknown markers become ``UNKNOWN``."""
+    if attributes is None:
+        raise ReferenceError(f"{ref}: {ref.resource_id} has no state yet")
+    current: Any = attributes
+    for i, part in enumerate(ref.path):
+        if is_unknown_wire(current):
+            return UNKNOWN
+        where = ref.resource_id + format_path(ref.path[: i + 1])
+        if isinstance(part, int):
+            if not isinstance(current, list) or part >= len(current):
+                raise ReferenceError(f"{ref}: {where} does not exist")
+            current = current[part]
+        elif isinstance(current, Mapping) and part in current:
+            current = current[part]
+        else:
+            raise ReferenceError(
+                f"{ref}: {where} is not an attribute of {ref.resource_id}; check the name "
+                "with provider-resources-describe"
+            )
+    if is_unknown_wire(current):
+        return UNKNOWN
+    return current
+
+
+def resolve_config(
+    config: dict[str, Any] | None,
+    values: Mapping[str, Mapping[str, Any] | None],
+    deleted: set[str],
+) -> dict[str, Any] | None:
+    """``config`` with references resolved against ``values`` (resource id → wire state)."""
+    if config is None:
+        return None
+
+    def lookup(ref: Reference) -> Any:
+        if ref.resource_id in deleted:
+            raise ReferenceError(
+                f"{ref} refers to {ref.resource_id}, which this change deletes; remove the "
+                "reference or keep the resource"
+            )
+        if ref.resource_id not in values:
+            raise ReferenceError(
+                f"{ref} refers to {ref.resource_id}, which is not in this project; create "
+                "it first (or in the same change)"
+            )
+        return wire_lookup(values[ref.resource_id], ref)
+
+    resolved = resolve_references(config, lookup, unknown=UNKNOWN)
+    assert isinstance(resolved, dict)
+    return resolved
+
+
+def references_of(request: OperationRequest) -> set[str]:
+    return {ref.resource_id for ref in find_references(request.config or {})}
+
+
+def action_of(change: PlannedChange) -> Action:
+    value = change.action.value
+    assert value in ("create", "update", "replace", "delete", "no-op")
+    return value  # type: ignore[return-value]
+
+
+def diagnostics_view(diagnostics: list[Diagnostic]) -> list[DiagnosticView]:
+    return [
+        DiagnosticView(
+            severity=d.severity, summary=d.summary, detail=d.detail, attribute=d.attribute
+        )
+        for d in diagnostics
+    ]
+
+
+def error_view(exc: Exception) -> list[DiagnosticView]:
+    if isinstance(exc, ProviderError) and exc.diagnostics:
+        errors = [d for d in exc.diagnostics if d.severity == "error"] or list(exc.diagnostics)
+        return diagnostics_view(errors)
+    return [DiagnosticView(summary=str(exc))]
+
+
+def redacted_config(
+    client: ProviderClient, type_name: str, config: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """A user config with the schema's sensitive attributes masked (for history/output)."""
+    if config is None:
+        return None
+    block = client.resource_schema(type_name).block
+    value, diags = convert_config(block, config)
+    if any(d.severity == "error" for d in diags) or not isinstance(value, dict):
+        # Unconvertible configs are shown only by their keys: values may be secrets.
+        return dict.fromkeys(config, "(not shown)")
+    masked = redact(block, value)
+    shown = to_user(masked)
+    if not isinstance(shown, dict):
+        return None
+    return {k: v for k, v in shown.items() if k in config}
+
+
+def planned_view(
+    client: ProviderClient,
+    request: OperationRequest,
+    change: PlannedChange,
+    *,
+    depends_on: list[str],
+    action: Action | None = None,
+) -> PlannedOperation:
+    type_name = request.resource_type
+    before = client.user_view(type_name, change.prior.attributes) if change.prior else None
+    after = client.user_view(type_name, change.planned)
+    return PlannedOperation(
+        index=request.index,
+        kind=request.kind,
+        resource_id=request.resource_id,
+        resource_type=type_name,
+        provider=client.installed.address.short,
+        provider_version=client.installed.version,
+        action=action or action_of(change),
+        before=before,
+        after=after,
+        changed=[c.attribute for c in change.diff],
+        replace_paths=list(change.replace_paths),
+        replace_segments=[
+            [str(s) if not isinstance(s, int) else s for s in p] for p in change.requires_replace
+        ],
+        unknown=[c.attribute for c in change.diff if c.after_unknown],
+        depends_on=depends_on,
+        diagnostics=diagnostics_view(change.warnings),
+    )
+
+
+def import_id_candidates(config: Mapping[str, Any] | None) -> list[str]:
+    if not config:
+        return []
+    out: list[str] = []
+    for name in _IDENTITY_ATTRIBUTES:
+        value = config.get(name)
+        if isinstance(value, str) and value and "${" not in value and value not in out:
+            out.append(value)
+    return out

@@ -1,0 +1,125 @@
+"""What activities share in one worker: database, Temporal client, provider pool, secrets.
+
+Also the rules that bind a project to a provider process: which provider a resource
+type implies, which version a project pins, and the provider configuration and
+environment (integration + project environment variables) the process gets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from temporalio.client import Client
+
+from providers import install_provider
+from providers.client import ProviderClient
+from providers.models import InstalledProvider, ProviderAddress
+from providers.pool import ProviderPool
+from settings import Settings
+from store import environments
+from store.db import Database
+from store.models import Integration, Resource
+from store.secrets import SecretBox
+
+__all__ = [
+    "SANDBOX_CREDENTIALS",
+    "ProviderBinding",
+    "Runtime",
+    "implied_provider",
+    "sandbox_aws_config",
+]
+
+# moto accepts any credentials; these are clearly not real ones.
+SANDBOX_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
+
+
+def implied_provider(resource_type: str) -> str:
+    """Terraform's rule: ``aws_s3_bucket`` → ``hashicorp/aws``."""
+    prefix = resource_type.split("_", 1)[0]
+    return f"hashicorp/{prefix}"
+
+
+def sandbox_aws_config(region: str) -> dict[str, Any]:
+    """Provider config for the local moto server (path-style S3, no account lookups)."""
+    return {
+        "region": region,
+        "s3_use_path_style": True,
+        "skip_credentials_validation": True,
+        "skip_requesting_account_id": True,
+        "skip_metadata_api_check": "true",
+        "skip_region_validation": True,
+    }
+
+
+@dataclass(frozen=True)
+class ProviderBinding:
+    """Everything needed to lease a configured provider process for one project."""
+
+    installed: InstalledProvider
+    config: dict[str, Any]
+    env: dict[str, str]
+    secret_env: frozenset[str]
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    temporal: Client
+    pool: ProviderPool
+    box: SecretBox
+
+    async def install(self, source: str, constraint: str | None) -> InstalledProvider:
+        return await install_provider(source, constraint, self.settings)
+
+    async def pinned_version(self, project_id: str, source: str) -> str | None:
+        """The version the project's existing resources of this provider use."""
+        short = ProviderAddress.parse(source).short
+        async with self.db.session() as session:
+            rows = (
+                await session.scalars(
+                    select(Resource.provider_version).where(
+                        Resource.project_id == project_id, Resource.provider == short
+                    )
+                )
+            ).all()
+        return max(rows) if rows else None
+
+    async def binding(
+        self, project_id: str, source: str, constraint: str | None
+    ) -> ProviderBinding:
+        installed = await self.install(source, constraint)
+        short = installed.address.short
+        async with self.db.session() as session:
+            env, secret = await environments.resolved_environment(session, self.box, project_id)
+            integration = await environments.integration_for(session, project_id, short)
+        config = self._integration_config(integration, env)
+        return ProviderBinding(installed, config, env, frozenset(secret))
+
+    def _integration_config(
+        self, integration: Integration | None, env: dict[str, str]
+    ) -> dict[str, Any]:
+        if integration is None:
+            return {}
+        config = dict(integration.config)
+        if integration.kind == "sandbox" and integration.provider == "hashicorp/aws":
+            if not self.settings.sandbox:
+                raise RuntimeError(
+                    "this project uses the sandbox AWS integration but the sandbox is off "
+                    "(INTENT_SANDBOX=false); attach a real AWS integration to the project"
+                )
+            region = str(config.get("region") or "us-east-1")
+            config = {**sandbox_aws_config(region), **config}
+            env.update(SANDBOX_CREDENTIALS)
+            env["AWS_ENDPOINT_URL"] = self.settings.sandbox_endpoint
+            env.setdefault("AWS_REGION", region)
+        return config
+
+    @asynccontextmanager
+    async def client(self, binding: ProviderBinding) -> AsyncIterator[ProviderClient]:
+        async with self.pool.client(binding.installed, binding.config, binding.env) as client:
+            yield client

@@ -1,0 +1,153 @@
+"""MCP tools that ask providers and the registry (answered by the worker)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from mcp.server.mcpserver import Context
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from api.services.changes import current_project
+from api.services.providers import lookup
+from workflows.lookup import LookupInput
+
+if TYPE_CHECKING:
+    from api.context import Caller
+    from api.mcp.server import McpEndpoint
+
+__all__ = ["register"]
+
+_READ = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+Provider = Annotated[str, Field(description="e.g. hashicorp/aws")]
+Version = Annotated[str | None, Field(description="constraint, e.g. ~> 5.0")]
+Types = Annotated[list[str], Field(min_length=1, max_length=20)]
+
+
+class LookupResult(BaseModel):
+    """Provider lookups return provider-shaped data; kept as a plain object."""
+
+    result: dict[str, Any]
+
+
+def _implied(types: list[str], provider: str | None) -> str:
+    return provider or f"hashicorp/{types[0].split('_', 1)[0]}"
+
+
+def register(endpoint: McpEndpoint) -> None:
+    server = endpoint.server
+
+    async def run(ctx: Context, input: LookupInput) -> dict[str, Any]:
+        async def call(caller: Caller) -> dict[str, Any]:
+            return await lookup(caller, input)
+
+        return await endpoint.call(ctx, call)
+
+    @server.tool(
+        name="provider-search",
+        description="Search the provider registry (OpenTofu) for providers.",
+        annotations=_READ,
+    )
+    async def provider_search(
+        query: str, ctx: Context, limit: Annotated[int, Field(ge=1, le=50)] = 10
+    ) -> LookupResult:
+        return LookupResult(
+            result=await run(ctx, LookupInput(kind="search", query=query, limit=limit))
+        )
+
+    @server.tool(
+        name="provider-describe",
+        description="A provider's resource types and data sources (filter by substring; "
+        "paginated).",
+        annotations=_READ,
+    )
+    async def provider_describe(
+        provider: Provider,
+        ctx: Context,
+        version: Version = None,
+        filter: str = "",
+        limit: Annotated[int, Field(ge=1, le=500)] = 100,
+        cursor: str | None = None,
+    ) -> LookupResult:
+        return LookupResult(
+            result=await run(
+                ctx,
+                LookupInput(
+                    kind="provider",
+                    provider=provider,
+                    version=version,
+                    query=filter,
+                    limit=limit,
+                    cursor=cursor,
+                ),
+            )
+        )
+
+    @server.tool(
+        name="provider-resources-describe",
+        description="Schemas of resource types: attributes (type, required/optional/"
+        "computed, sensitive) and nested blocks.",
+        annotations=_READ,
+    )
+    async def provider_resources_describe(
+        resource_types: Types, ctx: Context, provider: str | None = None, version: Version = None
+    ) -> LookupResult:
+        source = _implied(resource_types, provider)
+        return LookupResult(
+            result=await run(
+                ctx,
+                LookupInput(
+                    kind="resources", provider=source, version=version, types=resource_types
+                ),
+            )
+        )
+
+    @server.tool(
+        name="provider-datasources-describe",
+        description="Schemas of data sources.",
+        annotations=_READ,
+    )
+    async def provider_datasources_describe(
+        data_sources: Types, ctx: Context, provider: str | None = None, version: Version = None
+    ) -> LookupResult:
+        source = _implied(data_sources, provider)
+        return LookupResult(
+            result=await run(
+                ctx,
+                LookupInput(
+                    kind="data_sources", provider=source, version=version, types=data_sources
+                ),
+            )
+        )
+
+    @server.tool(
+        name="lifecycle-datasources-read",
+        description="Read a data source with the project's credentials (e.g. discover "
+        "existing objects to import). References to managed resources resolve.",
+        annotations=_READ,
+    )
+    async def datasources_read(
+        data_source: str,
+        ctx: Context,
+        config: dict[str, Any] | None = None,
+        project: Annotated[str | None, Field(description="default: your locked project")] = None,
+        provider: str | None = None,
+        version: Version = None,
+    ) -> LookupResult:
+        async def call(caller: Caller) -> dict[str, Any]:
+            resolved = await current_project(caller, project)
+            return await lookup(
+                caller,
+                LookupInput(
+                    kind="read_data",
+                    project_id=resolved.id,
+                    data_source=data_source,
+                    provider=provider,
+                    version=version,
+                    config=config or {},
+                ),
+            )
+
+        return LookupResult(result=await endpoint.call(ctx, call))

@@ -1,0 +1,118 @@
+"""REST: changes (submit, follow, decide) — the same operations as the MCP tools."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, Field
+
+from api.deps import CallerDep
+from api.services import changes as svc
+from api.services.changes import ChangeSummary, OperationInput
+from workflows.models import ChangeView
+
+router = APIRouter(tags=["changes"])
+
+
+class ChangeCreate(BaseModel):
+    operations: list[OperationInput] = Field(min_length=1, max_length=100)
+    dry_run: bool = False
+    wait_seconds: float = Field(
+        default=0, ge=0, le=600, description="Follow the change this long before answering"
+    )
+
+
+class Decision(BaseModel):
+    comment: str = ""
+
+
+class RetryBody(BaseModel):
+    comment: str = ""
+    config_patches: dict[str, dict[str, Any]] | None = None
+
+
+class ChangeRow(BaseModel):
+    change_id: str
+    project_id: str
+    status: str
+    actor: str
+    via: str
+    dry_run: bool
+    operations: list[str]
+    message: str = ""
+    created_at: Any
+    finished_at: Any = None
+
+
+@router.post(
+    "/projects/{ref}/changes", response_model=ChangeSummary, status_code=status.HTTP_202_ACCEPTED
+)
+async def create_change(caller: CallerDep, ref: str, body: ChangeCreate) -> ChangeSummary:
+    change_id = await svc.submit(caller, ref, body.operations, dry_run=body.dry_run)
+    view = await svc.wait(caller, change_id, seconds=body.wait_seconds)
+    return svc.summarize(view, caller.settings.base_url)
+
+
+@router.get("/changes", response_model=list[ChangeRow])
+async def list_changes(
+    caller: CallerDep,
+    project: str | None = None,
+    status_: Annotated[str | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    cursor: str | None = None,
+) -> list[ChangeRow]:
+    rows = await svc.list_changes(
+        caller, project_ref=project, status=status_, limit=limit, cursor=cursor
+    )
+    return [
+        ChangeRow(
+            change_id=r.id,
+            project_id=r.project_id,
+            status=r.status,
+            actor=r.actor_name,
+            via=r.via,
+            dry_run=r.dry_run,
+            operations=[f"{o['kind']} {o['resource_id']}" for o in r.request],
+            message=str(r.summary.get("message", "")),
+            created_at=r.created_at,
+            finished_at=r.finished_at,
+        )
+        for r in rows
+    ]
+
+
+@router.get("/changes/{change_id}", response_model=ChangeSummary)
+async def get_change(caller: CallerDep, change_id: str) -> ChangeSummary:
+    return svc.summarize(await svc.change_view(caller, change_id), caller.settings.base_url)
+
+
+@router.get("/changes/{change_id}/detail", response_model=ChangeView)
+async def get_change_detail(caller: CallerDep, change_id: str) -> ChangeView:
+    """The full view: plan with redacted before/after and every policy result."""
+    return await svc.change_view(caller, change_id)
+
+
+@router.post("/changes/{change_id}/confirm", response_model=ChangeSummary)
+async def confirm(caller: CallerDep, change_id: str, body: Decision | None = None) -> ChangeSummary:
+    view = await svc.confirm(caller, change_id, body.comment if body else "")
+    return svc.summarize(view, caller.settings.base_url)
+
+
+@router.post("/changes/{change_id}/reject", response_model=ChangeSummary)
+async def reject(caller: CallerDep, change_id: str, body: Decision | None = None) -> ChangeSummary:
+    view = await svc.reject(caller, change_id, body.comment if body else "")
+    return svc.summarize(view, caller.settings.base_url)
+
+
+@router.post("/changes/{change_id}/retry", response_model=ChangeSummary)
+async def retry(caller: CallerDep, change_id: str, body: RetryBody | None = None) -> ChangeSummary:
+    body = body or RetryBody()
+    view = await svc.retry(caller, change_id, body.comment, body.config_patches)
+    return svc.summarize(view, caller.settings.base_url)
+
+
+@router.post("/changes/{change_id}/abandon", response_model=ChangeSummary)
+async def abandon(caller: CallerDep, change_id: str, body: Decision | None = None) -> ChangeSummary:
+    view = await svc.abandon(caller, change_id, body.comment if body else "")
+    return svc.summarize(view, caller.settings.base_url)

@@ -1,0 +1,99 @@
+"""REST: provider questions (search, schema views, data source reads)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from api.deps import CallerDep
+from api.services.changes import current_project
+from api.services.providers import lookup
+from workflows.lookup import LookupInput
+
+router = APIRouter(prefix="/providers", tags=["providers"])
+
+
+class DataSourceRead(BaseModel):
+    project: str
+    data_source: str
+    config: dict[str, Any] = {}
+    provider: str | None = None
+    version: str | None = None
+
+
+@router.get("/search")
+async def search(
+    caller: CallerDep, q: str, limit: Annotated[int, Query(ge=1, le=50)] = 10
+) -> dict[str, Any]:
+    return await lookup(caller, LookupInput(kind="search", query=q, limit=limit))
+
+
+@router.get("/{namespace}/{name}")
+async def describe(
+    caller: CallerDep,
+    namespace: str,
+    name: str,
+    version: str | None = None,
+    filter: str = "",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    return await lookup(
+        caller,
+        LookupInput(
+            kind="provider",
+            provider=f"{namespace}/{name}",
+            version=version,
+            query=filter,
+            limit=limit,
+            cursor=cursor,
+        ),
+    )
+
+
+@router.get("/{namespace}/{name}/resources")
+async def describe_resources(
+    caller: CallerDep,
+    namespace: str,
+    name: str,
+    types: Annotated[list[str], Query(min_length=1)],
+    version: str | None = None,
+) -> dict[str, Any]:
+    return await lookup(
+        caller,
+        LookupInput(kind="resources", provider=f"{namespace}/{name}", version=version, types=types),
+    )
+
+
+@router.get("/{namespace}/{name}/data-sources")
+async def describe_data_sources(
+    caller: CallerDep,
+    namespace: str,
+    name: str,
+    types: Annotated[list[str], Query(min_length=1)],
+    version: str | None = None,
+) -> dict[str, Any]:
+    return await lookup(
+        caller,
+        LookupInput(
+            kind="data_sources", provider=f"{namespace}/{name}", version=version, types=types
+        ),
+    )
+
+
+@router.post("/data-sources/read")
+async def read_data_source(caller: CallerDep, body: DataSourceRead) -> dict[str, Any]:
+    project = await current_project(caller, body.project)
+    return await lookup(
+        caller,
+        LookupInput(
+            kind="read_data",
+            project_id=project.id,
+            data_source=body.data_source,
+            provider=body.provider,
+            version=body.version,
+            config=body.config,
+        ),
+    )

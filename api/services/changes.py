@@ -1,0 +1,515 @@
+"""Changes: submit resource operations as a ChangeWorkflow, follow it, decide on it.
+
+REST, MCP and the CLI all come through here. A change is accepted only from the
+holder of the project's lock; its request (configs included) is stored in the
+database, and the workflow gets ids and summaries only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from activities.planning import compose_patches, merge_patch
+from api.context import Caller
+from api.errors import Busy, Conflict, Forbidden, IntentError, Invalid, NotFound, Unavailable
+from api.services import locks
+from api.services.projects import load_project
+from store import changes as store_changes
+from store import projects as store_projects
+from store import resources as store_resources
+from store.models import Change, Project
+from store.types import new_id
+from workflows.change import (
+    CHANGE_FORBIDDEN,
+    CHANGE_NOT_WAITING,
+    ChangeWorkflow,
+    change_workflow_id,
+)
+from workflows.models import (
+    FINAL_STATUSES,
+    ChangeInput,
+    ChangeView,
+    DecisionRequest,
+    OperationKind,
+    OperationRequest,
+    OperationState,
+    PlannedOperation,
+    ProjectInfo,
+    RetryRequest,
+)
+from workflows.references import RESOURCE_ID_PATTERN, ReferenceError, find_references
+from workflows.temporal import SA_ACTOR, SA_OPERATION, SA_PROJECT, SA_STATUS
+
+__all__ = [
+    "SETTLED",
+    "ChangeList",
+    "ChangeSummary",
+    "OperationInput",
+    "OperationSummary",
+    "abandon",
+    "change_view",
+    "confirm",
+    "current_project",
+    "list_changes",
+    "reject",
+    "require_lease",
+    "retry",
+    "submit",
+    "summarize",
+    "wait",
+]
+
+# Where a change stops moving on its own: done, or waiting for a human.
+SETTLED = FINAL_STATUSES | {"awaiting_confirmation", "failed"}
+
+ResourceId = Field(pattern=RESOURCE_ID_PATTERN, description="Your name for the resource.")
+
+
+class OperationInput(BaseModel):
+    """One operation as clients send it."""
+
+    kind: OperationKind
+    resource_id: str = ResourceId
+    resource_type: str | None = Field(
+        default=None, description="e.g. aws_s3_bucket; required for create and import"
+    )
+    config: dict[str, Any] | None = Field(
+        default=None,
+        description="create/import: the config; update: a partial config merged over the "
+        "stored one (null removes a key). Reference another resource with "
+        '"${resource_id.attribute}".',
+    )
+    provider: str | None = Field(default=None, description="e.g. hashicorp/aws (implied)")
+    version: str | None = Field(default=None, description="version constraint, e.g. ~> 5.0")
+    import_id: str | None = Field(default=None, description="import: the provider's id")
+    depends_on: list[str] = Field(default_factory=list)
+
+
+class OperationSummary(BaseModel):
+    resource_id: str
+    resource_type: str
+    operation: OperationKind
+    action: str | None = None
+    status: str
+    changes: dict[str, Any] = Field(
+        default_factory=dict, description="attribute → new value (updates: {before, after})"
+    )
+    known_after_apply: list[str] = Field(default_factory=list)
+    outputs: dict[str, Any] = Field(
+        default_factory=dict, description="After apply: values that were known only then"
+    )
+    replace_paths: list[str] = Field(default_factory=list)
+    policy: str | None = Field(default=None, description="allowed / denied / pending")
+    reasons: list[str] = Field(default_factory=list)
+    error: str | None = None
+
+
+class ChangeSummary(BaseModel):
+    """What a client needs after a change call: where it is and what to do next."""
+
+    change_id: str
+    project: str
+    status: str
+    message: str
+    operations: list[OperationSummary]
+    waiting_for: list[str] = Field(default_factory=list)
+    confirm_deadline: datetime | None = None
+    next_steps: str | None = None
+
+
+class ChangeList(BaseModel):
+    changes: list[ChangeSummary]
+    next_cursor: str | None = None
+
+
+# -- submitting ---------------------------------------------------------------------------
+
+
+async def current_project(caller: Caller, ref: str | None) -> Project:
+    """The named project, or the one whose lock the caller holds."""
+    if ref:
+        return await load_project(caller, ref)
+    async with caller.db.session() as session:
+        held = await store_projects.projects_locked_by(session, caller.actor.id)
+    if len(held) == 1:
+        return held[0]
+    if not held:
+        raise Invalid(
+            "no project given and you hold no project lock; call project-use NAME first "
+            "(or pass project)"
+        )
+    names = ", ".join(p.name for p in held)
+    raise Invalid(f"you hold the locks of several projects ({names}); pass project")
+
+
+async def require_lease(caller: Caller, project: Project) -> None:
+    lease = await locks.lease(caller, project)
+    if lease.held and lease.holder is not None and lease.holder.id == caller.actor.id:
+        return
+    if lease.held and lease.holder is not None:
+        until = lease.expires_at.isoformat() if lease.expires_at else "?"
+        raise Busy(
+            f"project {project.name} is locked by {lease.holder.name} until {until}; wait, "
+            "or ask them or an admin to release it"
+        )
+    raise Conflict(
+        f"you do not hold the lock of project {project.name}; call project-use {project.name} first"
+    )
+
+
+async def _requests(
+    caller: Caller, project: Project, operations: list[OperationInput]
+) -> list[OperationRequest]:
+    if not operations:
+        raise Invalid("a change needs at least one operation")
+    if len(operations) > 100:
+        raise Invalid("at most 100 operations per change; split it")
+    seen: set[str] = set()
+    out: list[OperationRequest] = []
+    async with caller.db.session() as session:
+        for index, op in enumerate(operations):
+            if op.resource_id in seen:
+                raise Invalid(f"{op.resource_id} appears twice in one change; merge them")
+            seen.add(op.resource_id)
+            row = await store_resources.get_resource(session, project.id, op.resource_id)
+            resource_type = op.resource_type
+            if op.kind in ("update", "delete", "refresh"):
+                if row is None:
+                    raise NotFound(
+                        f"{op.resource_id} is not in project {project.name}; list resources "
+                        "with state-list"
+                    )
+                resource_type = resource_type or row.resource_type
+            elif row is not None:
+                raise Conflict(
+                    f"{op.resource_id} already exists in project {project.name} (a "
+                    f"{row.resource_type}); update it, or pick another resource id"
+                )
+            if not resource_type:
+                raise Invalid(f"{op.resource_id}: resource_type is required to {op.kind}")
+            if op.kind == "import" and not op.import_id:
+                raise Invalid(f"{op.resource_id}: import needs import_id (the provider's id)")
+            if op.kind == "create" and op.config is None:
+                raise Invalid(f"{op.resource_id}: create needs a config")
+            try:
+                find_references(op.config or {})
+            except ReferenceError as exc:
+                raise Invalid(f"{op.resource_id}: {exc}") from exc
+            out.append(
+                OperationRequest(
+                    index=index,
+                    kind=op.kind,
+                    resource_id=op.resource_id,
+                    resource_type=resource_type,
+                    provider=op.provider,
+                    version=op.version,
+                    config=op.config,
+                    import_id=op.import_id,
+                    depends_on=op.depends_on,
+                )
+            )
+    return out
+
+
+async def submit(
+    caller: Caller,
+    project_ref: str | None,
+    operations: list[OperationInput],
+    *,
+    dry_run: bool = False,
+) -> str:
+    """Store the request and start its ChangeWorkflow; return the change id."""
+    project = await current_project(caller, project_ref)
+    await require_lease(caller, project)
+    requests = await _requests(caller, project, operations)
+    change_id = change_workflow_id(project.id, new_id())
+    async with caller.db.transaction() as session:
+        await store_changes.create_change(
+            session,
+            change_id=change_id,
+            project_id=project.id,
+            actor_id=caller.actor.id,
+            actor_name=caller.actor.name,
+            via=caller.actor.via,
+            dry_run=dry_run,
+            request=[r.model_dump(mode="json") for r in requests],
+        )
+    client = await caller.temporal()
+    summary = ", ".join(f"{r.kind} {r.resource_type}.{r.resource_id}" for r in requests)
+    await client.start_workflow(
+        ChangeWorkflow.run,
+        ChangeInput(
+            change_id=change_id,
+            project=ProjectInfo(
+                id=project.id, name=project.name, space=project.space_id, labels=project.labels
+            ),
+            actor=caller.actor,
+            operations=[r.ref() for r in requests],
+            dry_run=dry_run,
+            confirmation_timeout_seconds=caller.settings.confirmation_timeout_seconds,
+            max_parallel=caller.settings.apply_parallelism,
+        ),
+        id=change_id,
+        task_queue=caller.settings.temporal_task_queue,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(SA_PROJECT, project.name),
+                SearchAttributePair(SA_OPERATION, sorted({r.kind for r in requests})),
+                SearchAttributePair(SA_STATUS, "checking_lease"),
+                SearchAttributePair(SA_ACTOR, caller.actor.name),
+            ]
+        ),
+        memo={
+            "summary": f"{caller.actor.name} via {caller.actor.via}: {summary}"
+            + (" (dry run)" if dry_run else ""),
+            "project": project.name,
+        },
+        static_summary=f"{project.name}: {summary}"[:200],
+    )
+    return change_id
+
+
+# -- following ----------------------------------------------------------------------------
+
+
+async def _load_change(caller: Caller, change_id: str) -> Change:
+    async with caller.db.session() as session:
+        row = await store_changes.get_change(session, change_id)
+    if row is None:
+        raise NotFound(f"change {change_id} does not exist; list changes with history-list")
+    return row
+
+
+def _handle(caller: Caller, client: Any, change_id: str) -> WorkflowHandle[Any, ChangeView]:
+    return client.get_workflow_handle_for(ChangeWorkflow.run, change_id)
+
+
+async def change_view(caller: Caller, change_id: str) -> ChangeView:
+    """The workflow's own view (works while it runs and after it finished)."""
+    await _load_change(caller, change_id)
+    client = await caller.temporal()
+    try:
+        return await _handle(caller, client, change_id).query(ChangeWorkflow.status_view)
+    except RPCError as exc:
+        raise Unavailable(f"could not read change {change_id} from Temporal: {exc}") from exc
+
+
+async def wait(
+    caller: Caller,
+    change_id: str,
+    *,
+    seconds: float,
+    on_progress: Callable[[ChangeView], Awaitable[None]] | None = None,
+    poll: float = 0.2,
+) -> ChangeView:
+    """Follow a change until it settles (done or waiting for a human) or ``seconds`` pass."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    last: tuple[str, ...] | None = None
+    while True:
+        view = await change_view(caller, change_id)
+        marker = (view.status, *(op.status for op in view.operations))
+        if on_progress is not None and marker != last:
+            await on_progress(view)
+        last = marker
+        if view.status in SETTLED or asyncio.get_running_loop().time() >= deadline:
+            return view
+        await asyncio.sleep(poll)
+
+
+# -- deciding -----------------------------------------------------------------------------
+
+
+def _translate(exc: WorkflowUpdateFailedError | RPCError) -> IntentError:
+    cause = exc.cause if isinstance(exc, WorkflowUpdateFailedError) else None
+    if isinstance(cause, ApplicationError):
+        if cause.type == CHANGE_FORBIDDEN:
+            return Forbidden(cause.message)
+        if cause.type == CHANGE_NOT_WAITING:
+            return Conflict(cause.message)
+        return IntentError(cause.message)
+    if isinstance(exc, RPCError) and "completed" in str(exc).lower():
+        return Conflict("the change already finished; nothing to decide")
+    return Unavailable(f"the change did not answer: {exc}")
+
+
+async def _update(caller: Caller, change_id: str, method: Any, request: Any) -> ChangeView:
+    await _load_change(caller, change_id)
+    client = await caller.temporal()
+    try:
+        result: ChangeView = await _handle(caller, client, change_id).execute_update(
+            method, request
+        )
+    except (WorkflowUpdateFailedError, RPCError) as exc:
+        raise _translate(exc) from exc
+    return result
+
+
+async def confirm(caller: Caller, change_id: str, comment: str = "") -> ChangeView:
+    return await _update(
+        caller,
+        change_id,
+        ChangeWorkflow.confirm,
+        DecisionRequest(actor=caller.actor, comment=comment),
+    )
+
+
+async def reject(caller: Caller, change_id: str, comment: str = "") -> ChangeView:
+    return await _update(
+        caller,
+        change_id,
+        ChangeWorkflow.reject,
+        DecisionRequest(actor=caller.actor, comment=comment),
+    )
+
+
+async def retry(
+    caller: Caller,
+    change_id: str,
+    comment: str = "",
+    config_patches: dict[str, dict[str, Any]] | None = None,
+) -> ChangeView:
+    """Retry a failed change; ``config_patches`` (resource id → merge patch) fix configs."""
+    if config_patches:
+        await _patch_request(caller, change_id, config_patches)
+    return await _update(
+        caller, change_id, ChangeWorkflow.retry, RetryRequest(actor=caller.actor, comment=comment)
+    )
+
+
+async def abandon(caller: Caller, change_id: str, comment: str = "") -> ChangeView:
+    return await _update(
+        caller,
+        change_id,
+        ChangeWorkflow.abandon,
+        DecisionRequest(actor=caller.actor, comment=comment),
+    )
+
+
+async def _patch_request(
+    caller: Caller, change_id: str, patches: dict[str, dict[str, Any]]
+) -> None:
+    view = await change_view(caller, change_id)
+    if view.status != "failed":
+        raise Conflict(f"change {change_id} is {view.status}; only a failed change can be fixed")
+    failed = {op.resource_id for op in view.operations if op.status in ("failed", "blocked")}
+    unknown = set(patches) - failed
+    if unknown:
+        raise Invalid(
+            f"{', '.join(sorted(unknown))} did not fail in change {change_id}; patch only "
+            f"failed operations ({', '.join(sorted(failed))})"
+        )
+    async with caller.db.transaction() as session:
+        row = await store_changes.get_change(session, change_id)
+        assert row is not None
+        request = [OperationRequest.model_validate(r) for r in row.request]
+        for op in request:
+            patch = patches.get(op.resource_id)
+            if patch is None:
+                continue
+            try:
+                find_references(patch)
+            except ReferenceError as exc:
+                raise Invalid(f"{op.resource_id}: {exc}") from exc
+            # An update's config is itself a patch: keep the fix's nulls (they remove keys).
+            combine = compose_patches if op.kind == "update" else merge_patch
+            op.config = combine(op.config or {}, patch)
+        await store_changes.update_request(
+            session, change_id, [r.model_dump(mode="json") for r in request]
+        )
+
+
+# -- summaries ----------------------------------------------------------------------------
+
+
+def _changes_of(planned: PlannedOperation | None) -> tuple[dict[str, Any], list[str]]:
+    if planned is None:
+        return {}, []
+    unknown = sorted(planned.unknown)
+    before, after = planned.before or {}, planned.after or {}
+    out: dict[str, Any] = {}
+    for path in planned.changed:
+        top = path.split(".", 1)[0].split("[", 1)[0]
+        if top in out or path in unknown or top in unknown:
+            continue
+        if planned.action in ("update", "replace"):
+            out[top] = {"before": before.get(top), "after": after.get(top)}
+        elif planned.action == "delete":
+            continue
+        else:
+            out[top] = after.get(top)
+    return out, unknown
+
+
+def _operation_summary(op: OperationState, planned: PlannedOperation | None) -> OperationSummary:
+    changes, unknown = _changes_of(planned)
+    return OperationSummary(
+        resource_id=op.resource_id,
+        resource_type=op.resource_type,
+        operation=op.kind,
+        action=op.action,
+        status=op.status,
+        changes=changes,
+        known_after_apply=[] if op.status == "applied" else unknown,
+        outputs=op.outputs,
+        replace_paths=planned.replace_paths if planned else [],
+        policy=op.verdict.decision if op.verdict else None,
+        reasons=op.verdict.reasons if op.verdict else [],
+        error=op.error,
+    )
+
+
+def summarize(view: ChangeView, base_url: str | None = None) -> ChangeSummary:
+    plans = {p.index: p for p in view.plan}
+    next_steps = None
+    if view.status == "awaiting_confirmation":
+        review = any(op.status == "pending_review" for op in view.operations)
+        who = "A reviewer (role reviewer or admin)" if review else "The user"
+        next_steps = (
+            f"{who} must confirm or reject: change-confirm / change-reject with change_id "
+            f"{view.change_id}, `intent changes confirm {view.change_id}`, "
+            f"POST /api/v1/changes/{view.change_id}/confirm"
+            + (f", or the web UI at {base_url}/ui/changes/{view.change_id}" if base_url else "")
+            + ". Ask the user; do not confirm on their behalf."
+        )
+    elif view.status == "failed":
+        next_steps = (
+            "Fix the cause, then retry (`intent changes retry "
+            f"{view.change_id}`, POST /api/v1/changes/{view.change_id}/retry with optional "
+            "config_patches) or abandon it."
+        )
+    return ChangeSummary(
+        change_id=view.change_id,
+        project=view.project.name,
+        status=view.status,
+        message=view.message,
+        operations=[_operation_summary(op, plans.get(op.index)) for op in view.operations],
+        waiting_for=view.waiting_for,
+        confirm_deadline=view.confirm_deadline,
+        next_steps=next_steps,
+    )
+
+
+async def list_changes(
+    caller: Caller,
+    *,
+    project_ref: str | None = None,
+    status: str | None = None,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> list[Change]:
+    project_id = None
+    if project_ref:
+        project_id = (await load_project(caller, project_ref)).id
+    async with caller.db.session() as session:
+        return await store_changes.list_changes(
+            session, project_id=project_id, status=status, limit=limit, before_id=cursor
+        )

@@ -1,0 +1,212 @@
+"""A project's environment variables and integrations (provider configuration).
+
+Both reach only that project's provider processes. Secret values are encrypted at rest
+and write-only: listings show them masked, history records only that they changed.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from api.context import Caller
+from api.errors import Forbidden, Invalid, NotFound
+from api.services import locks
+from api.services.projects import load_project
+from store import environments as store_env
+from store import history
+from store.models import Integration, Project
+from store.secrets import MASK, SecretBox
+
+__all__ = [
+    "IntegrationPut",
+    "IntegrationView",
+    "VariablePut",
+    "VariableView",
+    "delete_integration",
+    "delete_variable",
+    "list_integrations",
+    "list_variables",
+    "put_integration",
+    "put_variable",
+]
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,199}$")
+# Variables that would change how the provider process itself runs, or speak for intent.
+_RESERVED = re.compile(r"^(LD_.*|PATH|HOME|TMPDIR|PLUGIN_.*|TF_PLUGIN_.*|INTENT_.*)$")
+
+
+class VariablePut(BaseModel):
+    value: str = Field(max_length=65536)
+    secret: bool = False
+
+
+class VariableView(BaseModel):
+    name: str
+    value: str = Field(description=f"{MASK} for secret values (write-only)")
+    secret: bool
+    updated_at: datetime
+
+
+class IntegrationPut(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["static", "sandbox"] = "static"
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="Provider configuration, e.g. {'region': 'eu-west-1'}"
+    )
+    read: bool = True
+    write: bool = True
+
+
+class IntegrationView(IntegrationPut):
+    provider: str
+    updated_at: datetime
+
+
+async def _editable(caller: Caller, ref: str) -> Project:
+    """Admins, or whoever holds the project's lock, may change its credentials."""
+    project = await load_project(caller, ref)
+    if caller.actor.is_admin:
+        return project
+    lease = await locks.lease(caller, project)
+    if lease.held and lease.holder is not None and lease.holder.id == caller.actor.id:
+        return project
+    raise Forbidden(
+        f"changing project {project.name}'s environment or integrations needs the admin role "
+        "or the project's lock (project-use)"
+    )
+
+
+def _view(row: Any) -> VariableView:
+    return VariableView(
+        name=row.name,
+        value=MASK if row.secret else row.value,
+        secret=row.secret,
+        updated_at=row.updated_at,
+    )
+
+
+async def list_variables(caller: Caller, ref: str) -> list[VariableView]:
+    project = await load_project(caller, ref)
+    async with caller.db.session() as session:
+        return [_view(r) for r in await store_env.list_variables(session, project.id)]
+
+
+async def put_variable(caller: Caller, ref: str, name: str, body: VariablePut) -> VariableView:
+    if not _NAME.match(name):
+        raise Invalid(f"{name!r} is not a valid variable name (letters, digits, _)")
+    if _RESERVED.match(name):
+        raise Invalid(f"{name} is reserved: it would change how intent runs the provider")
+    project = await _editable(caller, ref)
+    box = SecretBox.from_settings(caller.settings)
+    async with caller.db.transaction() as session:
+        row = await store_env.set_variable(
+            session, box, project.id, name, body.value, secret=body.secret
+        )
+        await history.record(
+            session,
+            subject="environment",
+            operation="set",
+            status="succeeded",
+            actor_id=caller.actor.id,
+            actor_name=caller.actor.name,
+            via=caller.actor.via,
+            project_id=project.id,
+            resource_id=name,
+            after={
+                "name": name,
+                "secret": body.secret,
+                "value": MASK if body.secret else body.value,
+            },
+        )
+    return _view(row)
+
+
+async def delete_variable(caller: Caller, ref: str, name: str) -> None:
+    project = await _editable(caller, ref)
+    async with caller.db.transaction() as session:
+        if not await store_env.delete_variable(session, project.id, name):
+            raise NotFound(f"project {project.name} has no environment variable {name}")
+        await history.record(
+            session,
+            subject="environment",
+            operation="delete",
+            status="succeeded",
+            actor_id=caller.actor.id,
+            actor_name=caller.actor.name,
+            via=caller.actor.via,
+            project_id=project.id,
+            resource_id=name,
+        )
+
+
+def _integration_view(row: Integration) -> IntegrationView:
+    return IntegrationView(
+        provider=row.provider,
+        name=row.name,
+        kind=row.kind,
+        config=row.config,
+        read=row.read,
+        write=row.write,
+        updated_at=row.updated_at,
+    )
+
+
+async def list_integrations(caller: Caller, ref: str) -> list[IntegrationView]:
+    project = await load_project(caller, ref)
+    async with caller.db.session() as session:
+        return [
+            _integration_view(r) for r in await store_env.list_integrations(session, project.id)
+        ]
+
+
+async def put_integration(
+    caller: Caller, ref: str, provider: str, body: IntegrationPut
+) -> IntegrationView:
+    if body.kind == "sandbox" and not caller.settings.sandbox:
+        raise Invalid("the sandbox cloud is off on this server (INTENT_SANDBOX=false)")
+    project = await _editable(caller, ref)
+    async with caller.db.transaction() as session:
+        row = await store_env.integration_for(session, project.id, provider)
+        if row is None:
+            row = Integration(project_id=project.id, provider=provider)
+            session.add(row)
+        row.name, row.kind, row.config = body.name, body.kind, body.config
+        row.read, row.write = body.read, body.write
+        await session.flush()
+        await history.record(
+            session,
+            subject="integration",
+            operation="attach",
+            status="succeeded",
+            actor_id=caller.actor.id,
+            actor_name=caller.actor.name,
+            via=caller.actor.via,
+            project_id=project.id,
+            resource_id=provider,
+            after=body.model_dump(),
+        )
+        return _integration_view(row)
+
+
+async def delete_integration(caller: Caller, ref: str, provider: str) -> None:
+    project = await _editable(caller, ref)
+    async with caller.db.transaction() as session:
+        row = await store_env.integration_for(session, project.id, provider)
+        if row is None:
+            raise NotFound(f"project {project.name} has no {provider} integration")
+        await session.delete(row)
+        await history.record(
+            session,
+            subject="integration",
+            operation="detach",
+            status="succeeded",
+            actor_id=caller.actor.id,
+            actor_name=caller.actor.name,
+            via=caller.actor.via,
+            project_id=project.id,
+            resource_id=provider,
+        )

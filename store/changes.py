@@ -1,0 +1,91 @@
+"""Change rows: the request behind a ChangeWorkflow and its latest status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import Change
+from store.types import utcnow
+
+__all__ = ["create_change", "get_change", "list_changes", "set_status", "update_request"]
+
+
+async def create_change(
+    session: AsyncSession,
+    *,
+    change_id: str,
+    project_id: str,
+    actor_id: str,
+    actor_name: str,
+    via: str,
+    dry_run: bool,
+    request: list[dict[str, Any]],
+) -> Change:
+    row = Change(
+        id=change_id,
+        project_id=project_id,
+        actor_id=actor_id,
+        actor_name=actor_name,
+        via=via,
+        dry_run=dry_run,
+        request=request,
+        status="checking_lease",
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def get_change(session: AsyncSession, change_id: str) -> Change | None:
+    return await session.get(Change, change_id)
+
+
+async def list_changes(
+    session: AsyncSession,
+    *,
+    project_id: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    before_id: str | None = None,
+) -> list[Change]:
+    query = select(Change).order_by(Change.created_at.desc(), Change.id.desc()).limit(limit)
+    if project_id:
+        query = query.where(Change.project_id == project_id)
+    if status:
+        query = query.where(Change.status == status)
+    if before_id:
+        anchor = await session.get(Change, before_id)
+        if anchor is not None:
+            query = query.where(Change.created_at <= anchor.created_at, Change.id != before_id)
+    return list((await session.scalars(query)).all())
+
+
+async def set_status(
+    session: AsyncSession,
+    change_id: str,
+    status: str,
+    summary: dict[str, Any] | None = None,
+    *,
+    final: bool = False,
+) -> None:
+    row = await session.get(Change, change_id, with_for_update=True)
+    if row is None:
+        return
+    if row.finished_at is not None and not final:
+        return  # a late, retried write must not reopen a finished change
+    row.status = status
+    if summary:
+        row.summary = {**row.summary, **summary}
+    if final and row.finished_at is None:
+        row.finished_at = utcnow()
+
+
+async def update_request(
+    session: AsyncSession, change_id: str, request: list[dict[str, Any]]
+) -> None:
+    row = await session.get(Change, change_id, with_for_update=True)
+    if row is not None:
+        row.request = request

@@ -1,0 +1,129 @@
+"""Managed resources and their dependency edges."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import Resource, ResourceDependency
+
+__all__ = [
+    "add_dependencies",
+    "dependencies_of",
+    "dependents_of",
+    "edges",
+    "get_resource",
+    "list_resources",
+    "remove_dependencies",
+    "replace_reference_edges",
+]
+
+
+async def get_resource(session: AsyncSession, project_id: str, resource_id: str) -> Resource | None:
+    return await session.scalar(
+        select(Resource).where(
+            Resource.project_id == project_id, Resource.resource_id == resource_id
+        )
+    )
+
+
+async def list_resources(
+    session: AsyncSession,
+    project_id: str,
+    *,
+    limit: int | None = None,
+    after: str | None = None,
+    resource_type: str | None = None,
+) -> list[Resource]:
+    query = select(Resource).where(Resource.project_id == project_id).order_by(Resource.resource_id)
+    if resource_type:
+        query = query.where(Resource.resource_type == resource_type)
+    if after:
+        query = query.where(Resource.resource_id > after)
+    if limit:
+        query = query.limit(limit)
+    return list((await session.scalars(query)).all())
+
+
+async def edges(session: AsyncSession, project_id: str) -> list[ResourceDependency]:
+    return list(
+        (
+            await session.scalars(
+                select(ResourceDependency).where(ResourceDependency.project_id == project_id)
+            )
+        ).all()
+    )
+
+
+async def dependencies_of(session: AsyncSession, project_id: str, resource_id: str) -> list[str]:
+    return sorted(
+        (
+            await session.scalars(
+                select(ResourceDependency.depends_on).where(
+                    ResourceDependency.project_id == project_id,
+                    ResourceDependency.resource_id == resource_id,
+                )
+            )
+        ).all()
+    )
+
+
+async def dependents_of(session: AsyncSession, project_id: str, resource_id: str) -> list[str]:
+    return sorted(
+        (
+            await session.scalars(
+                select(ResourceDependency.resource_id).where(
+                    ResourceDependency.project_id == project_id,
+                    ResourceDependency.depends_on == resource_id,
+                )
+            )
+        ).all()
+    )
+
+
+async def add_dependencies(
+    session: AsyncSession,
+    project_id: str,
+    resource_id: str,
+    depends_on: Iterable[str],
+    *,
+    source: str,
+) -> None:
+    existing = set(await dependencies_of(session, project_id, resource_id))
+    for target in sorted(set(depends_on) - existing - {resource_id}):
+        session.add(
+            ResourceDependency(
+                project_id=project_id, resource_id=resource_id, depends_on=target, source=source
+            )
+        )
+    await session.flush()
+
+
+async def remove_dependencies(
+    session: AsyncSession,
+    project_id: str,
+    resource_id: str,
+    depends_on: Iterable[str] | None = None,
+    *,
+    source: str | None = None,
+) -> int:
+    statement = delete(ResourceDependency).where(
+        ResourceDependency.project_id == project_id,
+        ResourceDependency.resource_id == resource_id,
+    )
+    if depends_on is not None:
+        statement = statement.where(ResourceDependency.depends_on.in_(list(depends_on)))
+    if source is not None:
+        statement = statement.where(ResourceDependency.source == source)
+    result = await session.execute(statement)
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def replace_reference_edges(
+    session: AsyncSession, project_id: str, resource_id: str, targets: Iterable[str]
+) -> None:
+    """Reference edges follow the config: recomputed on every applied change."""
+    await remove_dependencies(session, project_id, resource_id, source="reference")
+    await add_dependencies(session, project_id, resource_id, targets, source="reference")

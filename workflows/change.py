@@ -1,0 +1,619 @@
+"""``ChangeWorkflow``: one prompt-driven change, from lease check to history.
+
+Steps (DESIGN.md): check lease → discover schema → plan → policy check → confirmation
+→ dependency-ordered apply → failure hold (retry / abandon) → record history.
+
+The workflow only orchestrates. Configs and states never pass through it: activities
+read them from the database and hand back redacted views, so Temporal's history (and
+its UI) can be shown to operators without leaking secrets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any, TypedDict
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.graph import GraphOperation, apply_waves
+    from workflows.models import (
+        FINAL_STATUSES,
+        Actor,
+        ApplyInput,
+        ApplyResult,
+        ChangeInput,
+        ChangeStatus,
+        ChangeView,
+        CheckLeaseInput,
+        DecisionRequest,
+        DiagnosticView,
+        DiscoverInput,
+        DiscoverResult,
+        HistoryRow,
+        OperationState,
+        PlanInput,
+        PlannedOperation,
+        PlanResult,
+        PolicyCheckInput,
+        PolicyVerdictView,
+        RecordInput,
+        RetryRequest,
+        UpdateChangeInput,
+    )
+    from workflows.temporal import SA_STATUS
+
+__all__ = ["CHANGE_FORBIDDEN", "CHANGE_NOT_WAITING", "ChangeWorkflow", "change_workflow_id"]
+
+CHANGE_NOT_WAITING = "ChangeNotWaiting"
+CHANGE_FORBIDDEN = "ChangeForbidden"
+REVIEWER_ROLES = frozenset({"admin", "reviewer"})
+
+
+class _Options(TypedDict, total=False):
+    start_to_close_timeout: timedelta
+    heartbeat_timeout: timedelta
+    retry_policy: RetryPolicy
+
+
+# Database and bookkeeping activities: quick, retried until they succeed.
+_BOOKKEEPING: _Options = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=10)),
+}
+# Provider work: a crashed provider or worker is retried a few times, then surfaces.
+_PROVIDER: _Options = {
+    "start_to_close_timeout": timedelta(minutes=10),
+    # Activities heartbeat every 2 s: a dead worker's attempt is retried within 10 s.
+    "heartbeat_timeout": timedelta(seconds=10),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        maximum_interval=timedelta(seconds=20),
+        maximum_attempts=5,
+        non_retryable_error_types=["ProviderError", "LeaseNotHeld", "InvalidChange"],
+    ),
+}
+
+
+_LEASE: _Options = {**_PROVIDER, "start_to_close_timeout": timedelta(seconds=30)}
+
+
+def change_workflow_id(project_id: str, ulid: str) -> str:
+    return f"change-{project_id}-{ulid}"
+
+
+# Worth reporting after an apply even when the plan already knew them.
+_HEADLINE = ("id", "arn")
+
+
+def _outputs(after: dict[str, Any] | None, planned: PlannedOperation) -> dict[str, Any]:
+    """Values the plan could not show (known after apply), plus the object's id/arn."""
+    if not after:
+        return {}
+    wanted = {p.split(".", 1)[0].split("[", 1)[0] for p in planned.unknown} | set(_HEADLINE)
+    return {k: v for k, v in after.items() if k in wanted and v not in (None, "", [], {})}
+
+
+def _error_text(exc: BaseException) -> str:
+    cause = exc.cause if isinstance(exc, ActivityError) and exc.cause else exc
+    return getattr(cause, "message", None) or str(cause)
+
+
+@workflow.defn
+class ChangeWorkflow:
+    @workflow.init
+    def __init__(self, input: ChangeInput) -> None:
+        self.input = input
+        self.status: ChangeStatus = "checking_lease"
+        self.message = ""
+        self.ops: dict[int, OperationState] = {
+            ref.index: OperationState(
+                index=ref.index,
+                kind=ref.kind,
+                resource_id=ref.resource_id,
+                resource_type=ref.resource_type,
+            )
+            for ref in input.operations
+        }
+        self.plan: dict[int, PlannedOperation] = {}
+        self.waiting_for: list[str] = []
+        self.confirm_deadline: datetime | None = None
+        self.decision: DecisionRequest | None = None
+        self.decision_kind: str | None = None  # confirm / reject
+        self.hold: str | None = None  # retry / abandon
+        self.hold_request: RetryRequest | DecisionRequest | None = None
+        self.decided_by: str | None = None
+
+    # -- the run -------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: ChangeInput) -> ChangeView:
+        try:
+            await self._lease()
+            await self._set_status("discovering")
+            await workflow.execute_activity(
+                "discover_providers",
+                DiscoverInput(change_id=input.change_id, project_id=input.project.id),
+                result_type=DiscoverResult,
+                **_PROVIDER,
+            )
+            pending = sorted(self.ops)
+            while pending:
+                if not await self._plan_check_confirm(pending):
+                    break
+                if input.dry_run:
+                    await self._finish("planned", "planned; nothing was applied (dry run)")
+                    break
+                await self._set_status("applying")
+                failed = await self._apply(pending)
+                if not failed:
+                    await self._finish("applied", self._applied_message())
+                    break
+                pending = failed
+                if not await self._hold(failed):
+                    break
+        except ActivityError as exc:
+            # A lease that cannot be held or a provider that cannot be installed ends
+            # the change before anything was applied.
+            await self._finish("invalid", _error_text(exc))
+        return self.view()
+
+    async def _lease(self) -> None:
+        await self._set_status("checking_lease")
+        await workflow.execute_activity(
+            "check_lease",
+            CheckLeaseInput(
+                project=self.input.project, actor=self.input.actor, change_id=self.input.change_id
+            ),
+            **_LEASE,
+        )
+
+    async def _plan_check_confirm(self, indexes: list[int]) -> bool:
+        """Plan, check policies and wait for confirmation; False when the change ended."""
+        await self._set_status("planning")
+        for i in indexes:
+            self.ops[i].status = "planning"
+        result: PlanResult = await workflow.execute_activity(
+            "plan_operations",
+            PlanInput(change_id=self.input.change_id, project=self.input.project, indexes=indexes),
+            result_type=PlanResult,
+            **_PROVIDER,
+        )
+        for planned in result.operations:
+            self.plan[planned.index] = planned
+            op = self.ops[planned.index]
+            op.action = planned.action
+            op.diagnostics = list(planned.diagnostics)
+            op.status = "planned"
+        if result.errors:
+            for index, diagnostics in result.errors.items():
+                self.ops[index].status = "invalid"
+                self.ops[index].diagnostics = diagnostics
+                self.ops[index].error = "; ".join(d.summary for d in diagnostics)
+            await self._record(
+                [self._row(i, "invalid", reasons=[self.ops[i].error or ""]) for i in result.errors]
+            )
+            first = next(iter(result.errors.values()))[0]
+            where = f" ({first.attribute})" if first.attribute else ""
+            await self._finish("invalid", f"the plan failed: {first.summary}{where}")
+            return False
+
+        await self._set_status("policy_check")
+        verdicts: list[PolicyVerdictView] = await workflow.execute_activity(
+            "evaluate_policies",
+            PolicyCheckInput(
+                change_id=self.input.change_id,
+                project=self.input.project,
+                actor=self.input.actor,
+                operations=[self.plan[i] for i in indexes],
+                timestamp_ns=workflow.time_ns(),
+            ),
+            result_type=list[PolicyVerdictView],
+            **_BOOKKEEPING,
+        )
+        for verdict in verdicts:
+            op = self.ops[verdict.index]
+            op.verdict = verdict
+            if verdict.decision == "denied":
+                op.status = "denied"
+            elif verdict.decision == "pending":
+                op.status = "pending_review"
+        rows = [
+            self._row(
+                i,
+                {"denied": "denied", "pending_review": "pending"}.get(
+                    self.ops[i].status, "planned"
+                ),
+                reasons=self._reasons(i),
+            )
+            for i in indexes
+        ]
+        await self._record(rows)
+        denied = [i for i in indexes if self.ops[i].status == "denied"]
+        if denied:
+            reasons = [r for i in denied for r in self._reasons(i)]
+            names = ", ".join(self.ops[i].resource_id for i in denied)
+            await self._finish(
+                "denied",
+                f"denied by policy ({names}): " + "; ".join(reasons) + "; nothing was applied",
+            )
+            return False
+        if self.input.dry_run:
+            return True
+        return await self._confirm(indexes)
+
+    async def _confirm(self, indexes: list[int]) -> bool:
+        waits: list[str] = []
+        for i in indexes:
+            op, planned = self.ops[i], self.plan[i]
+            if op.status == "pending_review":
+                waits.append(f"{op.resource_id}: a policy sent this {planned.action} to review")
+            elif planned.needs_confirmation:
+                op.status = "awaiting_confirmation"
+                what = "replaces" if planned.action == "replace" else "deletes"
+                waits.append(f"{op.resource_id}: {what} a real resource")
+        if not waits:
+            return True
+        self.waiting_for = waits
+        self.decision = None
+        self.decision_kind = None
+        timeout = self.input.confirmation_timeout_seconds
+        self.confirm_deadline = workflow.now() + timedelta(seconds=timeout)
+        await self._set_status("awaiting_confirmation")
+        try:
+            await workflow.wait_condition(lambda: self.decision is not None, timeout=timeout)
+        except TimeoutError:
+            self.decision_kind = "expired"
+        waiting = [
+            i for i in indexes if self.ops[i].status in ("pending_review", "awaiting_confirmation")
+        ]
+        self.waiting_for = []
+        self.confirm_deadline = None
+        if self.decision_kind == "confirm":
+            assert self.decision is not None
+            self.decided_by = self.decision.actor.name
+            for i in waiting:
+                self.ops[i].status = "confirmed"
+            await self._record(
+                [
+                    self._row(i, "confirmed", actor_name=self.decided_by, reasons=self._comment())
+                    for i in waiting
+                ]
+            )
+            return True
+        status = "rejected" if self.decision_kind == "reject" else "expired"
+        for i in indexes:
+            self.ops[i].status = status  # type: ignore[assignment]
+        if status == "rejected" and self.decision is not None:
+            self.decided_by = self.decision.actor.name
+            await self._record(
+                [
+                    self._row(i, "rejected", actor_name=self.decided_by, reasons=self._comment())
+                    for i in indexes
+                ]
+            )
+            await self._finish("rejected", f"rejected by {self.decided_by}; nothing was applied")
+        else:
+            await self._record([self._row(i, "expired") for i in indexes])
+            await self._finish(
+                "expired",
+                f"nobody confirmed within {timeout:.0f}s; nothing was applied. Ask again to "
+                "start a new change.",
+            )
+        return False
+
+    async def _apply(self, indexes: list[int]) -> list[int]:
+        """Apply ``indexes`` in dependency order; return the ones that failed or were blocked."""
+        try:
+            await self._lease()
+        except ActivityError as exc:
+            for i in indexes:
+                self.ops[i].status = "failed"
+                self.ops[i].error = _error_text(exc)
+            self.message = _error_text(exc)
+            return indexes
+        await self._set_status("applying")
+        wanted = set(indexes)
+        failed: set[int] = set()
+        depends = {
+            i: {j for j in wanted if self.plan[j].resource_id in self.plan[i].depends_on}
+            for i in wanted
+        }
+        for wave in self._waves(indexes):
+            runnable = []
+            for i in wave:
+                if self._blocked_by(i, depends, failed):
+                    self.ops[i].status = "blocked"
+                    self.ops[i].error = "not applied: something it depends on failed"
+                    failed.add(i)
+                else:
+                    self.ops[i].status = "queued"
+                    runnable.append(i)
+            limit = max(1, self.input.max_parallel)
+            for start in range(0, len(runnable), limit):
+                chunk = runnable[start : start + limit]
+                results = await asyncio.gather(*(self._apply_one(i) for i in chunk))
+                failed.update(i for i, ok in zip(chunk, results, strict=True) if not ok)
+        return sorted(failed)
+
+    def _blocked_by(self, index: int, depends: dict[int, set[int]], failed: set[int]) -> bool:
+        planned = self.plan[index]
+        if planned.action == "delete":
+            # A delete waits for its dependents' deletes, which come first.
+            return any(index in depends[j] and j in failed for j in depends)
+        return bool(depends[index] & failed)
+
+    def _waves(self, indexes: list[int]) -> list[list[int]]:
+        return apply_waves(
+            [
+                GraphOperation(
+                    index=i,
+                    resource_id=self.plan[i].resource_id,
+                    kind="delete" if self.plan[i].action == "delete" else self.plan[i].kind,
+                    depends_on=frozenset(self.plan[i].depends_on),
+                )
+                for i in sorted(indexes)
+            ]
+        )
+
+    async def _apply_one(self, index: int) -> bool:
+        op = self.ops[index]
+        planned = self.plan[index]
+        op.status = "applying"
+        op.started_at = workflow.now()
+        op.attempts += 1
+        if planned.action == "no-op":
+            op.status = "applied"
+            op.finished_at = workflow.now()
+            await self._record([self._row(index, "applied", details={"no_op": True})])
+            return True
+        try:
+            result: ApplyResult = await workflow.execute_activity(
+                "apply_operation",
+                ApplyInput(
+                    change_id=self.input.change_id,
+                    project=self.input.project,
+                    actor=self.input.actor,
+                    index=index,
+                    approved_action=planned.action,
+                    approved_by=self.decided_by,
+                ),
+                result_type=ApplyResult,
+                **_PROVIDER,
+            )
+        except ActivityError as exc:
+            op.status = "failed"
+            op.error = _error_text(exc)
+            op.diagnostics = [DiagnosticView(summary=op.error)]
+            op.finished_at = workflow.now()
+            await self._record([self._row(index, "failed", reasons=[op.error])])
+            return False
+        op.finished_at = workflow.now()
+        op.diagnostics = result.diagnostics
+        if result.status == "applied":
+            op.status = "applied"
+            op.error = None
+            op.outputs = _outputs(result.after, planned)
+            return True
+        op.status = "failed"
+        op.error = "; ".join(d.summary for d in result.diagnostics if d.severity == "error")
+        return False
+
+    async def _hold(self, failed: list[int]) -> bool:
+        """Wait in ``failed`` for retry (True) or abandon (False)."""
+        names = ", ".join(self.ops[i].resource_id for i in failed)
+        first = next((self.ops[i].error for i in failed if self.ops[i].error), "")
+        self.message = (
+            f"apply failed for {names}: {first}. Fix the cause, then retry the change "
+            "(change-retry, `intent changes retry`, the REST API or the Temporal UI), "
+            "or abandon it."
+        )
+        self.hold = None
+        self.hold_request = None
+        await self._set_status("failed")
+        await workflow.wait_condition(lambda: self.hold is not None)
+        if self.hold == "retry":
+            return True
+        who = self.hold_request.actor.name if self.hold_request else "someone"
+        for i in failed:
+            self.ops[i].status = "abandoned"
+        await self._record([self._row(i, "abandoned", actor_name=who) for i in failed])
+        applied = [op.resource_id for op in self.ops.values() if op.status == "applied"]
+        done = f"; already applied: {', '.join(applied)}" if applied else ""
+        await self._finish("abandoned", f"abandoned by {who}{done}")
+        return False
+
+    # -- queries and updates -------------------------------------------------------------
+
+    @workflow.query
+    def status_view(self) -> ChangeView:
+        return self.view()
+
+    @workflow.update
+    async def confirm(self, request: DecisionRequest) -> ChangeView:
+        self.decision = request
+        self.decision_kind = "confirm"
+        await workflow.wait_condition(lambda: self.status != "awaiting_confirmation")
+        return self.view()
+
+    @confirm.validator
+    def _validate_confirm(self, request: DecisionRequest) -> None:
+        self._check_decider(request, "confirm")
+
+    @workflow.update
+    async def reject(self, request: DecisionRequest) -> ChangeView:
+        self.decision = request
+        self.decision_kind = "reject"
+        await workflow.wait_condition(lambda: self.status != "awaiting_confirmation")
+        return self.view()
+
+    @reject.validator
+    def _validate_reject(self, request: DecisionRequest) -> None:
+        self._check_decider(request, "reject")
+
+    @workflow.update
+    async def retry(self, request: RetryRequest) -> ChangeView:
+        self.hold_request = request
+        self.hold = "retry"
+        await workflow.wait_condition(lambda: self.status != "failed")
+        return self.view()
+
+    @retry.validator
+    def _validate_retry(self, request: RetryRequest) -> None:
+        self._check_holder(request.actor, "retry")
+
+    @workflow.update
+    async def abandon(self, request: DecisionRequest) -> ChangeView:
+        self.hold_request = request
+        self.hold = "abandon"
+        await workflow.wait_condition(lambda: self.status != "failed")
+        return self.view()
+
+    @abandon.validator
+    def _validate_abandon(self, request: DecisionRequest) -> None:
+        self._check_holder(request.actor, "abandon")
+
+    def _check_decider(self, request: DecisionRequest, verb: str) -> None:
+        if self.status != "awaiting_confirmation" or self.decision is not None:
+            raise ApplicationError(
+                f"change {self.input.change_id} is {self.status}, not waiting for "
+                f"confirmation; nothing to {verb}",
+                type=CHANGE_NOT_WAITING,
+                non_retryable=True,
+            )
+        actor = request.actor
+        review = any(op.status == "pending_review" for op in self.ops.values())
+        if review and not (REVIEWER_ROLES & set(actor.roles)):
+            raise ApplicationError(
+                f"{actor.name} may not {verb} change {self.input.change_id}: a policy sent it "
+                "to review, which needs the reviewer or admin role; ask a reviewer",
+                type=CHANGE_FORBIDDEN,
+                non_retryable=True,
+            )
+        if not review and actor.id != self.input.actor.id and not actor.is_admin:
+            raise ApplicationError(
+                f"{actor.name} may not {verb} change {self.input.change_id}: only "
+                f"{self.input.actor.name} (who asked for it) or an admin may",
+                type=CHANGE_FORBIDDEN,
+                non_retryable=True,
+            )
+
+    def _check_holder(self, actor: Actor, verb: str) -> None:
+        if self.status != "failed" or self.hold is not None:
+            raise ApplicationError(
+                f"change {self.input.change_id} is {self.status}; only a failed change can "
+                f"be {'retried' if verb == 'retry' else 'abandoned'}",
+                type=CHANGE_NOT_WAITING,
+                non_retryable=True,
+            )
+        if actor.id != self.input.actor.id and not ({"admin", "operator"} & set(actor.roles)):
+            raise ApplicationError(
+                f"{actor.name} may not {verb} change {self.input.change_id}: only "
+                f"{self.input.actor.name} or an operator/admin may",
+                type=CHANGE_FORBIDDEN,
+                non_retryable=True,
+            )
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def view(self) -> ChangeView:
+        return ChangeView(
+            change_id=self.input.change_id,
+            project=self.input.project,
+            actor=self.input.actor,
+            status=self.status,
+            dry_run=self.input.dry_run,
+            message=self.message,
+            operations=[self.ops[i] for i in sorted(self.ops)],
+            plan=[self.plan[i] for i in sorted(self.plan)],
+            waiting_for=self.waiting_for,
+            confirm_deadline=self.confirm_deadline,
+            decided_by=self.decided_by,
+        )
+
+    def _applied_message(self) -> str:
+        parts = [
+            f"{self.ops[i].action} {self.ops[i].resource_id}"
+            for i in sorted(self.ops)
+            if self.ops[i].status == "applied"
+        ]
+        return "applied: " + ", ".join(parts)
+
+    def _reasons(self, index: int) -> list[str]:
+        verdict = self.ops[index].verdict
+        return list(verdict.reasons) if verdict else []
+
+    def _comment(self) -> list[str]:
+        for request in (self.decision, self.hold_request):
+            if request is not None and request.comment:
+                return [request.comment]
+        return []
+
+    def _row(
+        self,
+        index: int,
+        status: str,
+        *,
+        reasons: list[str] | None = None,
+        actor_name: str | None = None,
+        details: dict[str, object] | None = None,
+    ) -> HistoryRow:
+        op = self.ops[index]
+        planned = self.plan.get(index)
+        extra: dict[str, object] = {"action": op.action}
+        if actor_name:
+            extra["decided_by"] = actor_name
+        if planned is not None and planned.replace_paths:
+            extra["replace_paths"] = planned.replace_paths
+        if op.verdict is not None:
+            extra["policies"] = [p.model_dump() for p in op.verdict.policies]
+        if op.diagnostics:
+            extra["diagnostics"] = [d.model_dump() for d in op.diagnostics]
+        extra.update(details or {})
+        return HistoryRow(
+            index=index,
+            resource_id=op.resource_id,
+            resource_type=op.resource_type,
+            operation=op.kind,
+            status=status,
+            reasons=[r for r in (reasons or []) if r],
+            before=planned.before if planned else None,
+            after=planned.after if planned else None,
+            details=extra,
+        )
+
+    async def _record(self, rows: list[HistoryRow]) -> None:
+        if not rows:
+            return
+        await workflow.execute_activity(
+            "record_history",
+            RecordInput(
+                change_id=self.input.change_id,
+                project_id=self.input.project.id,
+                actor=self.input.actor,
+                rows=rows,
+            ),
+            **_BOOKKEEPING,
+        )
+
+    async def _set_status(self, status: ChangeStatus, *, final: bool = False) -> None:
+        self.status = status
+        workflow.upsert_search_attributes([SA_STATUS.value_set(status)])
+        await workflow.execute_activity(
+            "update_change",
+            UpdateChangeInput(
+                change_id=self.input.change_id,
+                status=status,
+                summary={"message": self.message},
+                final=final,
+            ),
+            **_BOOKKEEPING,
+        )
+
+    async def _finish(self, status: ChangeStatus, message: str) -> None:
+        assert status in FINAL_STATUSES
+        self.message = message
+        await self._set_status(status, final=True)

@@ -1,0 +1,327 @@
+"""Wire types shared by workflows, activities and the API.
+
+They travel as Temporal payloads (pydantic data converter), so everything here is
+JSON-safe and holds no secret values: configs stay in the database, and states
+crossing Temporal are redacted views.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "FINAL_STATUSES",
+    "Actor",
+    "ApplyInput",
+    "ApplyResult",
+    "ChangeInput",
+    "ChangeStatus",
+    "ChangeView",
+    "CheckLeaseInput",
+    "DecisionRequest",
+    "DiagnosticView",
+    "DiscoverInput",
+    "DiscoverResult",
+    "HistoryRow",
+    "OperationKind",
+    "OperationRef",
+    "OperationRequest",
+    "OperationState",
+    "PlanInput",
+    "PlanResult",
+    "PlannedOperation",
+    "PolicyCheckInput",
+    "PolicyResultView",
+    "PolicyVerdictView",
+    "ProjectInfo",
+    "RecordInput",
+    "RetryRequest",
+    "UpdateChangeInput",
+]
+
+Via = Literal["mcp", "api", "ui", "cli", "system"]
+OperationKind = Literal["create", "update", "delete", "import", "refresh"]
+Action = Literal["create", "update", "replace", "delete", "no-op", "import", "refresh", "forget"]
+
+ChangeStatus = Literal[
+    "checking_lease",
+    "discovering",
+    "planning",
+    "policy_check",
+    "awaiting_confirmation",
+    "applying",
+    "failed",
+    # final
+    "planned",
+    "applied",
+    "denied",
+    "rejected",
+    "expired",
+    "abandoned",
+    "invalid",
+]
+FINAL_STATUSES: frozenset[str] = frozenset(
+    {"planned", "applied", "denied", "rejected", "expired", "abandoned", "invalid"}
+)
+
+OperationStatus = Literal[
+    "planning",
+    "planned",
+    "invalid",
+    "denied",
+    "pending_review",
+    "awaiting_confirmation",
+    "confirmed",
+    "rejected",
+    "expired",
+    "queued",
+    "applying",
+    "applied",
+    "failed",
+    "blocked",
+    "abandoned",
+]
+
+
+class Actor(BaseModel):
+    """The caller, as recorded on every history row and passed to policies."""
+
+    id: str
+    name: str
+    roles: list[str] = []
+    via: Via = "api"
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+class ProjectInfo(BaseModel):
+    id: str
+    name: str
+    space: str = "root"
+    labels: list[str] = []
+
+
+class OperationRequest(BaseModel):
+    """One operation as asked for; stored in the ``changes`` row, never in Temporal.
+
+    ``config`` is the whole config for create/import, a merge patch for update (a key
+    set to null removes it).
+    """
+
+    index: int
+    kind: OperationKind
+    resource_id: str
+    resource_type: str
+    provider: str | None = None
+    version: str | None = None
+    config: dict[str, Any] | None = None
+    import_id: str | None = None
+    depends_on: list[str] = []
+
+    def ref(self) -> OperationRef:
+        return OperationRef(
+            index=self.index,
+            kind=self.kind,
+            resource_id=self.resource_id,
+            resource_type=self.resource_type,
+        )
+
+
+class OperationRef(BaseModel):
+    """What the workflow input says about one operation (no config: that stays in the DB)."""
+
+    index: int
+    kind: OperationKind
+    resource_id: str
+    resource_type: str
+
+
+class ChangeInput(BaseModel):
+    change_id: str
+    project: ProjectInfo
+    actor: Actor
+    operations: list[OperationRef]
+    dry_run: bool = False
+    confirmation_timeout_seconds: float = 3600.0
+    max_parallel: int = 4
+
+
+class DiagnosticView(BaseModel):
+    severity: Literal["error", "warning"] = "error"
+    summary: str
+    detail: str = ""
+    attribute: str | None = None
+
+
+class PlannedOperation(BaseModel):
+    """One operation's plan as users, policies and operators see it (redacted)."""
+
+    index: int
+    kind: OperationKind
+    resource_id: str
+    resource_type: str
+    provider: str
+    provider_version: str
+    action: Action
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    changed: list[str] = []
+    replace_paths: list[str] = []
+    replace_segments: list[list[str | int]] = []
+    unknown: list[str] = []
+    depends_on: list[str] = []
+    diagnostics: list[DiagnosticView] = []
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.action in {"delete", "replace"}
+
+
+class PolicyResultView(BaseModel):
+    policy: str
+    deny: list[str] = []
+    allow: list[str] = []
+    error: str | None = None
+
+
+class PolicyVerdictView(BaseModel):
+    index: int
+    decision: Literal["allowed", "denied", "pending"]
+    reasons: list[str] = []
+    policies: list[PolicyResultView] = []
+
+
+class OperationState(BaseModel):
+    index: int
+    kind: OperationKind
+    resource_id: str
+    resource_type: str
+    action: Action | None = None
+    status: OperationStatus = "planning"
+    verdict: PolicyVerdictView | None = None
+    diagnostics: list[DiagnosticView] = []
+    error: str | None = None
+    outputs: dict[str, Any] = Field(
+        default_factory=dict, description="After apply: ids and values known only then"
+    )
+    attempts: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class ChangeView(BaseModel):
+    """The ``status`` query: everything an operator or the client needs to see."""
+
+    change_id: str
+    project: ProjectInfo
+    actor: Actor
+    status: ChangeStatus
+    dry_run: bool
+    message: str = ""
+    operations: list[OperationState]
+    plan: list[PlannedOperation] = []
+    waiting_for: list[str] = Field(
+        default_factory=list, description="Why the change waits for a human, if it does."
+    )
+    confirm_deadline: datetime | None = None
+    decided_by: str | None = None
+
+
+# -- updates -----------------------------------------------------------------------------
+
+
+class DecisionRequest(BaseModel):
+    actor: Actor
+    comment: str = ""
+
+
+class RetryRequest(BaseModel):
+    actor: Actor
+    comment: str = ""
+
+
+# -- activity inputs and outputs ---------------------------------------------------------
+
+
+class CheckLeaseInput(BaseModel):
+    project: ProjectInfo
+    actor: Actor
+    change_id: str
+
+
+class DiscoverInput(BaseModel):
+    change_id: str
+    project_id: str
+
+
+class DiscoverResult(BaseModel):
+    providers: dict[str, str] = {}  # source → pinned version
+
+
+class PlanInput(BaseModel):
+    change_id: str
+    project: ProjectInfo
+    indexes: list[int] | None = None  # None: every operation
+
+
+class PlanResult(BaseModel):
+    operations: list[PlannedOperation]
+    waves: list[list[int]] = []
+    errors: dict[int, list[DiagnosticView]] = {}
+
+
+class PolicyCheckInput(BaseModel):
+    change_id: str
+    project: ProjectInfo
+    actor: Actor
+    operations: list[PlannedOperation]
+    timestamp_ns: int
+
+
+class ApplyInput(BaseModel):
+    change_id: str
+    project: ProjectInfo
+    actor: Actor
+    index: int
+    approved_action: Action
+    approved_by: str | None = None
+
+
+class ApplyResult(BaseModel):
+    index: int
+    status: Literal["applied", "failed"]
+    action: Action
+    after: dict[str, Any] | None = None
+    diagnostics: list[DiagnosticView] = []
+    recovered: bool = False
+
+
+class HistoryRow(BaseModel):
+    index: int | None = None
+    resource_id: str | None = None
+    resource_type: str | None = None
+    operation: str
+    status: str
+    reasons: list[str] = []
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    details: dict[str, Any] = {}
+
+
+class RecordInput(BaseModel):
+    change_id: str
+    project_id: str
+    actor: Actor
+    rows: list[HistoryRow]
+
+
+class UpdateChangeInput(BaseModel):
+    change_id: str
+    status: str
+    summary: dict[str, Any] = {}
+    final: bool = False
