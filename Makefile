@@ -5,6 +5,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PYTEST_ARGS ?=
+# Providers come from the OpenTofu registry, or from Terraform filesystem mirrors found on
+# this machine (needed offline). Set INTENT_PROVIDER_MIRRORS yourself to skip the search.
+INTENT_PROVIDER_MIRRORS ?= $(shell ./deploy/find-provider-mirrors.sh)
+export INTENT_PROVIDER_MIRRORS
 
 .PHONY: run test lint check install install-test system-deps proto bench clean
 

@@ -84,6 +84,9 @@ _SECRET_PREFIX = "INTENT_"
 # CPU spent on every RPC, and provider debug logs can carry request bodies (secrets).
 # Callers can still raise these levels through the explicit environment.
 _DEFAULT_LOG_LEVELS = {
+    # TF_LOG is the fallback of every logger not named below (e.g. the aws provider's
+    # HTTP logging, which prints request and response bodies at debug).
+    "TF_LOG": "WARN",
     "TF_LOG_SDK": "WARN",
     "TF_LOG_SDK_PROTO": "WARN",
     "TF_LOG_SDK_MUX": "WARN",
@@ -337,6 +340,10 @@ async def launch_provider(
     child_env = build_provider_env(env, parent=parent_env)
     for key, level in _DEFAULT_LOG_LEVELS.items():
         child_env.setdefault(key, level)
+    # A provider's own named logger (TF_LOG_PROVIDER_AWS for hashicorp/aws) does not
+    # inherit TF_LOG_PROVIDER; aws logs HTTP bodies (secrets) at debug through it.
+    named = "TF_LOG_PROVIDER_" + installed.address.type.upper().replace("-", "_")
+    child_env.setdefault(named, "WARN")
     child_env[MAGIC_COOKIE_KEY] = MAGIC_COOKIE_VALUE
     child_env["PLUGIN_PROTOCOL_VERSIONS"] = ",".join(str(v) for v in sorted(allowed, reverse=True))
     child_env["PLUGIN_UNIX_SOCKET_DIR"] = str(socket_dir)

@@ -43,9 +43,16 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
-        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+        # hide_parameters: SQL logging (echo, or DEBUG logs) must never print the values
+        # of configs and states, which hold secrets.
+        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True, "hide_parameters": True}
         if url.startswith("sqlite"):
             self._prepare_sqlite_dir(url)
+            # aiosqlite logs every statement with its parameters at DEBUG: configs and
+            # states (secrets) must not reach the logs even when debugging.
+            logging.getLogger("aiosqlite").setLevel(
+                max(logging.INFO, logging.getLogger("aiosqlite").level)
+            )
             # The server, the worker and the CLI share one file: wait on locks, don't fail.
             kwargs["connect_args"] = {"timeout": 30}
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)

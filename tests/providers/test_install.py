@@ -46,6 +46,7 @@ from tests.providers.registry_server import (
     zip_with,
 )
 from tests.support import require
+from tests.support.providers import find_aws_provider
 
 if TYPE_CHECKING:
     import pgpy
@@ -614,31 +615,11 @@ async def test_local_versions_first_then_registry_and_upgrade(
 
 
 def _find_aws_mirror_root() -> Path | None:
-    """Find a Terraform-layout mirror holding hashicorp/aws for this platform by walking
-    /opt and the configured mirror locations (never a hard-coded path)."""
-    roots = [Path("/opt")]
-    if os.environ.get("TF_PLUGIN_CACHE_DIR"):
-        roots.append(Path(os.environ["TF_PLUGIN_CACHE_DIR"]))
-    config = load_cli_config()
-    roots += [m.path for m in config.filesystem_mirrors]
-    if config.plugin_cache_dir:
-        roots.append(config.plugin_cache_dir)
-    for root in roots:
-        if not root.is_dir():
-            continue
-        for current, dirs, files in os.walk(root):
-            path = Path(current)
-            depth = len(path.relative_to(root).parts)
-            if depth >= 9:
-                dirs[:] = []
-            if (
-                path.name == str(HERE)
-                and len(path.parts) >= 5
-                and path.parts[-4:-2] == ("hashicorp", "aws")
-                and any(f.startswith("terraform-provider-aws") for f in files)
-            ):
-                return path.parents[4]
-    return None
+    """The mirror root holding the real hashicorp/aws, found the way the project finds it
+    (``deploy/find-provider-mirrors.sh`` / $INTENT_PROVIDER_MIRRORS)."""
+    binary = find_aws_provider()
+    # HOST/NAMESPACE/TYPE/VERSION/OS_ARCH/binary: the root is five levels up.
+    return binary.parents[5] if binary is not None else None
 
 
 @pytest.fixture(scope="module")

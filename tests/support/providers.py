@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -28,7 +30,18 @@ __all__ = [
 ]
 
 AWS_VERSION = "5.100.0"
-_MIRROR_ROOTS = ("/opt/tf-plugins", "~/.terraform.d/plugins", "~/.local/share/terraform/plugins")
+_FIND_MIRRORS = Path(__file__).resolve().parents[2] / "deploy" / "find-provider-mirrors.sh"
+
+
+@functools.lru_cache(maxsize=1)
+def mirror_roots() -> tuple[Path, ...]:
+    """Mirror roots as the project finds them: $INTENT_PROVIDER_MIRRORS (``make`` sets it)
+    or the same search ``make`` runs."""
+    configured = os.environ.get("INTENT_PROVIDER_MIRRORS")
+    if configured is None:
+        found = subprocess.run([str(_FIND_MIRRORS)], capture_output=True, text=True, check=False)
+        configured = found.stdout.strip()
+    return tuple(Path(p) for p in configured.split(":") if p)
 
 
 def find_aws_provider(version: str = AWS_VERSION) -> Path | None:
@@ -36,9 +49,7 @@ def find_aws_provider(version: str = AWS_VERSION) -> Path | None:
     explicit = os.environ.get("INTENT_TEST_AWS_PROVIDER")
     if explicit:
         return Path(explicit) if Path(explicit).is_file() else None
-    roots = [Path(r).expanduser() for r in _MIRROR_ROOTS]
-    roots += [Path(p) for p in os.environ.get("INTENT_PROVIDER_MIRRORS", "").split(":") if p]
-    for root in roots:
+    for root in mirror_roots():
         for host in ("registry.terraform.io", "registry.opentofu.org"):
             base = root / host / "hashicorp" / "aws" / version / "linux_amd64"
             if base.is_dir():

@@ -1,0 +1,145 @@
+"""Secrets never show: not in history, tool output, Temporal histories or logs."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from store.models import Change, Operation, PolicySample, Resource
+from tests.api.mcp_client import mcp_client, text_of
+from tests.changes.test_lifecycle import start_project
+from tests.support.moto import MotoServer
+from tests.support.stack import IntentStack
+
+pytestmark = pytest.mark.slow
+
+SSM_SECRET = "ssm-Secret-Value-7f3a9c"
+SSM_SECRET_2 = "ssm-Secret-Value-2b8e41"
+ENV_SECRET = "env-Secret-Token-c0ffee"
+
+
+async def test_sensitive_values_and_secret_env_never_leak(
+    aws_stack: IntentStack, moto_server: MotoServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    outputs: list[str] = []
+    token = await aws_stack.token("alice")
+    async with mcp_client(aws_stack.mcp_url, token) as client:
+
+        async def tool(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+            result = await client.call_tool(name, arguments)
+            outputs.append(text_of(result))
+            outputs.append(json.dumps(result.structured_content))
+            assert not result.is_error, text_of(result)
+            assert result.structured_content is not None
+            return result.structured_content
+
+        await start_project(client, "secrets")
+        http = await aws_stack.http("alice")
+        put = await http.put(
+            "/api/v1/projects/secrets/environment/DEPLOY_TOKEN",
+            json={"value": ENV_SECRET, "secret": True},
+        )
+        assert put.status_code == 200 and put.json()["value"] == "********"
+        listed = (await http.get("/api/v1/projects/secrets/environment")).json()
+        outputs.append(json.dumps(listed))
+        assert listed[0]["value"] == "********"
+
+        created = await tool(
+            "lifecycle-resources-create",
+            {
+                "resources": [
+                    {
+                        "resource_id": "db-password",
+                        "resource_type": "aws_ssm_parameter",
+                        "config": {
+                            "name": "/secrets/db-password",
+                            "type": "SecureString",
+                            "value": SSM_SECRET,
+                        },
+                    }
+                ]
+            },
+        )
+        assert created["status"] == "applied", created
+        updated = await tool(
+            "lifecycle-resources-update",
+            {"resources": [{"resource_id": "db-password", "config": {"value": SSM_SECRET_2}}]},
+        )
+        assert updated["status"] == "applied", updated
+        assert "value" in updated["operations"][0]["changes"]  # the change is visible, masked
+        for name, arguments in (
+            ("state-get", {"resource_id": "db-password"}),
+            ("state-list", {}),
+            ("history-list", {"limit": 100}),
+            ("change-status", {"change_id": updated["change_id"]}),
+            (
+                "resource-plan",
+                {
+                    "operations": [
+                        {
+                            "kind": "update",
+                            "resource_id": "db-password",
+                            "config": {"value": "x" + SSM_SECRET},
+                        }
+                    ]
+                },
+            ),
+        ):
+            await tool(name, arguments)
+        for path in (
+            "/api/v1/projects/secrets/history?limit=200",
+            f"/api/v1/changes/{updated['change_id']}/detail",
+            "/api/v1/projects/secrets/resources/db-password",
+        ):
+            outputs.append((await http.get(path)).text)
+
+    # The secret really reached AWS (so the scan below is meaningful).
+    ssm = moto_server.client("ssm")
+    stored = ssm.get_parameter(Name="/secrets/db-password", WithDecryption=True)
+    assert stored["Parameter"]["Value"] == SSM_SECRET_2
+
+    # History rows, change summaries and policy samples in the database.
+    async with aws_stack.db.session() as session:
+        for model in (Operation, PolicySample):
+            for row in (await session.scalars(select(model))).all():
+                outputs.append(
+                    json.dumps(
+                        {c.name: getattr(row, c.name) for c in model.__table__.columns}, default=str
+                    )
+                )
+        for change in (await session.scalars(select(Change))).all():
+            outputs.append(json.dumps(change.summary))
+        resource = (await session.scalars(select(Resource))).one()
+        outputs.append(json.dumps([resource.state_view, resource.config_view]))
+
+    # Everything Temporal recorded for this test's workflows (what the Temporal UI shows).
+    query = f'TaskQueue = "{aws_stack.settings.temporal_task_queue}"'
+    async for execution in aws_stack.client.list_workflows(query):
+        history = await aws_stack.client.get_workflow_handle(execution.id).fetch_history()
+        outputs.append(json.dumps(history.to_json_dict()))
+        outputs.append(
+            json.dumps(execution.memo if hasattr(execution, "memo") else {}, default=str)
+        )
+    assert len(outputs) > 20
+
+    # Every log line of intent's processes (here in-process). The test's own MCP and boto3
+    # clients log what they send and receive: that is the user's side, not ours.
+    ours = [
+        r
+        for r in caplog.records
+        if not r.name.startswith(("mcp.client", "httpx2", "botocore", "boto3", "urllib3"))
+    ]
+    logs = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in ours)
+    assert "db-password" in "\n".join(outputs)  # the scan covers the resource
+    for secret in (SSM_SECRET, SSM_SECRET_2, ENV_SECRET):
+        for text in [*outputs, logs]:
+            assert secret not in text
+        # Base64 spellings too.
+        encoded = base64.b64encode(secret.encode()).decode()[:16]
+        assert not any(encoded in text for text in outputs)

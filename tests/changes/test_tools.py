@@ -1,0 +1,167 @@
+"""The rest of the MCP surface: provider lookups, data sources, state, dependencies,
+environment and integrations, progress notifications."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.mcp_client import mcp_client, text_of
+from tests.changes.test_lifecycle import bucket_names, call, start_project
+from tests.support.moto import MotoServer
+from tests.support.stack import IntentStack
+
+pytestmark = pytest.mark.slow
+
+
+async def test_provider_lookups_and_data_sources(
+    aws_stack: IntentStack, moto_server: MotoServer
+) -> None:
+    moto_server.client("ssm").put_parameter(Name="/lookup/existing", Value="v1", Type="String")
+    token = await aws_stack.token("alice")
+    async with mcp_client(aws_stack.mcp_url, token) as client:
+        await start_project(client, "lookups")
+        described = (
+            await call(
+                client,
+                "provider-describe",
+                {"provider": "hashicorp/aws", "filter": "s3_bucket_v", "limit": 5},
+            )
+        )["result"]
+        assert described["version"] == "5.100.0"
+        assert "aws_s3_bucket_versioning" in described["resource_types"]
+        assert all("s3_bucket_v" in n for n in described["resource_types"])
+
+        types = (
+            await call(client, "provider-resources-describe", {"resource_types": ["aws_s3_bucket"]})
+        )["result"]["types"][0]
+        attributes = {a["name"]: a for a in types["attributes"]}
+        assert attributes["bucket"]["optional"] and attributes["bucket"]["computed"]
+        assert attributes["arn"]["computed"] and not attributes["arn"].get("optional")
+        blocks = {b["name"]: b for b in types["blocks"]}
+        assert blocks["versioning"]["nesting"] in ("list", "set")
+
+        ssm_ds = (
+            await call(
+                client, "provider-datasources-describe", {"data_sources": ["aws_ssm_parameter"]}
+            )
+        )["result"]["types"][0]
+        assert {a["name"] for a in ssm_ds["attributes"]} >= {"name", "value"}
+        value_attr = next(a for a in ssm_ds["attributes"] if a["name"] == "value")
+        assert value_attr["sensitive"] is True
+
+        read = (
+            await call(
+                client,
+                "lifecycle-datasources-read",
+                {"data_source": "aws_ssm_parameter", "config": {"name": "/lookup/existing"}},
+            )
+        )["result"]
+        assert read["state"]["arn"].endswith("parameter/lookup/existing")
+        assert read["state"]["value"] != "v1"  # sensitive: masked in tool output
+
+        unknown = await client.call_tool(
+            "provider-resources-describe", {"resource_types": ["aws_s3_bukket"]}
+        )
+        assert unknown.is_error and "aws_s3_bucket" in text_of(unknown)  # did you mean
+
+
+async def test_state_eject_and_dependencies(
+    aws_stack: IntentStack, moto_server: MotoServer
+) -> None:
+    token = await aws_stack.token("alice")
+    reports: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reports.append((progress, total, message))
+
+    async with mcp_client(aws_stack.mcp_url, token) as client:
+        await start_project(client, "statework")
+        created = await client.call_tool(
+            "lifecycle-resources-create",
+            {
+                "resources": [
+                    {
+                        "resource_id": "a",
+                        "resource_type": "aws_s3_bucket",
+                        "config": {"bucket": "statework-a"},
+                    },
+                    {
+                        "resource_id": "b",
+                        "resource_type": "aws_s3_bucket",
+                        "config": {"bucket": "statework-b"},
+                    },
+                ]
+            },
+            progress_callback=on_progress,
+        )
+        assert not created.is_error, text_of(created)
+        assert reports and reports[-1][:2] == (2, 2)  # both applied
+        assert {message for _, _, message in reports} >= {"applied"}
+
+        added = await call(client, "dependencies-add", {"resource_id": "b", "depends_on": ["a"]})
+        assert added["depends_on"] == ["a"]
+        cycle = await client.call_tool(
+            "dependencies-add", {"resource_id": "a", "depends_on": ["b"]}
+        )
+        assert cycle.is_error and "cycle" in text_of(cycle)
+        refused = await call(client, "lifecycle-resources-delete", {"resource_ids": ["a"]})
+        assert refused["status"] == "invalid" and "b still depend" in refused["message"]
+        blocked = await client.call_tool("state-eject", {"resource_id": "a"})
+        assert blocked.is_error and "depend" in text_of(blocked)
+
+        removed = await call(
+            client, "dependencies-remove", {"resource_id": "b", "depends_on": ["a"]}
+        )
+        assert removed["depends_on"] == []
+        ejected = await call(client, "state-eject", {"resource_id": "a"})
+        assert ejected["resource_id"] == "a"
+        listed = await call(client, "state-list", {})
+        assert [r["resource_id"] for r in listed["resources"]] == ["b"]
+        assert "statework-a" in bucket_names(moto_server)  # still in the cloud
+        history = await call(client, "history-list", {"resource_id": "a"})
+        assert history["entries"][0]["what"] == "resource eject"
+
+
+async def test_environment_and_integrations(aws_stack: IntentStack) -> None:
+    alice = await aws_stack.http("alice")
+    bob = await aws_stack.http("bob")
+    await alice.post("/api/v1/projects", json={"name": "envs"})
+    integrations = (await alice.get("/api/v1/projects/envs/integrations")).json()
+    assert integrations[0]["provider"] == "hashicorp/aws"
+    assert (
+        integrations[0]["kind"] == "sandbox" and "not a real AWS account" in integrations[0]["name"]
+    )
+
+    # Without the lock (or admin) nobody edits credentials.
+    denied = await bob.put(
+        "/api/v1/projects/envs/environment/API_KEY", json={"value": "x", "secret": True}
+    )
+    assert denied.status_code == 403
+    await alice.post("/api/v1/projects/envs/lock")
+    reserved = await alice.put("/api/v1/projects/envs/environment/LD_PRELOAD", json={"value": "x"})
+    assert reserved.status_code == 422
+    ok = await alice.put(
+        "/api/v1/projects/envs/environment/API_KEY", json={"value": "hunter2", "secret": True}
+    )
+    assert ok.status_code == 200 and ok.json()["value"] == "********"
+    plain = await alice.put("/api/v1/projects/envs/environment/STAGE", json={"value": "dev"})
+    assert plain.json()["value"] == "dev"
+    listed: list[dict[str, Any]] = (await alice.get("/api/v1/projects/envs/environment")).json()
+    assert {v["name"]: v["value"] for v in listed} == {"API_KEY": "********", "STAGE": "dev"}
+
+    attached = await alice.put(
+        "/api/v1/projects/envs/integrations/hashicorp/aws",
+        json={"name": "prod account", "kind": "static", "config": {"region": "eu-west-1"}},
+    )
+    assert attached.status_code == 200 and attached.json()["config"] == {"region": "eu-west-1"}
+    assert (await alice.delete("/api/v1/projects/envs/environment/STAGE")).status_code == 204
+    history = (await alice.get("/api/v1/projects/envs/history")).json()["entries"]
+    assert [(e["subject"], e["operation"]) for e in history[:4]] == [
+        ("environment", "delete"),
+        ("integration", "attach"),
+        ("environment", "set"),
+        ("environment", "set"),
+    ]
+    assert "hunter2" not in str(history)
