@@ -18,7 +18,17 @@ from temporalio.client import Client
 from api.context import AppContext, TemporalConnector
 from api.errors import IntentError
 from api.mcp.server import build_mcp
-from api.routers import changes, environments, health, history, me, projects, providers, resources
+from api.routers import (
+    changes,
+    environments,
+    health,
+    history,
+    me,
+    policies,
+    projects,
+    providers,
+    resources,
+)
 from settings import Settings, get_settings
 from store.db import Database
 
@@ -73,6 +83,7 @@ def create_app(
         changes.router,
         environments.router,
         providers.router,
+        policies.router,
         history.router,
         me.router,
     ):

@@ -1,12 +1,17 @@
-"""``intent policy …``: write and test Intent policies (management commands join later)."""
+"""``intent policy …``: write, test and manage Intent policies.
+
+``test`` runs locally; the management commands talk to a running server's REST API.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from cli.remote import Remote, fail, print_json
 from policies.models import RegoVersion
 from policies.testing import (
     DEFAULT_TEST_TIMEOUT_SECONDS,
@@ -96,3 +101,119 @@ def _summary(report: PolicyTestReport, *, filtered: bool) -> None:
 
 if __name__ == "__main__":
     app()
+
+
+# -- management, through the REST API ---------------------------------------------------
+
+UrlOpt = Annotated[str | None, typer.Option(help="Server URL (default $INTENT_URL).")]
+TokenOpt = Annotated[str | None, typer.Option(help="Bearer token (default $INTENT_TOKEN).")]
+LabelOpt = Annotated[
+    list[str] | None, typer.Option("--label", help="Label; autoattach:<label> or autoattach:*")
+]
+
+
+def _remote(url: str | None, token: str | None) -> Remote:
+    return Remote(url, token)
+
+
+@app.command("list")
+def list_(url: UrlOpt = None, token: TokenOpt = None) -> None:
+    """Policies and where they are attached."""
+    page = _remote(url, token).request("GET", "/policies", params={"limit": 200})
+    for policy in page["policies"]:
+        attached = ", ".join(policy["attached_projects"]) or "-"
+        labels = ", ".join(policy["labels"]) or "-"
+        typer.echo(f"{policy['name']:30} attached: {attached:30} labels: {labels}")
+
+
+@app.command()
+def show(name: str, url: UrlOpt = None, token: TokenOpt = None) -> None:
+    """A policy's body and metadata."""
+    print_json(_remote(url, token).request("GET", f"/policies/{name}"))
+
+
+@app.command()
+def create(
+    name: str,
+    file: Annotated[Path, typer.Argument(help="The .rego file")],
+    description: str = "",
+    label: LabelOpt = None,
+    v0: Annotated[bool, typer.Option("--v0", help="Rego v0 syntax.")] = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Create a policy from a file (validated at once: errors name line and column)."""
+    body = {
+        "name": name,
+        "body": file.read_text(),
+        "description": description,
+        "labels": label or [],
+        "rego_version": "v0" if v0 else "v1",
+    }
+    created = _remote(url, token).request("POST", "/policies", json=body)
+    typer.echo(f"created policy {created['name']} ({created['id']})")
+
+
+@app.command()
+def update(
+    name: str,
+    file: Annotated[Path | None, typer.Argument(help="New .rego body")] = None,
+    description: str | None = None,
+    label: LabelOpt = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Replace a policy's body, description or labels."""
+    body: dict[str, object] = {}
+    if file is not None:
+        body["body"] = file.read_text()
+    if description is not None:
+        body["description"] = description
+    if label is not None:
+        body["labels"] = label
+    if not body:
+        fail("nothing to update: give a file, --description or --label")
+    updated = _remote(url, token).request("PATCH", f"/policies/{name}", json=body)
+    typer.echo(f"updated policy {updated['name']}")
+
+
+@app.command()
+def attach(name: str, project: str, url: UrlOpt = None, token: TokenOpt = None) -> None:
+    """Attach a policy to a project."""
+    _remote(url, token).request("PUT", f"/projects/{project}/policies/{name}")
+    typer.echo(f"attached {name} to {project}")
+
+
+@app.command()
+def detach(name: str, project: str, url: UrlOpt = None, token: TokenOpt = None) -> None:
+    """Detach a policy from a project."""
+    _remote(url, token).request("DELETE", f"/projects/{project}/policies/{name}")
+    typer.echo(f"detached {name} from {project}")
+
+
+@app.command()
+def simulate(
+    name: str,
+    sample: Annotated[str | None, typer.Option(help="Use this kept sample's input")] = None,
+    input_file: Annotated[Path | None, typer.Option("--input", help="JSON input file")] = None,
+    body_file: Annotated[Path | None, typer.Option("--body", help="Try this .rego instead")] = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Evaluate a policy against a sample or an input; prints the decision."""
+    request: dict[str, object] = {}
+    if sample:
+        request["sample_id"] = sample
+    if input_file is not None:
+        request["input"] = json.loads(input_file.read_text())
+    if body_file is not None:
+        request["body"] = body_file.read_text()
+    print_json(_remote(url, token).request("POST", f"/policies/{name}/simulate", json=request))
+
+
+@app.command()
+def samples(name: str, limit: int = 10, url: UrlOpt = None, token: TokenOpt = None) -> None:
+    """Evaluations the policy kept (sample = true), newest first."""
+    print_json(
+        _remote(url, token).request("GET", f"/policies/{name}/samples", params={"limit": limit})
+    )

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp
 from api.auth import Actor, BearerAuthMiddleware
 from api.context import AppContext, Caller
 from api.errors import IntentError
-from api.mcp import tools_changes, tools_projects, tools_providers, tools_state
+from api.mcp import tools_changes, tools_policies, tools_projects, tools_providers, tools_state
 from store.secrets import SecretBox
 
 __all__ = ["INSTRUCTIONS", "McpEndpoint", "build_mcp"]
@@ -29,22 +29,35 @@ T = TypeVar("T")
 
 INSTRUCTIONS = """\
 intent turns what the user asks for into real cloud infrastructure by driving
-Terraform/OpenTofu provider plugins directly, under policies, with state, history and
-locks. Work like this:
+Terraform/OpenTofu provider plugins directly (no HCL files), under policies, with
+state, history and locks. Work like this:
 
-1. Pick a project: project-list, or project-create NAME. Projects scope resources,
-   policies, credentials and history.
-2. Lock it: project-use NAME. Only the lock holder may change a project; the lease
-   lapses after a few minutes without calls and every call renews it. If the project is
-   locked by someone else, tell the user who holds it and until when - do not retry in
-   a loop.
-3. Make changes through the change tools (as they become available): each change is
-   planned, checked against the project's policies and applied in dependency order.
-   Deletes, replacements and changes a policy sends to review wait for a human to
-   confirm; never claim a change is applied before the tool says so.
-4. Release the lock with project-release when the user is done.
+1. Project: project-list, or project-create NAME. A project scopes resources,
+   policies, credentials (integrations, environment) and history.
+2. Lock: project-use NAME. Only the lock holder changes a project; the lease lapses
+   after a few minutes without calls and every call renews it. If someone else holds
+   it, tell the user who and until when; do not retry in a loop.
+3. Learn the schema before writing config: provider-describe hashicorp/aws (filter
+   by name), then provider-resources-describe for the exact attributes and blocks.
+   Blocks are lists of objects, e.g. "versioning_configuration": [{"status": "Enabled"}].
+4. Change: lifecycle-resources-create / -update (partial config, null removes a key) /
+   -delete / -import / -refresh. Give each resource a resource_id of your choosing;
+   refer to another resource's attribute as "${resource_id.attribute}". Use
+   resource-plan first when unsure: it shows the diff and the policy verdict and
+   applies nothing. Discover existing objects with lifecycle-datasources-read.
+5. Each change is planned, checked against the project's policies, and applied in
+   dependency order. A policy may deny it (relay the reasons). Deletes, replacements
+   and changes a policy sends to review wait for a human: the user is asked directly
+   when the client supports it; otherwise show the user what waits and let them
+   decide. Call change-confirm only after the user explicitly said yes.
+6. A failed apply waits: fix the cause, then change-retry (with config_patches for
+   the failed resources) or change-abandon. change-status shows where a change is.
+7. state-list / state-get show what intent manages; history-list shows every attempt.
+8. Release the lock with project-release when the user is done.
 
+Policies (policy-*) are managed by users with the policy-author or admin role.
 Errors name what went wrong and how to fix it; relay them to the user faithfully.
+Never claim something was applied unless the tool result says "applied".
 """
 
 
@@ -116,6 +129,6 @@ def build_mcp(app_ctx: AppContext) -> McpEndpoint:
         website_url=app_ctx.settings.base_url,
     )
     endpoint = McpEndpoint(app_ctx, server)
-    for module in (tools_projects, tools_providers, tools_changes, tools_state):
+    for module in (tools_projects, tools_providers, tools_changes, tools_state, tools_policies):
         module.register(endpoint)
     return endpoint

@@ -1,0 +1,449 @@
+"""Intent policies: create/update (validated at once), attach/detach, samples, simulate.
+
+Policy writing is separated from resource changes: managing policies needs the
+``admin`` or ``policy-author`` role. Every policy change lands in history with its
+actor and a diff of what changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import functools
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from api.context import Caller
+from api.errors import Conflict, Forbidden, Invalid, NotFound
+from api.services.projects import load_project
+from policies.engine import evaluate_policy, validate_policy
+from policies.input import PolicyInput
+from policies.models import PolicyProblem
+from store import history
+from store import policies as store_policies
+from store.models import ROOT_SPACE_ID, Policy, PolicyAttachment, Project
+
+__all__ = [
+    "AUTHOR_ROLES",
+    "PolicyCreate",
+    "PolicyList",
+    "PolicySummary",
+    "PolicyUpdate",
+    "PolicyView",
+    "SampleView",
+    "SimulateRequest",
+    "SimulationResult",
+    "attach",
+    "create_policy",
+    "delete_policy",
+    "detach",
+    "get_policy",
+    "list_policies",
+    "list_samples",
+    "simulate",
+    "update_policy",
+]
+
+AUTHOR_ROLES = frozenset({"admin", "policy-author"})
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,199}$"
+RegoVersion = Literal["v1", "v0"]
+
+
+class PolicyCreate(BaseModel):
+    name: str = Field(pattern=NAME_PATTERN)
+    body: str = Field(min_length=1, max_length=200_000, description="Rego, package spacelift")
+    description: str = Field(default="", max_length=2000)
+    labels: list[str] = Field(
+        default_factory=list,
+        description="autoattach:<label> attaches to projects with that label (* for all)",
+    )
+    rego_version: RegoVersion = "v1"
+
+
+class PolicyUpdate(BaseModel):
+    """Only the fields given change."""
+
+    body: str | None = Field(default=None, min_length=1, max_length=200_000)
+    description: str | None = Field(default=None, max_length=2000)
+    labels: list[str] | None = None
+    rego_version: RegoVersion | None = None
+    name: str | None = Field(default=None, pattern=NAME_PATTERN)
+
+
+class PolicySummary(BaseModel):
+    id: str
+    name: str
+    description: str
+    labels: list[str]
+    rego_version: str
+    attached_projects: list[str] = Field(description="Explicit attachments (project names)")
+    updated_at: datetime
+
+
+class PolicyView(PolicySummary):
+    body: str
+    created_at: datetime
+    warnings: list[PolicyProblem] = Field(default_factory=list)
+
+
+class PolicyList(BaseModel):
+    policies: list[PolicySummary]
+    next_cursor: str | None = None
+
+
+class SampleView(BaseModel):
+    id: str
+    created_at: datetime
+    project_id: str | None
+    change_id: str | None
+    input: dict[str, Any]
+    result: dict[str, Any]
+
+
+class SimulateRequest(BaseModel):
+    body: str | None = Field(
+        default=None, description="Rego to try; default the stored policy's body"
+    )
+    input: dict[str, Any] | None = Field(default=None, description="A policy input to use")
+    sample_id: str | None = Field(default=None, description="Or: a kept sample's input")
+    rego_version: RegoVersion | None = None
+
+
+class SimulationResult(BaseModel):
+    decision: Literal["allowed", "denied", "pending"]
+    deny: list[str]
+    allow: list[str]
+    prints: list[str]
+    sample: bool
+    error: str | None
+    duration_ms: float
+    input: dict[str, Any]
+
+
+def _require_author(caller: Caller) -> None:
+    if not AUTHOR_ROLES & set(caller.actor.roles):
+        raise Forbidden(
+            f"{caller.actor.name} may not manage policies: that needs the policy-author or "
+            "admin role (writing policies is kept apart from changing resources)"
+        )
+
+
+async def _check(body: str, rego_version: str) -> list[PolicyProblem]:
+    # The engine blocks on its worker process; keep the event loop free.
+    problems = await asyncio.to_thread(validate_policy, body, rego_version)  # type: ignore[arg-type]
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        where = "; ".join(
+            f"line {p.line}, column {p.column}: {p.message}" if p.line else p.message
+            for p in errors
+        )
+        raise Invalid(
+            f"the policy does not compile: {where}",
+            details={"problems": [p.model_dump() for p in errors]},
+        )
+    return [p for p in problems if p.severity != "error"]
+
+
+async def _load(caller: Caller, ref: str) -> Policy:
+    async with caller.db.session() as session:
+        policy = await store_policies.find_policy(session, ref)
+    if policy is None:
+        raise NotFound(f"policy {ref!r} does not exist; list policies with policy-list")
+    return policy
+
+
+async def _attached_names(caller: Caller, policy_ids: list[str]) -> dict[str, list[str]]:
+    if not policy_ids:
+        return {}
+    async with caller.db.session() as session:
+        rows = (
+            await session.execute(
+                select(PolicyAttachment.policy_id, Project.name)
+                .join(Project, Project.id == PolicyAttachment.project_id)
+                .where(PolicyAttachment.policy_id.in_(policy_ids))
+                .order_by(Project.name)
+            )
+        ).all()
+    out: dict[str, list[str]] = {}
+    for policy_id, name in rows:
+        out.setdefault(policy_id, []).append(name)
+    return out
+
+
+def _summary(policy: Policy, attached: list[str]) -> PolicySummary:
+    return PolicySummary(
+        id=policy.id,
+        name=policy.name,
+        description=policy.description,
+        labels=list(policy.labels),
+        rego_version=policy.rego_version,
+        attached_projects=attached,
+        updated_at=policy.updated_at,
+    )
+
+
+def _view(policy: Policy, attached: list[str], warnings: list[PolicyProblem]) -> PolicyView:
+    return PolicyView(
+        **_summary(policy, attached).model_dump(),
+        body=policy.body,
+        created_at=policy.created_at,
+        warnings=warnings,
+    )
+
+
+def _diff(before: str, after: str, name: str) -> str:
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        fromfile=f"{name} (before)",
+        tofile=f"{name} (after)",
+    )
+    return "".join(lines)
+
+
+async def _record(
+    caller: Caller,
+    session: Any,
+    policy: Policy,
+    operation: str,
+    *,
+    project_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    await history.record(
+        session,
+        subject="policy",
+        operation=operation,
+        status="succeeded",
+        actor_id=caller.actor.id,
+        actor_name=caller.actor.name,
+        via=caller.actor.via,
+        project_id=project_id,
+        resource_id=policy.name,
+        resource_type="policy",
+        details={"policy_id": policy.id, **(details or {})},
+    )
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+async def list_policies(
+    caller: Caller, *, limit: int = 50, cursor: str | None = None
+) -> PolicyList:
+    limit = max(1, min(limit, 200))
+    async with caller.db.session() as session:
+        rows = await store_policies.list_policies(session, limit=limit + 1, after=cursor)
+    page = rows[:limit]
+    attached = await _attached_names(caller, [p.id for p in page])
+    return PolicyList(
+        policies=[_summary(p, attached.get(p.id, [])) for p in page],
+        next_cursor=page[-1].id if len(rows) > limit else None,
+    )
+
+
+async def get_policy(caller: Caller, ref: str) -> PolicyView:
+    policy = await _load(caller, ref)
+    attached = await _attached_names(caller, [policy.id])
+    return _view(policy, attached.get(policy.id, []), [])
+
+
+async def project_policies(caller: Caller, project_ref: str) -> list[dict[str, str]]:
+    """Which policies govern a project, and how (attached or auto-attached by label)."""
+    project = await load_project(caller, project_ref)
+    async with caller.db.session() as session:
+        found = await store_policies.attached_policies(session, project)
+    return [{"id": p.id, "name": p.name, "how": how} for p, how in found]
+
+
+# -- writing ------------------------------------------------------------------------------
+
+
+async def create_policy(caller: Caller, body: PolicyCreate) -> PolicyView:
+    _require_author(caller)
+    warnings = await _check(body.body, body.rego_version)
+    try:
+        async with caller.db.transaction() as session:
+            policy = Policy(
+                name=body.name,
+                space_id=ROOT_SPACE_ID,
+                description=body.description,
+                body=body.body,
+                rego_version=body.rego_version,
+                labels=sorted(set(body.labels)),
+                created_by=caller.actor.id,
+            )
+            session.add(policy)
+            await session.flush()
+            await _record(
+                caller,
+                session,
+                policy,
+                "create",
+                details={"diff": _diff("", body.body, body.name), "labels": policy.labels},
+            )
+    except IntegrityError as exc:
+        raise Conflict(
+            f"a policy named {body.name!r} already exists; update it with policy-update"
+        ) from exc
+    return _view(policy, [], warnings)
+
+
+async def update_policy(caller: Caller, ref: str, changes: PolicyUpdate) -> PolicyView:
+    _require_author(caller)
+    current = await _load(caller, ref)
+    rego_version = changes.rego_version or current.rego_version
+    warnings = await _check(changes.body, rego_version) if changes.body is not None else []
+    if changes.body is None and changes.rego_version is not None:
+        warnings = await _check(current.body, rego_version)
+    async with caller.db.transaction() as session:
+        policy = await session.get(Policy, current.id, with_for_update=True)
+        assert policy is not None
+        details: dict[str, Any] = {}
+        if changes.body is not None and changes.body != policy.body:
+            details["diff"] = _diff(policy.body, changes.body, policy.name)
+            policy.body = changes.body
+        for field in ("description", "rego_version", "name"):
+            value = getattr(changes, field)
+            if value is not None and value != getattr(policy, field):
+                details[field] = {"before": getattr(policy, field), "after": value}
+                setattr(policy, field, value)
+        if changes.labels is not None and sorted(set(changes.labels)) != policy.labels:
+            details["labels"] = {"before": policy.labels, "after": sorted(set(changes.labels))}
+            policy.labels = sorted(set(changes.labels))
+        if details:
+            await _record(caller, session, policy, "update", details=details)
+    return _view(policy, (await _attached_names(caller, [policy.id])).get(policy.id, []), warnings)
+
+
+async def delete_policy(caller: Caller, ref: str) -> None:
+    _require_author(caller)
+    policy = await _load(caller, ref)
+    async with caller.db.transaction() as session:
+        current = await session.get(Policy, policy.id)
+        if current is not None:
+            await _record(
+                caller,
+                session,
+                current,
+                "delete",
+                details={"diff": _diff(current.body, "", current.name)},
+            )
+            await session.delete(current)
+
+
+async def attach(caller: Caller, ref: str, project_ref: str) -> PolicyView:
+    _require_author(caller)
+    policy = await _load(caller, ref)
+    project = await load_project(caller, project_ref)
+    async with caller.db.transaction() as session:
+        if await session.get(PolicyAttachment, (policy.id, project.id)) is None:
+            session.add(
+                PolicyAttachment(
+                    policy_id=policy.id, project_id=project.id, created_by=caller.actor.id
+                )
+            )
+            await _record(
+                caller,
+                session,
+                policy,
+                "attach",
+                project_id=project.id,
+                details={"project": project.name},
+            )
+    return await get_policy(caller, policy.id)
+
+
+async def detach(caller: Caller, ref: str, project_ref: str) -> PolicyView:
+    _require_author(caller)
+    policy = await _load(caller, ref)
+    project = await load_project(caller, project_ref)
+    async with caller.db.transaction() as session:
+        row = await session.get(PolicyAttachment, (policy.id, project.id))
+        if row is None:
+            auto = store_policies.autoattach_labels(policy)
+            hint = (
+                f"; it applies through its autoattach label(s) {sorted(auto)}: change its labels"
+                if auto
+                else ""
+            )
+            raise NotFound(f"policy {policy.name} is not attached to {project.name}{hint}")
+        await session.delete(row)
+        await _record(
+            caller,
+            session,
+            policy,
+            "detach",
+            project_id=project.id,
+            details={"project": project.name},
+        )
+    return await get_policy(caller, policy.id)
+
+
+# -- workbench ----------------------------------------------------------------------------
+
+
+async def list_samples(caller: Caller, ref: str, *, limit: int = 20) -> list[SampleView]:
+    policy = await _load(caller, ref)
+    async with caller.db.session() as session:
+        rows = await store_policies.list_samples(session, policy.id, limit=max(1, min(limit, 100)))
+    return [
+        SampleView(
+            id=r.id,
+            created_at=r.created_at,
+            project_id=r.project_id,
+            change_id=r.change_id,
+            input=r.input,
+            result=r.result,
+        )
+        for r in rows
+    ]
+
+
+async def simulate(caller: Caller, ref: str | None, request: SimulateRequest) -> SimulationResult:
+    """Evaluate a policy body against a kept sample's input or a given one."""
+    policy = await _load(caller, ref) if ref else None
+    body = request.body or (policy.body if policy else None)
+    if not body:
+        raise Invalid("give a policy (name or id) or a body to simulate")
+    rego_version = request.rego_version or (policy.rego_version if policy else "v1")
+    data: dict[str, Any]
+    if request.sample_id:
+        if policy is None:
+            raise Invalid("a sample belongs to a policy: name the policy")
+        samples = await list_samples(caller, policy.id, limit=100)
+        sample = next((s for s in samples if s.id == request.sample_id), None)
+        if sample is None:
+            raise NotFound(f"policy {policy.name} has no sample {request.sample_id}")
+        data = sample.input
+    elif request.input is not None:
+        data = request.input
+    else:
+        data = PolicyInput.example().model_dump(mode="json")
+    result = await asyncio.to_thread(
+        functools.partial(
+            evaluate_policy,
+            body,
+            data,
+            rego_version=rego_version,  # type: ignore[arg-type]
+            timeout_seconds=caller.settings.policy_timeout_seconds,
+            name=policy.name if policy else "draft",
+        )
+    )
+    decision: Literal["allowed", "denied", "pending"] = (
+        "denied" if result.deny else "allowed" if result.allow else "pending"
+    )
+    return SimulationResult(
+        decision=decision,
+        deny=result.deny,
+        allow=result.allow,
+        prints=result.prints,
+        sample=result.sample,
+        error=result.error,
+        duration_ms=result.duration_ms,
+        input=data,
+    )
