@@ -29,6 +29,7 @@ from api.routers import (
     providers,
     resources,
 )
+from api.ui import routes as ui
 from settings import Settings, get_settings
 from store.db import Database
 
@@ -92,4 +93,5 @@ def create_app(
     app.include_router(health.router)
     for path in MCP_PATHS:
         app.router.routes.append(Route(path, endpoint=mcp.asgi))
+    ui.install(app, app_ctx)
     return app

@@ -44,8 +44,15 @@ def new_engine(modules: Sequence[tuple[str, str]], *, v0: bool) -> regorus.Engin
     engine = regorus.Engine()
     engine.set_rego_v0(v0)
     engine.set_gather_prints(True)
-    for path, body in modules:
-        engine.add_policy(path, body)
+    try:
+        for path, body in modules:
+            engine.add_policy(path, body)
+    except Exception as exc:
+        # Engines are thread-bound: drop this one here, not later from whichever thread
+        # collects the traceback that would otherwise keep it alive.
+        message = str(exc)
+        del engine, exc
+        raise ValueError(message) from None
     return engine
 
 

@@ -104,6 +104,7 @@ def validate_policy(
     except Exception as exc:  # a syntax error, with a position
         return [_problem(parse_engine_message(_rego.strip_backtrace(str(exc)), sources))]
     modules = _ast.parse_modules(engine.get_ast_as_json())
+    del engine  # thread-bound: release it on this thread
     problems = [
         PolicyProblem(
             message=finding.message,

@@ -1,0 +1,200 @@
+"""The web UI in a real browser (Debian chromium driven by Playwright).
+
+The walkthrough's UI steps: the project's tabs and lock, resources with their
+configuration, history, creating and attaching a policy, attaching an AWS integration,
+environment variables, confirming a delete, the policy workbench, unlocking.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from tests.api.mcp_client import mcp_client
+from tests.changes.test_lifecycle import bucket_names, call
+from tests.support.moto import MotoServer
+from tests.support.requirements import require
+from tests.support.stack import IntentStack
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[Browser]:
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    require(executable, "Debian's chromium (apt install chromium)")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def sign_in(browser: Browser, stack: IntentStack, token: str) -> Page:
+    page = await browser.new_page()
+    await page.goto(f"{stack.base_url}/")
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await page.fill("input[name=token]", token)
+    await page.click("button:has-text('Sign in')")
+    await expect(page.get_by_role("heading", name="Intent projects")).to_be_visible()
+    return page
+
+
+async def test_walkthrough_in_the_browser(
+    browser: Browser, aws_stack: IntentStack, moto_server: MotoServer, tmp_path: Path
+) -> None:
+    base = aws_stack.base_url
+    root_token = await aws_stack.token("root", roles=["admin"])
+    alice_token = await aws_stack.token("alice")
+
+    bad = await browser.new_page()
+    await bad.goto(f"{base}/ui/login")
+    await bad.fill("input[name=token]", "intent_not-a-token")
+    await bad.click("button:has-text('Sign in')")
+    await expect(bad.get_by_role("alert")).to_contain_text("not valid")
+
+    page = await sign_in(browser, aws_stack, root_token)
+    await page.fill("input[name=name]", "ui-project")
+    await page.fill("input[name=labels]", "dev, web")
+    await page.click("button:has-text('Create project')")
+    await expect(page.get_by_role("status")).to_contain_text("project ui-project created")
+
+    # alice works from her AI client meanwhile.
+    async with mcp_client(aws_stack.mcp_url, alice_token) as client:
+        await call(client, "project-use", {"project": "ui-project"})
+        created = await call(
+            client,
+            "lifecycle-resources-create",
+            {
+                "resources": [
+                    {
+                        "resource_id": "attachments",
+                        "resource_type": "aws_s3_bucket",
+                        "config": {
+                            "bucket": "ui-attachments",
+                            "tags": {"Environment": "dev", "Owner": "platform-team"},
+                        },
+                    }
+                ]
+            },
+        )
+        assert created["status"] == "applied", created
+
+    await page.goto(f"{base}/ui/projects/ui-project")
+    await expect(page.locator("#lock-state")).to_contain_text("Locked by alice")
+    resources = page.locator("#resources")
+    await expect(resources).to_contain_text("attachments")
+    await expect(resources).to_contain_text("Owner=platform-team")
+    await page.click("#resources a:has-text('attachments')")
+    await expect(page.locator("#config")).to_contain_text('"Environment": "dev"')
+    await expect(page.locator("#state")).to_contain_text('"arn": "arn:aws:s3:::ui-attachments"')
+
+    await page.goto(f"{base}/ui/projects/ui-project?tab=history")
+    history = page.locator("#history")
+    await expect(history).to_contain_text("resource create attachments")
+    await expect(history).to_contain_text("alice via mcp")
+
+    # Create a policy from the library and attach it, as the walkthrough does in the UI.
+    await page.goto(f"{base}/ui/policies")
+    await page.click("button.example[data-example='only_s3_buckets']")
+    await expect(page.locator("#policy-body")).to_have_value(re.compile("only manage S3 buckets"))
+    await page.fill("input[name=name]", "only-s3")
+    await page.click("button:has-text('Create policy')")
+    await expect(page.get_by_role("status")).to_contain_text("policy only-s3 created")
+    await page.goto(f"{base}/ui/projects/ui-project?tab=policies")
+    await page.select_option("select[name=policy]", "only-s3")
+    await page.click("button:has-text('Attach')")
+    await expect(page.locator("#project-policies")).to_contain_text("only-s3")
+    await expect(page.locator("#project-policies")).to_contain_text("attached")
+
+    await page.goto(f"{base}/ui/projects/ui-project?tab=integrations")
+    await expect(page.locator("#integrations")).to_contain_text("sandbox")
+    await page.select_option("select[name=region]", "eu-west-1")
+    await page.select_option("select[name=kind]", "sandbox")
+    await page.click("form[action$='/integrations'] button:has-text('Attach')")
+    await expect(page.get_by_role("status")).to_contain_text("AWS integration attached (eu-west-1)")
+    await expect(page.locator("#integrations")).to_contain_text('"region": "eu-west-1"')
+    await expect(page.locator("#integrations")).to_contain_text("Read + Write")
+
+    await page.goto(f"{base}/ui/projects/ui-project?tab=environment")
+    await page.fill("input[name=name]", "DEPLOY_KEY")
+    await page.fill("input[name=value]", "very-secret-value")
+    await page.click("button:has-text('Save')")
+    environment = page.locator("#environment")
+    await expect(environment).to_contain_text("DEPLOY_KEY")
+    await expect(environment).to_contain_text("********")
+    assert "very-secret-value" not in await page.content()
+
+    # alice asks for a delete; a human confirms it in the UI.
+    async with mcp_client(aws_stack.mcp_url, alice_token) as client:
+        waiting = await call(
+            client, "lifecycle-resources-delete", {"resource_ids": ["attachments"]}
+        )
+    assert waiting["status"] == "awaiting_confirmation", waiting
+    await page.goto(f"{base}/ui/changes/{waiting['change_id']}")
+    await expect(page.locator("#change-status")).to_have_text("awaiting_confirmation")
+    await page.fill("input[name=comment]", "checked in the UI")
+    await page.click("button:has-text('Confirm')")
+    for _ in range(100):
+        await page.goto(f"{base}/ui/changes/{waiting['change_id']}")
+        if (await page.locator("#change-status").inner_text()) == "applied":
+            break
+        await page.wait_for_timeout(100)
+    await expect(page.locator("#change-status")).to_have_text("applied")
+    assert "ui-attachments" not in bucket_names(moto_server)
+
+    # The policy workbench.
+    await page.goto(f"{base}/ui/policies/only-s3")
+    await page.click("#workbench button:has-text('Simulate')")
+    await expect(page.locator("#simulation")).to_contain_text("allowed")
+    await page.fill(
+        "#workbench textarea[name=input_json]",
+        '{"resource": {"resource_id": "vm", "resource_type": "aws_instance"}}',
+    )
+    await page.click("#workbench button:has-text('Simulate')")
+    await expect(page.locator("#simulation")).to_contain_text("denied")
+    await expect(page.locator("#simulation")).to_contain_text("vm is of type aws_instance")
+
+    await page.goto(f"{base}/ui/projects/ui-project")
+    await page.screenshot(path=str(tmp_path / "project.png"), full_page=True)
+    await page.click("button:has-text('Unlock')")
+    await expect(page.get_by_role("status")).to_contain_text("unlocked")
+    await expect(page.locator("#lock-state")).to_have_text("Not locked")
+
+
+async def test_cross_site_posts_and_anonymous_pages_are_refused(
+    browser: Browser, stack: IntentStack
+) -> None:
+    page = await browser.new_page()
+    await page.goto(f"{stack.base_url}/ui/projects")
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    token = await stack.token("root", roles=["admin"])
+    async with httpx.AsyncClient(
+        base_url=stack.base_url, cookies={"intent_session": token}
+    ) as http:
+        forged = await http.post(
+            "/ui/projects", data={"name": "forged"}, headers={"Origin": "https://evil.example"}
+        )
+        assert forged.status_code == 403
+        same = await http.post(
+            "/ui/projects", data={"name": "fine"}, headers={"Origin": stack.base_url}
+        )
+        assert same.status_code == 303
