@@ -433,31 +433,19 @@ class ChangeActivities:
                         request.depends_on,
                         source="explicit",
                     )
-            await history.record(
+            await self._finish(
                 session,
-                subject="resource",
-                operation=request.kind,
-                status="applied",
-                actor_id=input.actor.id,
-                actor_name=input.actor.name,
-                via=input.actor.via,
-                project_id=input.project.id,
-                change_id=input.change_id,
-                operation_index=input.index,
-                resource_id=request.resource_id,
-                resource_type=type_name,
+                input,
+                request,
+                result,
                 before=before,
-                after=after,
                 details={
-                    "action": action,
                     "provider": client.installed.address.short,
                     "provider_version": client.installed.version,
                     "config": redacted_config(client, type_name, config),
                     "approved_by": input.approved_by,
                 },
-                finished_at=utcnow(),
             )
-            await self._journal_finish(session, input, result)
         return result
 
     async def _commit_failure(
@@ -503,30 +491,47 @@ class ChangeActivities:
                 current.schema_version = partial.state.schema_version
                 current.status = "tainted"
                 current.last_change_id = input.change_id
-            await history.record(
+            await self._finish(
                 session,
-                subject="resource",
-                operation=request.kind,
-                status="failed",
-                actor_id=input.actor.id,
-                actor_name=input.actor.name,
-                via=input.actor.via,
-                project_id=input.project.id,
-                change_id=input.change_id,
-                operation_index=input.index,
-                resource_id=request.resource_id,
-                resource_type=type_name,
-                reasons=[d.summary for d in diagnostics],
-                after=result.after,
+                input,
+                request,
+                result,
                 details={
-                    "action": input.approved_action,
                     "diagnostics": [d.model_dump() for d in diagnostics],
                     "partial_state_saved": bool(partial and partial.state),
                 },
-                finished_at=utcnow(),
             )
-            await self._journal_finish(session, input, result)
         return result
+
+    async def _finish(
+        self,
+        session: Any,
+        input: ApplyInput,
+        request: OperationRequest,
+        result: ApplyResult,
+        *,
+        details: dict[str, Any],
+        before: dict[str, Any] | None = None,
+    ) -> None:
+        """The outcome's history row and journal entry, in the caller's transaction."""
+        await history.record(
+            session,
+            subject="resource",
+            operation=request.kind,
+            status=result.status,
+            actor=input.actor,
+            project_id=input.project.id,
+            change_id=input.change_id,
+            operation_index=input.index,
+            resource_id=request.resource_id,
+            resource_type=request.resource_type,
+            reasons=[d.summary for d in result.diagnostics if d.severity == "error"],
+            before=before,
+            after=result.after,
+            details={"action": result.action, **details},
+            finished_at=utcnow(),
+        )
+        await self._journal_finish(session, input, result)
 
     async def _journal_start(self, change_id: str, index: int) -> tuple[ApplyResult | None, bool]:
         """(recorded result, interrupted): a finished attempt's result is returned as is."""
@@ -567,9 +572,7 @@ class ChangeActivities:
                     subject="resource",
                     operation=row.operation,
                     status=row.status,
-                    actor_id=input.actor.id,
-                    actor_name=input.actor.name,
-                    via=input.actor.via,
+                    actor=input.actor,
                     project_id=input.project_id,
                     change_id=input.change_id,
                     operation_index=row.index,

@@ -10,9 +10,6 @@ from workflows.lock import MirrorLockInput
 
 __all__ = ["LockActivities"]
 
-# Background lease events have no human actor; history still needs one.
-SYSTEM_ACTOR_ID = "system"
-
 
 class LockActivities:
     def __init__(self, db: Database) -> None:
@@ -34,15 +31,13 @@ class LockActivities:
             )
             if changed and input.event is not None:
                 actor = input.actor
-                system = input.event == "expire"
+                system = input.event == "expire" or actor is None
                 await history.record(
                     session,
                     subject="lock",
                     operation=input.event,
                     status="succeeded",
-                    actor_id=SYSTEM_ACTOR_ID if system or actor is None else actor.id,
-                    actor_name="system" if system or actor is None else actor.name,
-                    via="system" if system or actor is None else actor.via,
+                    actor=history.SYSTEM if system or actor is None else actor,
                     project_id=input.project_id,
                     reasons=[input.reason] if input.reason else [],
                     details={"holder": actor.name if actor else None, "seq": input.seq},

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.history import ActorLike
 from store.models import Change
 from store.types import utcnow
 
@@ -18,18 +19,16 @@ async def create_change(
     *,
     change_id: str,
     project_id: str,
-    actor_id: str,
-    actor_name: str,
-    via: str,
+    actor: ActorLike,
     dry_run: bool,
     request: list[dict[str, Any]],
 ) -> Change:
     row = Change(
         id=change_id,
         project_id=project_id,
-        actor_id=actor_id,
-        actor_name=actor_name,
-        via=via,
+        actor_id=actor.id,
+        actor_name=actor.name,
+        via=actor.via,
         dry_run=dry_run,
         request=request,
         status="checking_lease",

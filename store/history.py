@@ -3,15 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import Operation
 
-__all__ = ["list_history", "record"]
+__all__ = ["SYSTEM", "ActorLike", "list_history", "record"]
+
+
+class ActorLike(Protocol):
+    """Whoever acted: an API actor, a lock holder, or the system itself."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def via(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class _System:
+    id: str = "system"
+    name: str = "system"
+    via: str = "system"
+
+
+# Background events (a lease expiring) have no human actor; history still names one.
+SYSTEM: ActorLike = _System()
 
 
 async def record(
@@ -20,9 +43,7 @@ async def record(
     subject: str,
     operation: str,
     status: str,
-    actor_id: str,
-    actor_name: str,
-    via: str,
+    actor: ActorLike,
     project_id: str | None = None,
     change_id: str | None = None,
     operation_index: int | None = None,
@@ -38,9 +59,9 @@ async def record(
         subject=subject,
         operation=operation,
         status=status,
-        actor_id=actor_id,
-        actor_name=actor_name,
-        via=via,
+        actor_id=actor.id,
+        actor_name=actor.name,
+        via=actor.via,
         project_id=project_id,
         change_id=change_id,
         operation_index=operation_index,

@@ -237,9 +237,7 @@ async def submit(
             session,
             change_id=change_id,
             project_id=project.id,
-            actor_id=caller.actor.id,
-            actor_name=caller.actor.name,
-            via=caller.actor.via,
+            actor=caller.actor,
             dry_run=dry_run,
             request=[r.model_dump(mode="json") for r in requests],
         )

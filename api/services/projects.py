@@ -142,9 +142,7 @@ async def create_project(caller: Caller, body: ProjectCreate) -> ProjectView:
                 subject="project",
                 operation="create",
                 status="succeeded",
-                actor_id=caller.actor.id,
-                actor_name=caller.actor.name,
-                via=caller.actor.via,
+                actor=caller.actor,
                 project_id=project.id,
                 after={"name": project.name, "labels": list(project.labels)},
             )

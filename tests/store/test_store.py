@@ -15,6 +15,7 @@ from store import db as db_module
 from store import history, identities, locks, projects
 from store.db import Database
 from store.models import ROOT_SPACE_ID, ProjectLock, Space, Token
+from workflows.models import Actor
 
 
 def _script_config() -> Config:
@@ -110,9 +111,7 @@ async def test_history_rows_keep_actor_and_page_newest_first(database: Database)
                 subject="resource",
                 operation="create",
                 status="applied",
-                actor_id="a1",
-                actor_name="alice",
-                via="mcp",
+                actor=Actor(id="a1", name="alice", via="mcp"),
                 project_id="p",
                 resource_id=f"r{i}",
                 after={"tags": {"n": i}},
