@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
@@ -27,7 +28,9 @@ from workflows.lock import (
     lock_workflow_id,
 )
 
-__all__ = ["acquire", "force_release", "holder_of", "lease", "release", "renew"]
+__all__ = ["acquire", "force_release", "holder_of", "lease", "release", "renew", "touch"]
+
+log = logging.getLogger(__name__)
 
 
 def holder_of(caller: Caller) -> Holder:
@@ -101,6 +104,14 @@ async def force_release(caller: Caller, project: Project, reason: str = "") -> L
         ProjectLockWorkflow.force_release,
         ForceReleaseRequest(actor=holder_of(caller), roles=caller.actor.roles, reason=reason),
     )
+
+
+async def touch(caller: Caller, project: Project) -> None:
+    """Renew the caller's lease as a side effect of activity; never fails the call."""
+    try:
+        await renew(caller, project)
+    except IntentError as exc:
+        log.info("lease of %s not renewed for %s: %s", project.name, caller.actor.name, exc)
 
 
 async def lease(caller: Caller, project: Project) -> Lease:

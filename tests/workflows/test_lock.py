@@ -153,3 +153,24 @@ async def test_lock_service_translates_busy_into_actionable_error(stack: IntentS
     assert lease.held and lease.holder and lease.holder.name == "alice"
     with pytest.raises(Busy, match="locked by alice until"):
         await locks.acquire(bob, project)
+
+
+async def test_activity_on_the_project_renews_the_lease(
+    temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    async with run_stack(temporal_env, tmp_path, lock_lease_seconds=2.0) as short:
+        alice = await short.http("alice")
+        await _project(alice, "busy")
+        first = (await alice.post("/api/v1/projects/busy/lock")).json()["project"]["lock"]
+        for _ in range(4):  # 4 s of activity: longer than the 2 s lease
+            await asyncio.sleep(1)
+            assert (await alice.get("/api/v1/projects/busy/resources")).status_code == 200
+        lock = await _mirror_matches(alice, "busy")
+        assert lock["locked"] and lock["holder"] == "alice"
+        assert lock["expires_at"] > first["expires_at"]
+        # Someone else looking does not keep alice's lease alive.
+        bob = await short.http("bob")
+        for _ in range(3):
+            await asyncio.sleep(1)
+            await bob.get("/api/v1/projects/busy/resources")
+        assert not (await _mirror_matches(alice, "busy"))["locked"]
