@@ -58,6 +58,7 @@ proto: install-test
 bench: install-test
 	$(PY) bench/providers.py
 	$(PY) bench/policies.py
+	$(PY) bench/changes.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -99,7 +99,9 @@ def start_moto() -> Moto:
 
 
 def find_aws_provider() -> Path | None:
-    for root in MIRRORS:
+    # The mirrors the project uses (make exports them), then the usual places.
+    configured = [p for p in os.environ.get("INTENT_PROVIDER_MIRRORS", "").split(":") if p]
+    for root in (*configured, *MIRRORS):
         base = Path(root).expanduser() / "registry.terraform.io/hashicorp/aws" / AWS_VERSION
         for candidate in sorted(base.glob("*/terraform-provider-aws*")):
             if os.access(candidate, os.X_OK):

@@ -53,14 +53,18 @@ CHANGE_FORBIDDEN = "ChangeForbidden"
 REVIEWER_ROLES = frozenset({"admin", "reviewer"})
 
 
-class _Options(TypedDict, total=False):
+class _LocalOptions(TypedDict, total=False):
     start_to_close_timeout: timedelta
-    heartbeat_timeout: timedelta
     retry_policy: RetryPolicy
 
 
-# Database and bookkeeping activities: quick, retried until they succeed.
-_BOOKKEEPING: _Options = {
+class _Options(_LocalOptions, total=False):
+    heartbeat_timeout: timedelta
+
+
+# Database and bookkeeping activities: quick, so they run as local activities (no task
+# queue round trip; recorded as markers), retried until they succeed.
+_BOOKKEEPING: _LocalOptions = {
     "start_to_close_timeout": timedelta(seconds=30),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=10)),
 }
@@ -78,7 +82,14 @@ _PROVIDER: _Options = {
 }
 
 
-_LEASE: _Options = {**_PROVIDER, "start_to_close_timeout": timedelta(seconds=30)}
+_LEASE: _LocalOptions = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(
+        maximum_interval=timedelta(seconds=5),
+        maximum_attempts=5,
+        non_retryable_error_types=["LeaseNotHeld"],
+    ),
+}
 
 
 def change_workflow_id(project_id: str, ulid: str) -> str:
@@ -163,7 +174,7 @@ class ChangeWorkflow:
 
     async def _lease(self) -> None:
         await self._set_status("checking_lease")
-        await workflow.execute_activity(
+        await workflow.execute_local_activity(
             "check_lease",
             CheckLeaseInput(
                 project=self.input.project, actor=self.input.actor, change_id=self.input.change_id
@@ -202,7 +213,7 @@ class ChangeWorkflow:
             return False
 
         await self._set_status("policy_check")
-        verdicts: list[PolicyVerdictView] = await workflow.execute_activity(
+        verdicts: list[PolicyVerdictView] = await workflow.execute_local_activity(
             "evaluate_policies",
             PolicyCheckInput(
                 change_id=self.input.change_id,
@@ -588,7 +599,7 @@ class ChangeWorkflow:
     async def _record(self, rows: list[HistoryRow]) -> None:
         if not rows:
             return
-        await workflow.execute_activity(
+        await workflow.execute_local_activity(
             "record_history",
             RecordInput(
                 change_id=self.input.change_id,
@@ -602,7 +613,7 @@ class ChangeWorkflow:
     async def _set_status(self, status: ChangeStatus, *, final: bool = False) -> None:
         self.status = status
         workflow.upsert_search_attributes([SA_STATUS.value_set(status)])
-        await workflow.execute_activity(
+        await workflow.execute_local_activity(
             "update_change",
             UpdateChangeInput(
                 change_id=self.input.change_id,

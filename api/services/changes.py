@@ -315,7 +315,7 @@ async def wait(
     *,
     seconds: float,
     on_progress: Callable[[ChangeView], Awaitable[None]] | None = None,
-    poll: float = 0.2,
+    poll: float = 0.05,
 ) -> ChangeView:
     """Follow a change until it settles (done or waiting for a human) or ``seconds`` pass."""
     deadline = asyncio.get_running_loop().time() + seconds
