@@ -4,14 +4,59 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.history import ActorLike
-from store.models import Change
+from store.models import ApplyJournal, Change, Project
 from store.types import utcnow
 
-__all__ = ["create_change", "get_change", "list_changes", "set_status", "update_request"]
+__all__ = [
+    "busy_resources",
+    "create_change",
+    "get_change",
+    "list_changes",
+    "serialize_project",
+    "set_status",
+    "update_request",
+]
+
+
+async def serialize_project(session: AsyncSession, project_id: str) -> None:
+    """Take the project's row lock for this transaction (a write lock on SQLite), so two
+    submissions for one project check for conflicts one after the other."""
+    await session.execute(
+        update(Project).where(Project.id == project_id).values(updated_at=utcnow())
+    )
+
+
+async def busy_resources(session: AsyncSession, project_id: str) -> dict[str, Change]:
+    """Resource id → the unfinished change (not a dry run) that may still act on it.
+
+    Operations the change already applied (journaled) are done with their resource.
+    """
+    rows = await session.scalars(
+        select(Change).where(
+            Change.project_id == project_id,
+            Change.finished_at.is_(None),
+            Change.dry_run.is_(False),
+        )
+    )
+    busy: dict[str, Change] = {}
+    for change in rows.all():
+        applied = set(
+            (
+                await session.scalars(
+                    select(ApplyJournal.operation_index).where(
+                        ApplyJournal.change_id == change.id, ApplyJournal.status == "applied"
+                    )
+                )
+            ).all()
+        )
+        for op in change.request:
+            if op["index"] not in applied:
+                busy[str(op["resource_id"])] = change
+    return busy
 
 
 async def create_change(

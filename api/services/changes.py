@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
@@ -240,7 +240,20 @@ async def submit(
     await require_lease(caller, project)
     requests = await _requests(caller, project, operations)
     change_id = change_workflow_id(project.id, new_id())
+    if not dry_run:
+        await _close_orphans(caller, project, {r.resource_id for r in requests})
     async with caller.db.transaction() as session:
+        if not dry_run:
+            await store_changes.serialize_project(session, project.id)
+            busy = await store_changes.busy_resources(session, project.id)
+            for request in requests:
+                other = busy.get(request.resource_id)
+                if other is not None:
+                    raise Conflict(
+                        f"{request.resource_id} is part of change {other.id}, which is "
+                        f"{other.status}; let it finish, or confirm/reject/retry/abandon it "
+                        "first (change-status shows it)"
+                    )
         await store_changes.create_change(
             session,
             change_id=change_id,
@@ -249,8 +262,56 @@ async def submit(
             dry_run=dry_run,
             request=[r.model_dump(mode="json") for r in requests],
         )
-    client = await caller.temporal()
     summary = ", ".join(f"{r.kind} {r.resource_type}.{r.resource_id}" for r in requests)
+    try:
+        await _start(caller, project, requests, change_id, summary, dry_run)
+    except Exception as exc:
+        # Nothing runs it: close the row so it blocks nothing and says why.
+        async with caller.db.transaction() as session:
+            await store_changes.set_status(
+                session, change_id, "invalid", {"message": f"could not start: {exc}"}, final=True
+            )
+        if isinstance(exc, IntentError):
+            raise
+        raise Unavailable(f"the change could not be started: {exc}; retry shortly") from exc
+    return change_id
+
+
+async def _close_orphans(caller: Caller, project: Project, resource_ids: set[str]) -> None:
+    """Finish change rows whose workflow is gone (e.g. terminated in the Temporal UI), so
+    they stop blocking the resources they named."""
+    async with caller.db.session() as session:
+        busy = await store_changes.busy_resources(session, project.id)
+    suspects = {busy[r].id: busy[r] for r in resource_ids if r in busy}
+    if not suspects:
+        return
+    client = await caller.temporal()
+    for change_id in suspects:
+        try:
+            described = await client.get_workflow_handle(change_id).describe()
+        except RPCError:
+            continue
+        if described.status != WorkflowExecutionStatus.RUNNING:
+            name = described.status.name.lower() if described.status else "closed"
+            async with caller.db.transaction() as session:
+                await store_changes.set_status(
+                    session,
+                    change_id,
+                    "abandoned",
+                    {"message": f"its workflow is {name} (closed outside intent)"},
+                    final=True,
+                )
+
+
+async def _start(
+    caller: Caller,
+    project: Project,
+    requests: list[OperationRequest],
+    change_id: str,
+    summary: str,
+    dry_run: bool,
+) -> None:
+    client = await caller.temporal()
     await client.start_workflow(
         ChangeWorkflow.run,
         ChangeInput(
@@ -281,7 +342,6 @@ async def submit(
         },
         static_summary=f"{project.name}: {summary}"[:200],
     )
-    return change_id
 
 
 # -- following ----------------------------------------------------------------------------

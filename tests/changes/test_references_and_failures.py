@@ -147,6 +147,32 @@ async def test_failed_apply_holds_then_retry_with_fix_completes(
         p for p in iam.list_policies(Scope="Local")["Policies"] if p["PolicyName"] == "reader"
     ]
 
+    # While it waits, nothing else may act on what it holds; other resources are free.
+    clash = await http.post(
+        "/api/v1/projects/fails/changes",
+        json={
+            "operations": [
+                {
+                    "kind": "create",
+                    "resource_id": "reader",
+                    "resource_type": "aws_s3_bucket",
+                    "config": {"bucket": "x-y-z"},
+                }
+            ]
+        },
+    )
+    assert clash.status_code == 409 and change_id in clash.json()["message"]
+    other = await http.post(
+        "/api/v1/projects/fails/changes",
+        json={
+            "operations": [
+                {"kind": "update", "resource_id": "ok", "config": {"tags": {"free": "yes"}}}
+            ],
+            "wait_seconds": 60,
+        },
+    )
+    assert other.status_code == 202 and other.json()["status"] == "applied", other.text
+
     # Someone else may not retry alice's change; a wrong patch target is refused.
     bob = await aws_stack.http("bob")
     assert (await bob.post(f"/api/v1/changes/{change_id}/retry")).status_code == 403
@@ -198,3 +224,33 @@ async def test_failed_apply_can_be_abandoned(aws_stack: IntentStack) -> None:
         assert state["resources"] == []
         history = await call(client, "history-list", {"change_id": failed["change_id"]})
         assert history["entries"][0]["status"] == "abandoned"
+
+
+async def test_change_terminated_outside_intent_stops_blocking(aws_stack: IntentStack) -> None:
+    http = await aws_stack.http("alice")
+    await http.post("/api/v1/projects", json={"name": "orphans"})
+    await http.post("/api/v1/projects/orphans/lock")
+    operation = {
+        "kind": "create",
+        "resource_id": "p",
+        "resource_type": "aws_iam_policy",
+        "config": {"name": "orphan", "policy": POLICY_NO_RESOURCE},
+    }
+    first = await http.post(
+        "/api/v1/projects/orphans/changes", json={"operations": [operation], "wait_seconds": 60}
+    )
+    assert first.json()["status"] == "failed"
+    change_id = first.json()["change_id"]
+    # An operator terminates the held workflow in the Temporal UI.
+    await aws_stack.client.get_workflow_handle(change_id).terminate("operator cleanup")
+    again = await http.post(
+        "/api/v1/projects/orphans/changes",
+        json={
+            "operations": [{**operation, "config": {"name": "orphan", "policy": POLICY_OK}}],
+            "wait_seconds": 60,
+        },
+    )
+    assert again.status_code == 202 and again.json()["status"] == "applied", again.text
+    rows = (await http.get("/api/v1/changes", params={"project": "orphans"})).json()
+    closed = next(r for r in rows if r["change_id"] == change_id)
+    assert closed["status"] == "abandoned" and "terminated" in closed["message"]
