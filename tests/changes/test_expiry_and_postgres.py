@@ -5,18 +5,18 @@ from __future__ import annotations
 import asyncio
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from providers.models import InstalledProvider
 from store.db import Database
 from tests.api.mcp_client import mcp_client
 from tests.changes.test_lifecycle import bucket_names, bucket_tags, call, start_project
 from tests.changes.test_references_and_failures import settled
 from tests.support.moto import MotoServer
 from tests.support.postgres import PostgresServer
-from tests.support.stack import aws_overrides, run_stack
+from tests.support.stack import run_stack
 
 pytestmark = pytest.mark.slow
 
@@ -25,13 +25,9 @@ async def test_unconfirmed_delete_expires(
     temporal_env: WorkflowEnvironment,
     tmp_path: Path,
     moto_server: MotoServer,
-    aws_provider: InstalledProvider,
-    shared_provider_dir: Path,
-    provider_runtime_dir: Path,
+    aws_settings: dict[str, Any],
 ) -> None:
-    overrides = aws_overrides(
-        moto_server, aws_provider.path, shared_provider_dir, provider_runtime_dir
-    )
+    overrides = dict(aws_settings)
     overrides["confirmation_timeout_seconds"] = 2.0
     async with run_stack(temporal_env, tmp_path, **overrides) as stack:
         http = await stack.http("alice")
@@ -80,17 +76,13 @@ async def test_change_flow_on_postgresql(
     temporal_env: WorkflowEnvironment,
     tmp_path: Path,
     moto_server: MotoServer,
-    aws_provider: InstalledProvider,
-    shared_provider_dir: Path,
-    provider_runtime_dir: Path,
+    aws_settings: dict[str, Any],
     postgres_server: PostgresServer,
 ) -> None:
     url = postgres_server.create_database(f"flow_{uuid.uuid4().hex[:10]}")
     db = Database(url)
     await db.migrate()
-    overrides = aws_overrides(
-        moto_server, aws_provider.path, shared_provider_dir, provider_runtime_dir
-    )
+    overrides = dict(aws_settings)
     try:
         async with run_stack(temporal_env, tmp_path, db=db, database_url=url, **overrides) as stack:
             token = await stack.token("alice")

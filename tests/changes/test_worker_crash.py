@@ -19,10 +19,9 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from providers.models import InstalledProvider
 from tests.changes.test_references_and_failures import settled
 from tests.support.moto import MotoServer
-from tests.support.stack import IntentStack, aws_overrides, run_stack
+from tests.support.stack import IntentStack, run_stack
 
 pytestmark = pytest.mark.slow
 
@@ -65,13 +64,9 @@ async def test_killed_worker_is_replaced_and_nothing_is_duplicated(
     temporal_env: WorkflowEnvironment,
     tmp_path: Path,
     moto_server: MotoServer,
-    aws_provider: InstalledProvider,
-    shared_provider_dir: Path,
-    provider_runtime_dir: Path,
+    aws_settings: dict[str, Any],
 ) -> None:
-    overrides = aws_overrides(
-        moto_server, aws_provider.path, shared_provider_dir, provider_runtime_dir
-    )
+    overrides = dict(aws_settings)
     async with run_stack(temporal_env, tmp_path, worker=False, **overrides) as stack:
         s3 = moto_server.client("s3")
         doomed = spawn_worker(stack, temporal_env, INTENT_FAULT_APPLY_PAUSE_SECONDS="120")

@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 
 from cli import app as cli_app
 from policies import library
-from providers.models import InstalledProvider
 from store import history as store_history
 from store import policies as store_policies
 from store.models import PolicySample
@@ -23,7 +22,7 @@ from tests.api.mcp_client import mcp_client, text_of
 from tests.changes.test_lifecycle import bucket_names, call
 from tests.changes.test_references_and_failures import settled
 from tests.support.moto import MotoServer
-from tests.support.stack import IntentStack, aws_overrides, run_stack
+from tests.support.stack import IntentStack, run_stack
 
 pytestmark = pytest.mark.slow
 
@@ -220,13 +219,9 @@ async def test_runaway_policy_times_out_into_a_deny(
     temporal_env: WorkflowEnvironment,
     tmp_path: Path,
     moto_server: MotoServer,
-    aws_provider: InstalledProvider,
-    shared_provider_dir: Path,
-    provider_runtime_dir: Path,
+    aws_settings: dict[str, Any],
 ) -> None:
-    overrides = aws_overrides(
-        moto_server, aws_provider.path, shared_provider_dir, provider_runtime_dir
-    )
+    overrides = dict(aws_settings)
     async with run_stack(temporal_env, tmp_path, policy_timeout_seconds=0.5, **overrides) as stack:
         root = await stack.http("root", roles=["admin"])
         await root.post("/api/v1/projects", json={"name": "slow"})

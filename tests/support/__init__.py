@@ -16,7 +16,7 @@ from tests.support.providers import (
     schema_cache_dir,
 )
 from tests.support.requirements import require
-from tests.support.stack import aws_stack, database, shared_provider_dir, stack
+from tests.support.stack import aws_settings, aws_stack, database, shared_provider_dir, stack
 from tests.support.temporal import temporal_env
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "aws_client",
     "aws_pool",
     "aws_provider",
+    "aws_settings",
     "aws_stack",
     "database",
     "find_aws_provider",

@@ -35,6 +35,7 @@ from worker import build_worker, worker_runtime
 __all__ = [
     "IntentStack",
     "aws_overrides",
+    "aws_settings",
     "aws_stack",
     "database",
     "free_port",
@@ -181,18 +182,21 @@ def shared_provider_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("providers")
 
 
-@pytest_asyncio.fixture
-async def aws_stack(
-    temporal_env: WorkflowEnvironment,
-    tmp_path: Path,
+@pytest.fixture
+def aws_settings(
     moto_server: MotoServer,
     aws_provider: InstalledProvider,
     shared_provider_dir: Path,
     provider_runtime_dir: Path,
+) -> dict[str, Any]:
+    """Settings overrides for a stack on the session's moto and the real AWS provider."""
+    return aws_overrides(moto_server, aws_provider.path, shared_provider_dir, provider_runtime_dir)
+
+
+@pytest_asyncio.fixture
+async def aws_stack(
+    temporal_env: WorkflowEnvironment, tmp_path: Path, aws_settings: dict[str, Any]
 ) -> AsyncIterator[IntentStack]:
     """The stack with the sandbox cloud on the session's moto and the real AWS provider."""
-    overrides = aws_overrides(
-        moto_server, aws_provider.path, shared_provider_dir, provider_runtime_dir
-    )
-    async with run_stack(temporal_env, tmp_path, **overrides) as running:
+    async with run_stack(temporal_env, tmp_path, **aws_settings) as running:
         yield running
