@@ -32,6 +32,10 @@ from workflows.temporal import dev_server_search_attribute_args
 __all__ = ["Stack", "find_temporal_binary", "set_parent_death_signal"]
 
 _PR_SET_PDEATHSIG = 1
+# Stateless children come back after a crash, unless they crash in a loop.
+RESTARTABLE = frozenset({"worker", "server"})
+RESTARTS = 5
+RESTART_WINDOW = 60.0
 
 
 def set_parent_death_signal(sig: int = signal.SIGTERM) -> None:
@@ -240,7 +244,13 @@ class Stack:
         raise RuntimeError(f"the server did not become healthy within {timeout:.0f}s: {last}")
 
     def supervise(self) -> int:
-        """Block until a signal or a child's death; then stop everything."""
+        """Block until a signal; restart a crashed worker or server, stop on anything else.
+
+        The worker and the server are stateless (Temporal and the database hold the
+        state), so they come back after a crash; a worker that keeps dying (more than
+        ``RESTARTS`` times in ``RESTART_WINDOW`` seconds) ends the stack instead of looping.
+        Temporal and the sandbox hold state: if they die, everything stops.
+        """
         stop = {"signal": 0}
 
         def on_signal(signum: int, _frame: object) -> None:
@@ -249,12 +259,27 @@ class Stack:
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
         code = 0
-        while not stop["signal"]:
-            dead = [c for c in self.children if not c.alive()]
-            if dead:
-                self.say(f"{dead[0].name} exited unexpectedly (see {dead[0].log_path}); stopping")
-                code = 1
-                break
+        restarts: dict[str, list[float]] = {}
+        while not stop["signal"] and code == 0:
+            for child in self.children:
+                if child.alive():
+                    continue
+                exit_code = child.process.returncode if child.process else None
+                recent = [
+                    t for t in restarts.get(child.name, []) if time.monotonic() - t < RESTART_WINDOW
+                ]
+                if child.name not in RESTARTABLE or len(recent) >= RESTARTS:
+                    self.say(
+                        f"{child.name} exited (code {exit_code}; see {child.log_path}); stopping"
+                    )
+                    code = 1
+                    break
+                self.say(
+                    f"{child.name} exited (code {exit_code}; see {child.log_path}); restarting"
+                )
+                time.sleep(min(2 ** len(recent), 10))
+                restarts[child.name] = [*recent, time.monotonic()]
+                child.start()
             time.sleep(0.3)
         self.shutdown()
         return code

@@ -41,6 +41,19 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
+def _child_running(parent: int, role: str) -> int | None:
+    """The live `python -m cli ROLE` child of ``parent``."""
+    for pid in _descendants(parent):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        # argv ends with b"ROLE", b"" (cmdline is NUL-terminated)
+        if role.encode() in argv[-2:] and _alive(pid):
+            return pid
+    return None
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -114,7 +127,12 @@ async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
             assert needle in text
         async with httpx.AsyncClient() as http:
             health = await http.get(f"{first.base}/healthz")
-            assert health.json() == {"status": "ok", "database": "ok", "temporal": "ok"}
+            assert health.json() == {
+                "status": "ok",
+                "database": "ok",
+                "temporal": "ok",
+                "workers": "ok",
+            }
             ui = await http.get(f"http://127.0.0.1:{first.ui_port}/")
             assert ui.status_code == 200
         async with mcp_client(f"{first.base}/mcp", token.group(1)) as client:
@@ -122,8 +140,20 @@ async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
             assert not created.is_error, created.content
             used = await client.call_tool("project-use", {"project": "survivor"})
             assert not used.is_error, used.content
+        # A crashed worker is restarted; the stack keeps serving.
+        worker = _child_running(first.process.pid, "worker")
+        assert worker is not None
+        os.kill(worker, signal.SIGKILL)
+        async with httpx.AsyncClient() as http:
+            for _ in range(150):
+                replacement = _child_running(first.process.pid, "worker")
+                health = (await http.get(f"{first.base}/healthz")).json()
+                if replacement not in (None, worker) and health["workers"] == "ok":
+                    break
+                await asyncio.sleep(0.2)
+            assert replacement not in (None, worker), "worker was not restarted"
         children = _descendants(first.process.pid)
-        assert len(children) >= 3  # temporal, worker, server
+        assert len(children) >= 4  # temporal, sandbox, worker, server
     finally:
         code = first.stop()
     assert code == 0, "".join(first.output)

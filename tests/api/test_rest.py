@@ -16,7 +16,7 @@ async def test_healthz_reports_database_and_temporal(stack: IntentStack) -> None
     async with httpx.AsyncClient(base_url=stack.base_url) as http:
         response = await http.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "temporal": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "temporal": "ok", "workers": "ok"}
 
 
 def test_healthz_degrades_when_temporal_is_unreachable(tmp_path: Path) -> None:
@@ -27,6 +27,20 @@ def test_healthz_degrades_when_temporal_is_unreachable(tmp_path: Path) -> None:
     body = response.json()
     assert body["database"] == "ok"
     assert body["status"] == "degraded" and body["temporal"].startswith("error")
+    assert body["workers"].startswith("unknown")
+
+
+async def test_healthz_says_when_no_worker_polls(stack: IntentStack, tmp_path: Path) -> None:
+    settings = stack.settings.model_copy(update={"temporal_task_queue": "nobody-polls-this"})
+    app = create_app(settings, db=stack.db, temporal=stack.client, migrate=False)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as http:
+        response = await http.get("/healthz")
+    assert response.status_code == 200  # this server can serve; changes would wait
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert "no worker is polling task queue nobody-polls-this" in body["workers"]
 
 
 async def test_rest_requires_a_token_and_validates_input(stack: IntentStack) -> None:
