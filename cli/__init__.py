@@ -144,5 +144,64 @@ def tokens_create(
     typer.echo(asyncio.run(create()))
 
 
+@tokens_app.command("list")
+def tokens_list(data_dir: DataOpt = None) -> None:
+    """Tokens (never their values): id, shown prefix, identity, roles, use, revocation."""
+    from store import identities
+    from store.db import Database
+
+    settings = _settings(data_dir=data_dir)
+
+    async def rows() -> list[str]:
+        db = Database(settings.resolved_database_url)
+        try:
+            await db.migrate()
+            async with db.session() as session:
+                found = await identities.list_tokens(session)
+        finally:
+            await db.dispose()
+        out = []
+        for token, identity in found:
+            used = (
+                token.last_used_at.isoformat(timespec="seconds") if token.last_used_at else "never"
+            )
+            state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "active"
+            roles = ",".join(identity.roles) or "-"
+            out.append(
+                f"{token.id}  {token.prefix}…  {identity.name:16} roles={roles:20} "
+                f"{token.name:20} last used {used}  {state}"
+            )
+        return out
+
+    for line in asyncio.run(rows()):
+        typer.echo(line)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    ref: Annotated[str, typer.Argument(help="Token id, or its shown prefix (intent_xxxx).")],
+    data_dir: DataOpt = None,
+) -> None:
+    """Revoke a token: every request with it is refused from now on."""
+    from store import identities
+    from store.db import Database
+
+    settings = _settings(data_dir=data_dir)
+
+    async def revoke() -> bool:
+        db = Database(settings.resolved_database_url)
+        try:
+            await db.migrate()
+            async with db.transaction() as session:
+                return await identities.revoke_token(session, ref) is not None
+        finally:
+            await db.dispose()
+
+    if not asyncio.run(revoke()):
+        typer.echo(f"no single token matches {ref!r}; see `intent tokens list`", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {ref}")
+
+
 def main() -> None:
     app()

@@ -18,7 +18,9 @@ __all__ = [
     "create_token",
     "ensure_identity",
     "hash_token",
+    "list_tokens",
     "resolve_token",
+    "revoke_token",
 ]
 
 TOKEN_PREFIX = "intent_"
@@ -89,3 +91,25 @@ async def resolve_token(session: AsyncSession, clear: str) -> Identity | None:
 
 async def count_tokens(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(Token)) or 0)
+
+
+async def list_tokens(session: AsyncSession) -> list[tuple[Token, Identity]]:
+    rows = await session.execute(
+        select(Token, Identity).join(Identity, Identity.id == Token.identity_id).order_by(Token.id)
+    )
+    return [(token, identity) for token, identity in rows.all()]
+
+
+async def revoke_token(session: AsyncSession, ref: str) -> Token | None:
+    """Revoke the token with this id, or the one token whose shown prefix is ``ref``."""
+    found = list(
+        (
+            await session.scalars(select(Token).where((Token.id == ref) | (Token.prefix == ref)))
+        ).all()
+    )
+    if len(found) != 1:
+        return None
+    token = found[0]
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+    return token
