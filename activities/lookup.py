@@ -10,7 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.planning import error_view, resolve_config
 from activities.runtime import Runtime
-from providers import RegistryClient
+from providers import RegistryClient, RegistryError, list_local_providers
 from providers.codec import from_wire, to_user
 from providers.errors import ProviderError
 from providers.plan import redact
@@ -59,16 +59,38 @@ class LookupActivities:
 
     @activity.defn(name="lookup_search")
     async def lookup_search(self, input: LookupInput) -> dict[str, Any]:
+        """The registry's search; offline (or air-gapped), what the mirrors hold."""
         if not input.query.strip():
             raise _invalid("give a search query, e.g. 'aws' or 's3 bucket'")
         try:
             async with RegistryClient(self.rt.settings) as registry:
                 found = await registry.search(input.query, limit=input.limit)
-        except Exception as exc:
-            if type(exc).__name__ == "RegistryError":
-                raise _invalid(str(exc)) from exc
-            raise
-        return {"results": [r.model_dump(mode="json", exclude_none=True) for r in found]}
+        except RegistryError as exc:
+            local = await self._local_matches(input.query, input.limit)
+            return {
+                "results": local,
+                "source": "local mirrors",
+                "note": f"the registry could not be searched ({exc}); these providers are "
+                "available locally",
+            }
+        return {
+            "results": [r.model_dump(mode="json", exclude_none=True) for r in found],
+            "source": "registry",
+        }
+
+    async def _local_matches(self, query: str, limit: int) -> list[dict[str, Any]]:
+        words = [w for w in query.lower().split() if w]
+        seen: dict[str, dict[str, Any]] = {}
+        for provider in await list_local_providers(self.rt.settings):
+            address = provider.address.short
+            if not all(w in address for w in words) and not any(
+                w in provider.address.type for w in words
+            ):
+                continue
+            entry = seen.setdefault(address, {"type": "provider", "addr": address, "versions": []})
+            if provider.version not in entry["versions"]:
+                entry["versions"].append(provider.version)
+        return list(seen.values())[:limit]
 
     @activity.defn(name="lookup_provider")
     async def lookup_provider(self, input: LookupInput) -> dict[str, Any]:

@@ -22,6 +22,10 @@ async def test_provider_lookups_and_data_sources(
     token = await aws_stack.token("alice")
     async with mcp_client(aws_stack.mcp_url, token) as client:
         await start_project(client, "lookups")
+        found = (await call(client, "provider-search", {"query": "aws"}))["result"]
+        assert found["source"] == "local mirrors" and "could not be searched" in found["note"]
+        assert found["results"][0]["addr"] == "hashicorp/aws"
+        assert "5.100.0" in found["results"][0]["versions"]
         described = (
             await call(
                 client,

@@ -173,6 +173,8 @@ def aws_overrides(
         "provider_dir": provider_dir,
         "provider_runtime_dir": runtime_dir,
         "confirmation_timeout_seconds": 120.0,
+        # Tests never reach out: the registry is a closed local port (offline, like CI).
+        "registry_url": f"http://127.0.0.1:{free_port()}",
     }
 
 
