@@ -10,6 +10,7 @@ from typing import Any
 
 from policies.engine import evaluate_policies_async
 from policies.input import (
+    SENSITIVE,
     PolicyActor,
     PolicyProject,
     PolicyRequest,
@@ -18,6 +19,7 @@ from policies.input import (
 )
 from policies.models import PolicySource, PolicyVerdict
 from settings import Settings
+from store import environments
 from store import policies as store_policies
 from store import projects as store_projects
 from store.db import Database
@@ -42,8 +44,27 @@ _ACTIONS = {
 }
 
 
-def policy_input_for(input: PolicyCheckInput, planned: PlannedOperation) -> dict[str, Any]:
-    """DESIGN.md's policy input for one planned operation (states arrive redacted)."""
+_SECRET_WORDS = ("secret", "password", "token", "key")
+
+
+def _shareable(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Provider configuration for policies, minus anything that looks like a credential
+    (credentials belong in environment variables, but a config may still carry one)."""
+    if config is None:
+        return None
+    return {
+        k: SENSITIVE if any(w in k.lower() for w in _SECRET_WORDS) else v for k, v in config.items()
+    }
+
+
+def policy_input_for(
+    input: PolicyCheckInput,
+    planned: PlannedOperation,
+    provider_config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """DESIGN.md's policy input for one planned operation (states arrive redacted), plus
+    the project's provider configuration (e.g. the AWS region) as
+    ``resource.provider_config``."""
     built = build_policy_input(
         ResourceFacts(
             resource_id=planned.resource_id,
@@ -55,6 +76,7 @@ def policy_input_for(input: PolicyCheckInput, planned: PlannedOperation) -> dict
             proposed_state=None if planned.action in ("delete", "forget") else planned.after,
             actions=_ACTIONS.get(planned.action, [planned.action]),
             replace_paths=planned.replace_segments,
+            provider_config=_shareable(provider_config),
         ),
         PolicyProject(
             id=input.project.id,
@@ -104,14 +126,20 @@ class PolicyEvaluator:
             for p, _how in attached
         ]
 
+    async def provider_configs(self, project_id: str) -> dict[str, dict[str, Any]]:
+        async with self.db.session() as session:
+            found = await environments.list_integrations(session, project_id)
+        return {i.provider: dict(i.config) for i in found}
+
     async def evaluate(self, input: PolicyCheckInput) -> list[PolicyVerdictView]:
         sources = await self.sources(input.project.id)
+        configs = await self.provider_configs(input.project.id) if sources else {}
         views: list[PolicyVerdictView] = []
         for planned in input.operations:
             if not sources:
                 views.append(PolicyVerdictView(index=planned.index, decision="allowed"))
                 continue
-            data = policy_input_for(input, planned)
+            data = policy_input_for(input, planned, configs.get(planned.provider))
             verdict = await evaluate_policies_async(
                 sources, data, timeout_seconds=self.settings.policy_timeout_seconds
             )

@@ -54,7 +54,8 @@ __all__ = [
     "write_only_problems",
 ]
 
-SENSITIVE_DISPLAY = "(sensitive value)"
+# The same marker the policy input uses (policies.input.SENSITIVE): one word everywhere.
+SENSITIVE_DISPLAY = "(sensitive)"
 
 
 class ChangeAction(StrEnum):
@@ -726,7 +727,7 @@ def _redact_nested(nt: NestedType, v: Any, placeholder: Any) -> Any:
 class AttributeChange(BaseModel):
     """One changed attribute (or map entry / block element), ready to show a user or
     feed a policy. Values are user JSON; sensitive values are replaced by
-    ``"(sensitive value)"``; an unknown ``after`` reads ``"(known after apply)"``."""
+    ``"(sensitive)"``; an unknown ``after`` reads ``"(known after apply)"``."""
 
     model_config = ConfigDict(frozen=True)
 

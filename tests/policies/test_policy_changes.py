@@ -358,3 +358,50 @@ async def test_policy_cli_manages_policies(stack: IntentStack, tmp_path: Path) -
     broken.write_text("package spacelift\n\nallow contains x if {\n")
     failed = await intent("update", "cli-s3", str(broken))
     assert failed.exit_code == 1 and "line" in failed.output
+
+
+async def test_allowed_regions_reads_the_projects_provider_configuration(
+    aws_stack: IntentStack, moto_server: MotoServer
+) -> None:
+    root = await aws_stack.http("root", roles=["admin"])
+    await root.post("/api/v1/projects", json={"name": "regional"})
+    await root.post(
+        "/api/v1/policies",
+        json={"name": "regions", "body": library.read("allowed_regions")},
+    )
+    await root.post(
+        "/api/v1/policies", json={"name": "baseline", "body": library.read("deletes_need_review")}
+    )
+    for policy in ("regions", "baseline"):
+        await root.put(f"/api/v1/projects/regional/policies/{policy}")
+    await root.post("/api/v1/projects/regional/lock")
+
+    async def create(name: str) -> dict[str, Any]:
+        response = await root.post(
+            "/api/v1/projects/regional/changes",
+            json={
+                "operations": [
+                    {
+                        "kind": "create",
+                        "resource_id": name,
+                        "resource_type": "aws_s3_bucket",
+                        "config": {"bucket": name},
+                    }
+                ],
+                "wait_seconds": 60,
+            },
+        )
+        return dict(response.json())
+
+    # The sandbox integration defaults to us-east-1, outside the library's defaults.
+    denied = await create("regional-one")
+    assert denied["status"] == "denied", denied
+    assert "us-east-1" in denied["message"]
+    await root.put(
+        "/api/v1/projects/regional/integrations/hashicorp/aws",
+        json={"name": "sandbox in Ireland", "kind": "sandbox", "config": {"region": "eu-west-1"}},
+    )
+    allowed = await create("regional-two")
+    assert allowed["status"] == "applied", allowed
+    location = moto_server.client("s3").get_bucket_location(Bucket="regional-two")
+    assert location["LocationConstraint"] == "eu-west-1"

@@ -184,7 +184,7 @@ async def test_import_ssm_parameter(aws_client: ProviderClient, moto_server: Mot
 
     # sensitive values are redacted in user views
     view = aws_client.user_view("aws_ssm_parameter", state.attributes)
-    assert view is not None and view["value"] == "(sensitive value)" and view["name"] == name
+    assert view is not None and view["value"] == "(sensitive)" and view["name"] == name
     assert ("value",) in aws_client.resource_schema("aws_ssm_parameter").sensitive_paths
 
     read = await aws_client.read(state)
@@ -195,7 +195,7 @@ async def test_import_ssm_parameter(aws_client: ProviderClient, moto_server: Mot
     change = await aws_client.plan("aws_ssm_parameter", state, config)
     assert change.action == ChangeAction.UPDATE
     value_change = next(c for c in change.diff if c.attribute == "value")
-    assert value_change.sensitive and value_change.after == "(sensitive value)"
+    assert value_change.sensitive and value_change.after == "(sensitive)"
     await aws_client.apply(change)
     param = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]
     assert param["Value"] == "new-value"

@@ -275,7 +275,7 @@ def test_plan_problems_catch_ignored_config() -> None:
     config_s = cfg({"name": "a", "secret": "shh"})
     planned_s = {**proposed_new(BLOCK, None, config_s), "secret": "other"}
     (p,) = plan_problems(BLOCK, None, config_s, planned_s)
-    assert "shh" not in p.detail and "(sensitive value)" in p.detail
+    assert "shh" not in p.detail and "(sensitive)" in p.detail
 
 
 def test_compatibility_problems() -> None:
@@ -344,7 +344,7 @@ def test_diff_is_attribute_level_and_redacted() -> None:
     assert (changes['tags["env"]'].before, changes['tags["env"]'].after) == ("dev", "prod")
     assert changes['tags["env"]'].requires_replace
     assert changes['tags["new"]'].before is None
-    assert changes["secret"].sensitive and changes["secret"].after == "(sensitive value)"
+    assert changes["secret"].sensitive and changes["secret"].after == "(sensitive)"
     assert "changed" not in str(changes["secret"].model_dump())
     assert changes["size"].after_unknown and not changes["size"].requires_replace
     assert changes["disks[0].serial"].after == "s-2"
@@ -358,7 +358,7 @@ def test_diff_is_attribute_level_and_redacted() -> None:
 
 def test_redact() -> None:
     red = redact(BLOCK, prior_state())
-    assert red["secret"] == "(sensitive value)" and red["name"] == "a"
+    assert red["secret"] == "(sensitive)" and red["name"] == "a"
     assert redact(BLOCK, {**prior_state(), "secret": None})["secret"] is None
 
 
