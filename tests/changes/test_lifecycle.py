@@ -260,3 +260,38 @@ async def _settled(http: httpx.AsyncClient, change_id: str) -> dict[str, Any]:
             return dict(body)
         await asyncio.sleep(0.1)
     raise AssertionError(f"change {change_id} did not settle")
+
+
+async def test_replacement_waits_for_confirmation_then_replaces(
+    aws_stack: IntentStack, moto_server: MotoServer
+) -> None:
+    token = await aws_stack.token("alice")
+    async with mcp_client(aws_stack.mcp_url, token) as client:
+        await start_project(client, "replacing")
+        await call(
+            client,
+            "lifecycle-resources-create",
+            {
+                "resources": [
+                    {
+                        "resource_id": "b",
+                        "resource_type": "aws_s3_bucket",
+                        "config": {"bucket": "replace-old"},
+                    }
+                ]
+            },
+        )
+        renamed = await call(
+            client,
+            "lifecycle-resources-update",
+            {"resources": [{"resource_id": "b", "config": {"bucket": "replace-new"}}]},
+        )
+        assert renamed["status"] == "awaiting_confirmation", renamed
+        op = renamed["operations"][0]
+        assert op["action"] == "replace" and op["replace_paths"] == ["bucket"]
+        assert op["changes"]["bucket"] == {"before": "replace-old", "after": "replace-new"}
+        assert "replaces a real resource" in renamed["waiting_for"][0]
+        done = await call(client, "change-confirm", {"change_id": renamed["change_id"]})
+        assert done["status"] == "applied", done
+    names = bucket_names(moto_server)
+    assert "replace-new" in names and "replace-old" not in names
