@@ -35,7 +35,12 @@ from activities.policies import PolicyEvaluator
 from activities.runtime import ProviderBinding, Runtime, implied_provider
 from providers.client import ProviderClient
 from providers.codec import contains_unknown
-from providers.errors import ProviderApplyError, ProviderError
+from providers.errors import (
+    ProviderApplyError,
+    ProviderCrashedError,
+    ProviderError,
+    ProviderLaunchError,
+)
 from providers.results import ApplyResult as ProviderApplyResult
 from providers.results import ResourceState
 from store import changes as store_changes
@@ -66,6 +71,9 @@ from workflows.references import ReferenceError
 __all__ = ["ChangeActivities"]
 
 log = logging.getLogger(__name__)
+
+# Failures of the machinery, not of the config: the activity is retried.
+_INFRASTRUCTURE = (ProviderCrashedError, ProviderLaunchError)
 
 # Actions a human approved explicitly; a fresh plan may not escalate to them silently.
 _CONFIRMED_ACTIONS = {"delete", "replace"}
@@ -193,6 +201,8 @@ class ChangeActivities:
                     view, after = await self._plan_one(
                         project_id, request, stored, values, deleted, depends[index]
                     )
+                except _INFRASTRUCTURE:
+                    raise  # a crashed or unlaunchable provider: retry the activity
                 except (ProviderError, ReferenceError, ValueError) as exc:
                     errors[index] = error_view(exc)
                     continue
@@ -285,6 +295,10 @@ class ChangeActivities:
                 return await self._apply_one(
                     input, request, row, stored, binding, client, interrupted
                 )
+            except _INFRASTRUCTURE:
+                # Like a worker dying: the journal stays "started", so the retried attempt
+                # knows it may have reached the cloud (and adopts what it created).
+                raise
             except ProviderApplyError as exc:
                 partial = exc.result if isinstance(exc.result, ProviderApplyResult) else None
                 return await self._commit_failure(input, request, row, client, exc, partial)
