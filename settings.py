@@ -7,6 +7,7 @@ else installed: SQLite and the Temporal dev server's SQLite file live in ``./.in
 
 from __future__ import annotations
 
+import fnmatch
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -76,6 +77,21 @@ class Settings(BaseSettings):
     provider_dir: Path | None = Field(
         default=None, description="Where installed providers go; default DATA_DIR/providers"
     )
+    allowed_providers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["hashicorp/*"],
+        description="Provider addresses (namespace/type, * wildcards) intent may install "
+        "and run: a provider is code running on the worker.",
+    )
+    blocked_providers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["hashicorp/local", "hashicorp/external", "hashicorp/http"],
+        description="Providers never run even when allowed: they act on the worker host "
+        "itself (files, commands, requests from inside).",
+    )
+    provider_instance_metadata: bool = Field(
+        default=False,
+        description="Let providers use the worker host's cloud instance credentials "
+        "(IMDS). Off: a project only ever acts with its own credentials.",
+    )
     provider_runtime_dir: Path | None = Field(
         default=None, description="Where provider sockets live; default a private temp dir"
     )
@@ -113,6 +129,29 @@ class Settings(BaseSettings):
     @classmethod
     def _mirrors(cls, value: object) -> object:
         return _split_paths(value)
+
+    @field_validator("allowed_providers", "blocked_providers", mode="before")
+    @classmethod
+    def _patterns(cls, value: object) -> object:
+        if isinstance(value, str) and not value.startswith("["):
+            return [p.strip().lower() for p in value.split(",") if p.strip()]
+        return value
+
+    def provider_refusal(self, short: str) -> str | None:
+        """Why ``namespace/type`` may not run here, or None when it may."""
+        name = short.lower()
+        if any(fnmatch.fnmatchcase(name, p) for p in self.blocked_providers):
+            return (
+                f"provider {short} is blocked on this server (it acts on the worker host "
+                "itself); an admin can change INTENT_BLOCKED_PROVIDERS"
+            )
+        if not any(fnmatch.fnmatchcase(name, p) for p in self.allowed_providers):
+            allowed = ", ".join(self.allowed_providers) or "none"
+            return (
+                f"provider {short} is not allowed on this server (allowed: {allowed}); an "
+                "admin can add it to INTENT_ALLOWED_PROVIDERS"
+            )
+        return None
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,6 +24,7 @@ from temporalio.service import RPCError
 
 from activities.planning import (
     action_of,
+    check_sensitive_references,
     diagnostics_view,
     error_view,
     import_id_candidates,
@@ -32,7 +36,7 @@ from activities.planning import (
     stored_state,
 )
 from activities.policies import PolicyEvaluator
-from activities.runtime import ProviderBinding, Runtime, implied_provider
+from activities.runtime import ProviderBinding, ProviderRefused, Runtime, implied_provider
 from providers.client import ProviderClient
 from providers.codec import contains_unknown
 from providers.errors import (
@@ -128,7 +132,7 @@ class ChangeActivities:
             try:
                 installed = await self.rt.install(source, constraint)
                 schema = await self.rt.pool.schema(installed)
-            except ProviderError as exc:
+            except (ProviderError, ProviderRefused) as exc:
                 raise _invalid(str(exc)) from exc
             except Exception as exc:  # install errors name the provider and the fix
                 if type(exc).__name__.endswith(("NotFoundError", "InstallError", "ConfigError")):
@@ -189,6 +193,10 @@ class ChangeActivities:
         values: dict[str, dict[str, Any] | None] = {
             rid: row.state for rid, row in stored.items() if rid not in deleted
         }
+        # Redacted views of the same resources: where a referenced value is sensitive.
+        views: dict[str, dict[str, Any] | None] = {
+            rid: row.state_view for rid, row in stored.items() if rid not in deleted
+        }
         planned: list[PlannedOperation] = []
         # Plan in apply order, so a reference sees its target's planned values.
         for wave in waves:
@@ -199,16 +207,27 @@ class ChangeActivities:
                 activity.heartbeat(index)
                 try:
                     view, after = await self._plan_one(
-                        project_id, request, stored, values, deleted, depends[index]
+                        project_id, request, stored, values, views, deleted, depends[index]
                     )
                 except _INFRASTRUCTURE:
                     raise  # a crashed or unlaunchable provider: retry the activity
                 except (ProviderError, ReferenceError, ValueError) as exc:
                     errors[index] = error_view(exc)
                     continue
-                planned.append(view)
+                planned.append(view.model_copy(update={"request_digest": self._digest(request)}))
                 values[request.resource_id] = after
+                views[request.resource_id] = view.after
         return PlanResult(operations=planned, waves=waves, errors=errors)
+
+    def _digest(self, request: OperationRequest) -> str:
+        """A keyed digest of what was asked: apply refuses a request changed since its plan.
+
+        Keyed (HMAC), because configs hold secrets and the digest travels through
+        Temporal: a plain hash of a short secret could be guessed back.
+        """
+        body = json.dumps(request.model_dump(mode="json"), sort_keys=True, default=str)
+        key = self.rt.box.derived_key("request-digest")
+        return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
 
     async def _plan_one(
         self,
@@ -216,12 +235,14 @@ class ChangeActivities:
         request: OperationRequest,
         stored: dict[str, Resource],
         values: dict[str, dict[str, Any] | None],
+        views: dict[str, dict[str, Any] | None],
         deleted: set[str],
         depends_on: list[str],
     ) -> tuple[PlannedOperation, dict[str, Any] | None]:
         row = stored.get(request.resource_id)
         self._check_existence(request, row)
         binding = await self._binding(project_id, request, stored)
+        binding.require("read")
         async with self.rt.client(binding) as client:
             type_name = request.resource_type
             if request.kind == "import":
@@ -267,6 +288,7 @@ class ChangeActivities:
                     read.state.attributes if read.state else None,
                 )
             config = self._desired_config(request, row)
+            check_sensitive_references(client, type_name, config, views)
             resolved = resolve_config(config, values, deleted)
             change = await client.plan(type_name, prior, resolved)
             view = planned_view(client, request, change, depends_on=depends_on)
@@ -286,6 +308,15 @@ class ChangeActivities:
         if journal is not None:
             return journal
         request = next(r for r in await self._requests(input.change_id) if r.index == input.index)
+        if input.request_digest and input.request_digest != self._digest(request):
+            # Someone changed the stored request after it was planned (and checked and
+            # confirmed): applying it now would apply something nobody reviewed.
+            raise ApplicationError(
+                f"{request.resource_id}: the request changed after it was planned; retry the "
+                "change to plan, check and confirm it again",
+                type="InvalidChange",
+                non_retryable=True,
+            )
         project_id = input.project.id
         stored = await self._stored(project_id)
         row = stored.get(request.resource_id)
@@ -302,7 +333,7 @@ class ChangeActivities:
             except ProviderApplyError as exc:
                 partial = exc.result if isinstance(exc.result, ProviderApplyResult) else None
                 return await self._commit_failure(input, request, row, client, exc, partial)
-            except (ProviderError, ReferenceError) as exc:
+            except (ProviderError, ReferenceError, ProviderRefused) as exc:
                 return await self._commit_failure(input, request, row, client, exc, None)
 
     async def _apply_one(
@@ -316,6 +347,7 @@ class ChangeActivities:
         interrupted: bool,
     ) -> ApplyResult:
         type_name = request.resource_type
+        binding.require("read" if request.kind in ("import", "refresh") else "write")
         if request.kind == "import":
             assert request.import_id is not None
             imported = await client.import_resource(type_name, request.import_id)

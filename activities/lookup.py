@@ -9,7 +9,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.planning import error_view, resolve_config
-from activities.runtime import Runtime
+from activities.runtime import ProviderRefused, Runtime
 from providers import RegistryClient, RegistryError, list_local_providers
 from providers.codec import from_wire, to_user
 from providers.errors import ProviderError
@@ -49,6 +49,8 @@ class LookupActivities:
         try:
             installed = await self.rt.install(source, constraint)
             schema = await self.rt.pool.schema(installed)
+        except ProviderRefused as exc:
+            raise _invalid(str(exc)) from exc
         except ProviderError:
             raise
         except Exception as exc:
@@ -146,7 +148,11 @@ class LookupActivities:
         if "/" not in source:
             source = f"hashicorp/{source}"
         constraint = input.version or await self.rt.pinned_version(input.project_id, source)
-        binding = await self.rt.binding(input.project_id, source, constraint)
+        try:
+            binding = await self.rt.binding(input.project_id, source, constraint)
+            binding.require("read")
+        except ProviderRefused as exc:
+            raise _invalid(str(exc)) from exc
         async with self.rt.db.session() as session:
             stored = await resources.list_resources(session, input.project_id)
         values = {r.resource_id: r.state for r in stored}

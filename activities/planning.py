@@ -9,7 +9,7 @@ from providers.client import ProviderClient
 from providers.codec import UNKNOWN, is_unknown_wire, to_user
 from providers.config import convert_config
 from providers.errors import Diagnostic, ProviderError
-from providers.plan import redact
+from providers.plan import SENSITIVE_DISPLAY, redact
 from providers.results import PlannedChange, ResourceState
 from store.models import Resource
 from workflows.models import Action, DiagnosticView, OperationRequest, PlannedOperation
@@ -18,11 +18,13 @@ from workflows.references import (
     ReferenceError,
     find_references,
     format_path,
+    references_by_attribute,
     resolve_references,
 )
 
 __all__ = [
     "action_of",
+    "check_sensitive_references",
     "compose_patches",
     "diagnostics_view",
     "import_id_candidates",
@@ -124,6 +126,41 @@ def resolve_config(
     resolved = resolve_references(config, lookup, unknown=UNKNOWN)
     assert isinstance(resolved, dict)
     return resolved
+
+
+def check_sensitive_references(
+    client: ProviderClient,
+    type_name: str,
+    config: dict[str, Any] | None,
+    views: Mapping[str, Mapping[str, Any] | None],
+) -> None:
+    """Refuse a reference that would carry a sensitive value into a non-sensitive place.
+
+    ``views`` are the redacted views of the referenced resources: a value shown as
+    ``(sensitive)`` there is sensitive. Using it in an attribute that is not sensitive in
+    this type's schema would show it in plans, state and history, so it is an error
+    (Terraform tracks the same thing with value marks).
+    """
+    block = client.resource_schema(type_name).block
+    for attribute, ref in references_by_attribute(config or {}):
+        current: Any = views.get(ref.resource_id)
+        for part in ref.path:
+            if isinstance(part, int) and isinstance(current, list) and part < len(current):
+                current = current[part]
+            elif isinstance(part, str) and isinstance(current, Mapping):
+                current = current.get(part)
+            else:
+                current = None
+                break
+        if current != SENSITIVE_DISPLAY:
+            continue
+        target = block.attributes.get(attribute)
+        if target is None or not target.sensitive:
+            raise ReferenceError(
+                f"{attribute}: {ref} is a sensitive value; {attribute} is not sensitive, so "
+                "the value would show in plans, state and history. Use it only in "
+                "sensitive attributes."
+            )
 
 
 def references_of(request: OperationRequest) -> set[str]:

@@ -23,6 +23,7 @@ from store import environments
 from store import policies as store_policies
 from store import projects as store_projects
 from store.db import Database
+from store.secrets import mask_credentials
 from workflows.models import (
     PlannedOperation,
     PolicyCheckInput,
@@ -44,19 +45,6 @@ _ACTIONS = {
 }
 
 
-_SECRET_WORDS = ("secret", "password", "token", "key")
-
-
-def _shareable(config: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Provider configuration for policies, minus anything that looks like a credential
-    (credentials belong in environment variables, but a config may still carry one)."""
-    if config is None:
-        return None
-    return {
-        k: SENSITIVE if any(w in k.lower() for w in _SECRET_WORDS) else v for k, v in config.items()
-    }
-
-
 def policy_input_for(
     input: PolicyCheckInput,
     planned: PlannedOperation,
@@ -76,7 +64,7 @@ def policy_input_for(
             proposed_state=None if planned.action in ("delete", "forget") else planned.after,
             actions=_ACTIONS.get(planned.action, [planned.action]),
             replace_paths=planned.replace_segments,
-            provider_config=_shareable(provider_config),
+            provider_config=mask_credentials(provider_config, SENSITIVE),
         ),
         PolicyProject(
             id=input.project.id,

@@ -28,6 +28,7 @@ from store.secrets import SecretBox
 __all__ = [
     "SANDBOX_CREDENTIALS",
     "ProviderBinding",
+    "ProviderRefused",
     "Runtime",
     "implied_provider",
     "sandbox_aws_config",
@@ -55,6 +56,10 @@ def sandbox_aws_config(region: str) -> dict[str, Any]:
     }
 
 
+class ProviderRefused(ValueError):
+    """The provider is not allowed (or is blocked) on this server."""
+
+
 @dataclass(frozen=True)
 class ProviderBinding:
     """Everything needed to lease a configured provider process for one project."""
@@ -63,6 +68,18 @@ class ProviderBinding:
     config: dict[str, Any]
     env: dict[str, str]
     secret_env: frozenset[str]
+    read: bool = True
+    write: bool = True
+    integration: str | None = None
+
+    def require(self, access: str) -> None:
+        """The project's integration must grant ``access`` ("read" or "write")."""
+        if not getattr(self, access):
+            raise ProviderRefused(
+                f"the project's {self.installed.address.short} integration "
+                f"({self.integration}) does not grant {access} access; change it on the "
+                "project's Integrations tab"
+            )
 
 
 @dataclass
@@ -74,6 +91,10 @@ class Runtime:
     box: SecretBox
 
     async def install(self, source: str, constraint: str | None) -> InstalledProvider:
+        """Install (or find) an allowed provider; a refused one raises ``ProviderRefused``."""
+        refusal = self.settings.provider_refusal(ProviderAddress.parse(source).short)
+        if refusal:
+            raise ProviderRefused(refusal)
         return await install_provider(source, constraint, self.settings)
 
     async def pinned_version(self, project_id: str, source: str) -> str | None:
@@ -98,7 +119,18 @@ class Runtime:
             env, secret = await environments.resolved_environment(session, self.box, project_id)
             integration = await environments.integration_for(session, project_id, short)
         config = self._integration_config(integration, env)
-        return ProviderBinding(installed, config, env, frozenset(secret))
+        if not self.settings.provider_instance_metadata:
+            # The host's instance role is not the project's: never fall back to it.
+            env["AWS_EC2_METADATA_DISABLED"] = "true"
+        return ProviderBinding(
+            installed,
+            config,
+            env,
+            frozenset(secret),
+            read=integration.read if integration else True,
+            write=integration.write if integration else True,
+            integration=integration.name if integration else None,
+        )
 
     def _integration_config(
         self, integration: Integration | None, env: dict[str, str]

@@ -10,12 +10,13 @@ import hashlib
 import hmac
 import os
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
 from settings import Settings
 
-__all__ = ["MASK", "SecretBox", "SecretKeyError"]
+__all__ = ["MASK", "SecretBox", "SecretKeyError", "mask_credentials"]
 
 # What every API shows in place of a secret value.
 MASK = "********"
@@ -24,6 +25,27 @@ _PREFIX = "fernet:"
 
 class SecretKeyError(RuntimeError):
     pass
+
+
+# Key names that carry credentials in provider configurations (access_key, secret_key,
+# token, password, client_secret, private_key, ...).
+_CREDENTIAL_WORDS = ("secret", "password", "token", "key", "credential")
+
+
+def mask_credentials(value: Any, mask: str = MASK) -> Any:
+    """A copy of a provider configuration with credential-looking values masked, at any
+    depth. Credentials belong in secret environment variables; a config may still hold
+    one, and configs are shown in listings, history and policy inputs."""
+    if isinstance(value, dict):
+        return {
+            k: mask
+            if any(w in str(k).lower() for w in _CREDENTIAL_WORDS) and v not in (None, "")
+            else mask_credentials(v, mask)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [mask_credentials(v, mask) for v in value]
+    return value
 
 
 class SecretBox:

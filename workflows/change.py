@@ -391,6 +391,7 @@ class ChangeWorkflow:
                     index=index,
                     approved_action=planned.action,
                     approved_by=self.decided_by,
+                    request_digest=planned.request_digest,
                 ),
                 result_type=ApplyResult,
                 **_PROVIDER,

@@ -176,6 +176,7 @@ class PlannedOperation(BaseModel):
     unknown: list[str] = []
     depends_on: list[str] = []
     diagnostics: list[DiagnosticView] = []
+    request_digest: str = ""
 
     @property
     def needs_confirmation(self) -> bool:
@@ -290,6 +291,7 @@ class ApplyInput(BaseModel):
     index: int
     approved_action: Action
     approved_by: str | None = None
+    request_digest: str = ""
 
 
 class ApplyResult(BaseModel):

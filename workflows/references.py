@@ -25,6 +25,7 @@ __all__ = [
     "find_references",
     "format_path",
     "referenced_ids",
+    "references_by_attribute",
     "resolve_references",
 ]
 
@@ -90,12 +91,20 @@ def find_references(config: Any) -> list[Reference]:
         for opening in _ANY_OPEN.finditer(text):
             if opening.start() not in matched:
                 raise ReferenceError(
-                    f"{where}: {text!r} has a '${{' that is not a reference; write "
+                    # The value is not echoed: a config string may hold a secret.
+                    f"{where}: has a '${{' that is not a reference; write "
                     "${resource_id.attribute} (e.g. ${my-bucket.arn}) or $${ for a literal"
                 )
         for m in _REF.finditer(text):
             found.append(Reference(m.group(1), _parse_path(m.group(2))))
     return found
+
+
+def references_by_attribute(config: Any) -> list[tuple[str, Reference]]:
+    """(top-level attribute, reference) pairs: where in a config each reference is used."""
+    if not isinstance(config, dict):
+        return []
+    return [(key, ref) for key, value in config.items() for ref in find_references(value)]
 
 
 def referenced_ids(config: Any) -> set[str]:
@@ -133,7 +142,7 @@ def resolve_references(config: Any, lookup: Lookup, *, unknown: object) -> Any:
         elif isinstance(value, str | int | float):
             pieces.append(str(value))
         elif value is None:
-            raise ReferenceError(f"{m.group(0)} is null and cannot be interpolated into {config!r}")
+            raise ReferenceError(f"{m.group(0)} is null and cannot be interpolated into a string")
         else:
             raise ReferenceError(
                 f"{m.group(0)} is a {type(value).__name__}, not text; use it as the whole "

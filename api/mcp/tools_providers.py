@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from api.services.changes import current_project
+from api.services.changes import current_project, require_lease
 from api.services.providers import lookup
 from workflows.lookup import LookupInput
 
@@ -125,7 +125,8 @@ def register(endpoint: McpEndpoint) -> None:
     @server.tool(
         name="lifecycle-datasources-read",
         description="Read a data source with the project's credentials (e.g. discover "
-        "existing objects to import). References to managed resources resolve.",
+        "existing objects to import); needs the project's lock. References to managed "
+        "resources resolve.",
         annotations=_READ,
     )
     async def datasources_read(
@@ -138,6 +139,8 @@ def register(endpoint: McpEndpoint) -> None:
     ) -> LookupResult:
         async def call(caller: Caller) -> dict[str, Any]:
             resolved = await current_project(caller, project)
+            # A read uses the project's credentials: only its lock holder may.
+            await require_lease(caller, resolved)
             return await lookup(
                 caller,
                 LookupInput(

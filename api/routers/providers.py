@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api.deps import CallerDep
-from api.services.changes import current_project
+from api.services.changes import current_project, require_lease
 from api.services.providers import lookup
 from workflows.lookup import LookupInput
 
@@ -86,6 +86,7 @@ async def describe_data_sources(
 @router.post("/data-sources/read")
 async def read_data_source(caller: CallerDep, body: DataSourceRead) -> dict[str, Any]:
     project = await current_project(caller, body.project)
+    await require_lease(caller, project)  # it reads with the project's credentials
     return await lookup(
         caller,
         LookupInput(

@@ -445,6 +445,15 @@ async def retry(
 ) -> ChangeView:
     """Retry a failed change; ``config_patches`` (resource id → merge patch) fix configs."""
     if config_patches:
+        change = await _load_change(caller, change_id)
+        if change.actor_id != caller.actor.id and not {"admin", "operator"} & set(
+            caller.actor.roles
+        ):
+            # Checked here too: the patch is stored before the workflow's own check.
+            raise Forbidden(
+                f"{caller.actor.name} may not retry change {change_id}: only "
+                f"{change.actor_name} or an operator/admin may"
+            )
         await _patch_request(caller, change_id, config_patches)
     return await _update(
         caller, change_id, ChangeWorkflow.retry, RetryRequest(actor=caller.actor, comment=comment)

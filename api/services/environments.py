@@ -19,7 +19,7 @@ from api.services.projects import load_project
 from store import environments as store_env
 from store import history
 from store.models import Integration, Project
-from store.secrets import MASK, SecretBox
+from store.secrets import MASK, SecretBox, mask_credentials
 
 __all__ = [
     "IntegrationPut",
@@ -35,8 +35,18 @@ __all__ = [
 ]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,199}$")
-# Variables that would change how the provider process itself runs, or speak for intent.
-_RESERVED = re.compile(r"^(LD_.*|PATH|HOME|TMPDIR|PLUGIN_.*|TF_PLUGIN_.*|INTENT_.*)$")
+# Never: they change how the provider process itself runs, or speak for intent.
+_FORBIDDEN = re.compile(
+    r"^(LD_.*|PATH|HOME|TMPDIR|PLUGIN_.*|TF_PLUGIN_.*|TF_REATTACH_PROVIDERS|INTENT_.*)$"
+)
+# Admins only: logging (debug logs carry request bodies), trust and proxies (traffic can
+# be read), and pointers to credentials on the worker host (not the project's own).
+_ADMIN_ONLY = re.compile(
+    r"^(TF_.*|.*_PROXY|SSL_.*|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE|AWS_CA_BUNDLE|AWS_PROFILE"
+    r"|AWS_CONFIG_FILE|AWS_SHARED_CREDENTIALS_FILE|AWS_WEB_IDENTITY_TOKEN_FILE"
+    r"|AWS_CONTAINER_.*|AWS_EC2_METADATA_.*|AWS_ROLE_ARN)$",
+    re.IGNORECASE,
+)
 
 
 class VariablePut(BaseModel):
@@ -98,8 +108,13 @@ async def list_variables(caller: Caller, ref: str) -> list[VariableView]:
 async def put_variable(caller: Caller, ref: str, name: str, body: VariablePut) -> VariableView:
     if not _NAME.match(name):
         raise Invalid(f"{name!r} is not a valid variable name (letters, digits, _)")
-    if _RESERVED.match(name):
+    if _FORBIDDEN.match(name):
         raise Invalid(f"{name} is reserved: it would change how intent runs the provider")
+    if _ADMIN_ONLY.match(name) and not caller.actor.is_admin:
+        raise Forbidden(
+            f"setting {name} needs the admin role: it changes logging, trust, proxies or "
+            "where credentials come from"
+        )
     project = await _editable(caller, ref)
     box = SecretBox.from_settings(caller.settings)
     async with caller.db.transaction() as session:
@@ -144,7 +159,7 @@ def _integration_view(row: Integration) -> IntegrationView:
         provider=row.provider,
         name=row.name,
         kind=row.kind,
-        config=row.config,
+        config=mask_credentials(row.config),
         read=row.read,
         write=row.write,
         updated_at=row.updated_at,
@@ -181,7 +196,7 @@ async def put_integration(
             actor=caller.actor,
             project_id=project.id,
             resource_id=provider,
-            after=body.model_dump(),
+            after={**body.model_dump(), "config": mask_credentials(body.config)},
         )
         return _integration_view(row)
 

@@ -385,7 +385,17 @@ async def detach(caller: Caller, ref: str, project_ref: str) -> PolicyView:
 # -- workbench ----------------------------------------------------------------------------
 
 
+SAMPLE_ROLES = AUTHOR_ROLES | {"reviewer"}
+
+
 async def list_samples(caller: Caller, ref: str, *, limit: int = 20) -> list[SampleView]:
+    """Kept evaluations hold (redacted) inputs from every project the policy governs:
+    only policy authors, reviewers and admins read them."""
+    if not SAMPLE_ROLES & set(caller.actor.roles):
+        raise Forbidden(
+            f"{caller.actor.name} may not read policy samples: that needs the policy-author, "
+            "reviewer or admin role"
+        )
     policy = await _load(caller, ref)
     async with caller.db.session() as session:
         rows = await store_policies.list_samples(session, policy.id, limit=max(1, min(limit, 100)))

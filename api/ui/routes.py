@@ -362,7 +362,7 @@ async def policy_page(request: Request, caller: UiCaller, ref: str) -> Response:
         policy = await policy_svc.get_policy(caller, ref)
     except IntentError as exc:
         return _back("/ui/policies", error=exc.message)
-    samples = await policy_svc.list_samples(caller, ref, limit=20)
+    samples = await _samples(caller, ref)
     projects = (await project_svc.list_projects(caller, limit=200)).projects
     return _page(
         request,
@@ -373,6 +373,14 @@ async def policy_page(request: Request, caller: UiCaller, ref: str) -> Response:
         projects=projects,
         simulation=None,
     )
+
+
+async def _samples(caller: Caller, ref: str) -> list[policy_svc.SampleView]:
+    """Samples for the workbench, or none for those whose role may not read them."""
+    try:
+        return await policy_svc.list_samples(caller, ref, limit=20)
+    except IntentError:
+        return []
 
 
 @router.post("/ui/policies/{ref}")
@@ -419,7 +427,7 @@ async def simulate_policy(
     except IntentError as exc:
         simulation = {"error": exc.message}
     policy = await policy_svc.get_policy(caller, ref)
-    samples = await policy_svc.list_samples(caller, ref, limit=20)
+    samples = await _samples(caller, ref)
     projects = (await project_svc.list_projects(caller, limit=200)).projects
     return _page(
         request,

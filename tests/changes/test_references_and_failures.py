@@ -176,6 +176,11 @@ async def test_failed_apply_holds_then_retry_with_fix_completes(
     # Someone else may not retry alice's change; a wrong patch target is refused.
     bob = await aws_stack.http("bob")
     assert (await bob.post(f"/api/v1/changes/{change_id}/retry")).status_code == 403
+    sneaky = await bob.post(
+        f"/api/v1/changes/{change_id}/retry",
+        json={"config_patches": {"reader": {"name": "bobs-policy"}}},
+    )
+    assert sneaky.status_code == 403  # and the patch was not stored (checked below)
     wrong = await http.post(
         f"/api/v1/changes/{change_id}/retry", json={"config_patches": {"ok": {"bucket": "x"}}}
     )
@@ -189,6 +194,9 @@ async def test_failed_apply_holds_then_retry_with_fix_completes(
     final = await settled(http, change_id)
     assert final["status"] == "applied", final
     assert [p for p in iam.list_policies(Scope="Local")["Policies"] if p["PolicyName"] == "reader"]
+    assert not [
+        p for p in iam.list_policies(Scope="Local")["Policies"] if p["PolicyName"] == "bobs-policy"
+    ]
     rows = (
         await http.get("/api/v1/projects/fails/history", params={"change_id": change_id})
     ).json()

@@ -73,6 +73,25 @@ async def test_sensitive_values_and_secret_env_never_leak(
         )
         assert updated["status"] == "applied", updated
         assert "value" in updated["operations"][0]["changes"]  # the change is visible, masked
+        # A sensitive value may not be carried into a place that shows it.
+        leak = await tool(
+            "resource-plan",
+            {
+                "operations": [
+                    {
+                        "kind": "create",
+                        "resource_id": "leaky",
+                        "resource_type": "aws_s3_bucket",
+                        "config": {
+                            "bucket": "leaky-bucket",
+                            "tags": {"pw": "${db-password.value}"},
+                        },
+                    }
+                ]
+            },
+        )
+        assert leak["status"] == "invalid", leak
+        assert "sensitive value" in leak["message"]
         for name, arguments in (
             ("state-get", {"resource_id": "db-password"}),
             ("state-list", {}),

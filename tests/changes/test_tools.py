@@ -70,6 +70,21 @@ async def test_provider_lookups_and_data_sources(
         )
         assert unknown.is_error and "aws_s3_bucket" in text_of(unknown)  # did you mean
 
+        # Providers that act on the worker host itself never run; others must be allowed.
+        for source, word in (("hashicorp/local", "blocked"), ("someone/else", "not allowed")):
+            refused = await client.call_tool("provider-describe", {"provider": source})
+            assert refused.is_error and word in text_of(refused), text_of(refused)
+        await call(client, "project-release", {"project": "lookups"})
+        unlocked = await client.call_tool(
+            "lifecycle-datasources-read",
+            {
+                "data_source": "aws_ssm_parameter",
+                "config": {"name": "/lookup/existing"},
+                "project": "lookups",
+            },
+        )
+        assert unlocked.is_error and "project-use" in text_of(unlocked)
+
 
 async def test_state_eject_and_dependencies(
     aws_stack: IntentStack, moto_server: MotoServer
@@ -150,6 +165,11 @@ async def test_environment_and_integrations(aws_stack: IntentStack) -> None:
         "/api/v1/projects/envs/environment/API_KEY", json={"value": "hunter2", "secret": True}
     )
     assert ok.status_code == 200 and ok.json()["value"] == "********"
+    for name in ("TF_LOG", "HTTPS_PROXY", "AWS_SHARED_CREDENTIALS_FILE"):
+        admin_only = await alice.put(
+            f"/api/v1/projects/envs/environment/{name}", json={"value": "x"}
+        )
+        assert admin_only.status_code == 403, name
     plain = await alice.put("/api/v1/projects/envs/environment/STAGE", json={"value": "dev"})
     assert plain.json()["value"] == "dev"
     listed: list[dict[str, Any]] = (await alice.get("/api/v1/projects/envs/environment")).json()
@@ -157,9 +177,14 @@ async def test_environment_and_integrations(aws_stack: IntentStack) -> None:
 
     attached = await alice.put(
         "/api/v1/projects/envs/integrations/hashicorp/aws",
-        json={"name": "prod account", "kind": "static", "config": {"region": "eu-west-1"}},
+        json={
+            "name": "prod account",
+            "kind": "static",
+            "config": {"region": "eu-west-1", "secret_key": "do-not-show"},
+        },
     )
-    assert attached.status_code == 200 and attached.json()["config"] == {"region": "eu-west-1"}
+    assert attached.status_code == 200
+    assert attached.json()["config"] == {"region": "eu-west-1", "secret_key": "********"}
     assert (await alice.delete("/api/v1/projects/envs/environment/STAGE")).status_code == 204
     history = (await alice.get("/api/v1/projects/envs/history")).json()["entries"]
     assert [(e["subject"], e["operation"]) for e in history[:4]] == [
@@ -168,4 +193,37 @@ async def test_environment_and_integrations(aws_stack: IntentStack) -> None:
         ("environment", "set"),
         ("environment", "set"),
     ]
-    assert "hunter2" not in str(history)
+    assert "hunter2" not in str(history) and "do-not-show" not in str(history)
+
+
+async def test_integration_without_write_access_refuses_changes(aws_stack: IntentStack) -> None:
+    http = await aws_stack.http("alice")
+    await http.post("/api/v1/projects", json={"name": "readonly"})
+    await http.post("/api/v1/projects/readonly/lock")
+    await http.put(
+        "/api/v1/projects/readonly/integrations/hashicorp/aws",
+        json={
+            "name": "read only",
+            "kind": "sandbox",
+            "config": {"region": "us-east-1"},
+            "read": True,
+            "write": False,
+        },
+    )
+    response = await http.post(
+        "/api/v1/projects/readonly/changes",
+        json={
+            "operations": [
+                {
+                    "kind": "create",
+                    "resource_id": "b",
+                    "resource_type": "aws_s3_bucket",
+                    "config": {"bucket": "readonly-bucket"},
+                }
+            ],
+            "wait_seconds": 60,
+        },
+    )
+    body = response.json()
+    assert body["status"] == "failed", body
+    assert "does not grant write access" in body["operations"][0]["error"]
