@@ -52,7 +52,14 @@ from store import history, resources
 from store.models import ApplyJournal, Resource
 from store.types import utcnow
 from workflows.graph import CycleError, GraphOperation, apply_waves
-from workflows.lock import Holder, ProjectLockWorkflow, RenewRequest, lock_workflow_id
+from workflows.lock import (
+    LOCK_NOT_HELD,
+    AcquireRequest,
+    Holder,
+    ProjectLockWorkflow,
+    RenewRequest,
+    lock_workflow_id,
+)
 from workflows.models import (
     Action,
     ApplyInput,
@@ -96,28 +103,38 @@ class ChangeActivities:
 
     @activity.defn(name="check_lease")
     async def check_lease(self, input: CheckLeaseInput) -> None:
-        """The requester must hold the project's lock; renew it (activity keeps it alive)."""
+        """The requester must hold the project's lock: renew it, or take it if it is free
+        (a long review or a retry days later), never from someone else."""
         handle = self.rt.temporal.get_workflow_handle_for(
             ProjectLockWorkflow.run, lock_workflow_id(input.project.id)
         )
         holder = Holder(id=input.actor.id, name=input.actor.name, via=input.actor.via)
         try:
             await handle.execute_update(ProjectLockWorkflow.renew, RenewRequest(holder=holder))
+            return
         except WorkflowUpdateFailedError as exc:
-            cause = exc.cause
-            message = getattr(cause, "message", None) or str(exc)
-            raise ApplicationError(
-                f"{message} (change {input.change_id})", type="LeaseNotHeld", non_retryable=True
-            ) from exc
+            if getattr(exc.cause, "type", None) != LOCK_NOT_HELD:
+                raise self._lease_error(input, exc) from exc
         except RPCError as exc:
-            if "not found" in str(exc).lower():
-                raise ApplicationError(
-                    f"{input.actor.name} does not hold the lock of project "
-                    f"{input.project.name}; call project-use first",
-                    type="LeaseNotHeld",
-                    non_retryable=True,
-                ) from exc
-            raise
+            if "not found" not in str(exc).lower():
+                raise
+            raise ApplicationError(
+                f"{input.actor.name} does not hold the lock of project "
+                f"{input.project.name}; call project-use first",
+                type="LeaseNotHeld",
+                non_retryable=True,
+            ) from exc
+        try:
+            await handle.execute_update(ProjectLockWorkflow.acquire, AcquireRequest(holder=holder))
+        except WorkflowUpdateFailedError as exc:
+            raise self._lease_error(input, exc) from exc
+
+    @staticmethod
+    def _lease_error(input: CheckLeaseInput, exc: WorkflowUpdateFailedError) -> ApplicationError:
+        message = getattr(exc.cause, "message", None) or str(exc)
+        return ApplicationError(
+            f"{message} (change {input.change_id})", type="LeaseNotHeld", non_retryable=True
+        )
 
     # -- discovery ---------------------------------------------------------------------
 
@@ -165,7 +182,9 @@ class ChangeActivities:
         depends: dict[int, list[str]] = {}
         for request in requests:
             try:
-                depends[request.index] = self._depends_on(request, stored_deps)
+                depends[request.index] = self._depends_on(
+                    request, stored_deps, stored.get(request.resource_id)
+                )
             except ReferenceError as exc:
                 errors[request.index] = [DiagnosticView(summary=str(exc))]
                 depends[request.index] = []
@@ -207,17 +226,51 @@ class ChangeActivities:
                 activity.heartbeat(index)
                 try:
                     view, after = await self._plan_one(
-                        project_id, request, stored, values, views, deleted, depends[index]
+                        input.change_id,
+                        project_id,
+                        request,
+                        stored,
+                        values,
+                        views,
+                        deleted,
+                        depends[index],
                     )
                 except _INFRASTRUCTURE:
                     raise  # a crashed or unlaunchable provider: retry the activity
                 except (ProviderError, ReferenceError, ValueError) as exc:
                     errors[index] = error_view(exc)
                     continue
+                view = self._warn_dependents(view, stored_deps, by_index)
                 planned.append(view.model_copy(update={"request_digest": self._digest(request)}))
                 values[request.resource_id] = after
                 views[request.resource_id] = view.after
         return PlanResult(operations=planned, waves=waves, errors=errors)
+
+    @staticmethod
+    def _warn_dependents(
+        view: PlannedOperation,
+        stored_deps: dict[str, set[str]],
+        in_change: dict[int, OperationRequest],
+    ) -> PlannedOperation:
+        """A replacement gets a new identity: resources referring to it (and not part of
+        this change) keep the old values until they are applied again. Say so."""
+        if view.action != "replace":
+            return view
+        changing = {r.resource_id for r in in_change.values()}
+        users = sorted(
+            rid
+            for rid, deps in stored_deps.items()
+            if view.resource_id in deps and rid not in changing
+        )
+        if not users:
+            return view
+        warning = DiagnosticView(
+            severity="warning",
+            summary=f"{', '.join(users)} refer(s) to {view.resource_id}, which is replaced: "
+            "update them afterwards (an update with an empty config re-plans them) so they "
+            "point at the new object",
+        )
+        return view.model_copy(update={"diagnostics": [*view.diagnostics, warning]})
 
     def _digest(self, request: OperationRequest) -> str:
         """A keyed digest of what was asked: apply refuses a request changed since its plan.
@@ -231,6 +284,7 @@ class ChangeActivities:
 
     async def _plan_one(
         self,
+        change_id: str,
         project_id: str,
         request: OperationRequest,
         stored: dict[str, Resource],
@@ -240,7 +294,7 @@ class ChangeActivities:
         depends_on: list[str],
     ) -> tuple[PlannedOperation, dict[str, Any] | None]:
         row = stored.get(request.resource_id)
-        self._check_existence(request, row)
+        self._check_existence(request, row, change_id)
         binding = await self._binding(project_id, request, stored)
         binding.require("read")
         async with self.rt.client(binding) as client:
@@ -366,6 +420,13 @@ class ChangeActivities:
             recovered = await self._recover_create(input, request, client, stored)
             if recovered is not None:
                 return recovered
+            # Creating again could make a second object: let a human look first.
+            raise ProviderError(
+                f"{request.resource_id}: an earlier attempt was interrupted after asking the "
+                "provider to create it, and it could not be found by its name, so it may "
+                "exist without intent knowing. Check the cloud, then import it, or retry "
+                "the change to create it again."
+            )
         config = self._desired_config(request, row)
         deleted = {request.resource_id} if request.kind == "delete" else set()
         values: dict[str, dict[str, Any] | None] = {rid: r.state for rid, r in stored.items()}
@@ -385,6 +446,7 @@ class ChangeActivities:
         if action == "no-op":
             state = change.prior
             return await self._commit(input, request, client, state, config, prior, action)
+        await self._journal_calling(input)
         result = await client.apply(change, resolved)
         if self.rt.settings.fault_apply_pause_seconds:
             log.warning("failure drill: pausing before committing %s", request.resource_id)
@@ -503,9 +565,34 @@ class ChangeActivities:
         exc: Exception,
         partial: ProviderApplyResult | None,
     ) -> ApplyResult:
-        """Keep partial state the provider returned with its error; record the failure."""
+        """Keep what the provider returned with its error; record the failure.
+
+        Three outcomes need care, so state never silently disagrees with the cloud:
+        a partly created object is kept (``tainted``: a retry plans from it); a
+        replacement whose old object could not be deleted keeps the new one and names the
+        orphaned old one; a replacement that deleted the old object but created nothing
+        leaves the resource ``missing`` (no state), so a retry creates it.
+        """
         diagnostics = error_view(exc)
         type_name = request.resource_type
+        deposed = partial.deposed if partial is not None else None
+        gone = (
+            input.approved_action == "replace"
+            and partial is not None
+            and partial.action.value == "replace"
+            and partial.state is None
+            and deposed is None
+        )
+        if deposed is not None:
+            orphan = client.user_view(type_name, deposed.attributes) or {}
+            name = orphan.get("id") or orphan.get("arn") or "the old object"
+            diagnostics.append(
+                DiagnosticView(
+                    summary=f"the replacement was created, but the old object ({name}) could "
+                    "not be deleted and is no longer managed; delete it by hand, or import "
+                    "it under another resource id and delete it",
+                )
+            )
         result = ApplyResult(
             index=input.index,
             status="failed",
@@ -516,10 +603,8 @@ class ChangeActivities:
             else None,
         )
         async with self.rt.db.transaction() as session:
-            if partial is not None and partial.state is not None:
-                current = await resources.get_resource(
-                    session, input.project.id, request.resource_id
-                )
+            current = await resources.get_resource(session, input.project.id, request.resource_id)
+            if (partial is not None and partial.state is not None) or (gone and current):
                 if current is None:
                     current = Resource(
                         project_id=input.project.id,
@@ -530,12 +615,15 @@ class ChangeActivities:
                         config=self._desired_config(request, row) or {},
                     )
                     session.add(current)
-                current.state = partial.state.attributes
+                state = partial.state if partial is not None else None
+                current.state = state.attributes if state else None
                 current.state_view = result.after
                 current.config_view = redacted_config(client, type_name, current.config)
-                current.private = partial.state.private
-                current.schema_version = partial.state.schema_version
-                current.status = "tainted"
+                current.private = state.private if state else None
+                current.schema_version = state.schema_version if state else 0
+                current.status = (
+                    "missing" if state is None else "active" if deposed is not None else "tainted"
+                )
                 current.last_change_id = input.change_id
             await self._finish(
                 session,
@@ -545,6 +633,10 @@ class ChangeActivities:
                 details={
                     "diagnostics": [d.model_dump() for d in diagnostics],
                     "partial_state_saved": bool(partial and partial.state),
+                    "old_object_deleted_new_not_created": gone,
+                    "orphaned_old_object": client.user_view(type_name, deposed.attributes)
+                    if deposed
+                    else None,
                 },
             )
         return result
@@ -590,13 +682,21 @@ class ChangeActivities:
                 return None, False
             if entry.status == "applied":
                 return ApplyResult.model_validate(entry.result), False
-            # "started": an earlier attempt died mid-way; "failed": this is a retry.
-            interrupted = entry.status == "started"
+            # "calling": an earlier attempt died after asking the provider to act, so the
+            # cloud may have changed; "started": it died before; "failed": a retry.
+            interrupted = entry.status == "calling"
             entry.status = "started"
             entry.attempts += 1
             entry.started_at = utcnow()
             entry.finished_at = None
             return None, interrupted
+
+    async def _journal_calling(self, input: ApplyInput) -> None:
+        """Mark, durably, that the provider is about to act on the cloud."""
+        async with self.rt.db.transaction() as session:
+            entry = await session.get(ApplyJournal, (input.change_id, input.index))
+            if entry is not None:
+                entry.status = "calling"
 
     async def _journal_finish(self, session: Any, input: ApplyInput, result: ApplyResult) -> None:
         entry = await session.get(ApplyJournal, (input.change_id, input.index))
@@ -667,10 +767,21 @@ class ChangeActivities:
         source, constraint = await self._provider_of(project_id, request, stored)
         return await self.rt.binding(project_id, source, constraint)
 
-    def _depends_on(self, request: OperationRequest, stored_deps: dict[str, set[str]]) -> list[str]:
+    def _depends_on(
+        self,
+        request: OperationRequest,
+        stored_deps: dict[str, set[str]],
+        row: Resource | None = None,
+    ) -> list[str]:
         deps = set(request.depends_on)
-        if request.kind in ("create", "update"):
+        if request.kind == "create":
             deps |= references_of(request)
+        if request.kind == "update":
+            # The whole config after the patch, not just the patch: an untouched
+            # reference still orders this update after its target.
+            merged = self._desired_config(request, row) if row is not None else request.config
+            deps |= references_of(request.model_copy(update={"config": merged}))
+            deps |= stored_deps.get(request.resource_id, set())
         if request.kind in ("delete", "refresh"):
             deps |= stored_deps.get(request.resource_id, set())
         deps.discard(request.resource_id)
@@ -703,7 +814,16 @@ class ChangeActivities:
                 ]
         return errors
 
-    def _check_existence(self, request: OperationRequest, row: Resource | None) -> None:
+    def _check_existence(
+        self, request: OperationRequest, row: Resource | None, change_id: str
+    ) -> None:
+        if (
+            request.kind == "create"
+            and row is not None
+            and row.last_change_id == change_id
+            and row.status in ("tainted", "missing")
+        ):
+            return  # a retry of this change's own create that got partway: plan from there
         if request.kind in ("create", "import") and row is not None:
             raise ValueError(
                 f"{request.resource_id} already exists in this project (a "

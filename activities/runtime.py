@@ -19,6 +19,7 @@ from providers import install_provider
 from providers.client import ProviderClient
 from providers.models import InstalledProvider, ProviderAddress
 from providers.pool import ProviderPool
+from providers.versions import Version
 from settings import Settings
 from store import environments
 from store.db import Database
@@ -108,7 +109,8 @@ class Runtime:
                     )
                 )
             ).all()
-        return max(rows) if rows else None
+        # Versions, not strings: 5.100.0 is newer than 5.99.0.
+        return str(max(rows, key=Version.parse)) if rows else None
 
     async def binding(
         self, project_id: str, source: str, constraint: str | None

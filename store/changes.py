@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.history import ActorLike
@@ -103,7 +103,13 @@ async def list_changes(
     if before_id:
         anchor = await session.get(Change, before_id)
         if anchor is not None:
-            query = query.where(Change.created_at <= anchor.created_at, Change.id != before_id)
+            # Strictly after the anchor in (created_at, id) order: no row twice.
+            query = query.where(
+                or_(
+                    Change.created_at < anchor.created_at,
+                    and_(Change.created_at == anchor.created_at, Change.id < anchor.id),
+                )
+            )
     return list((await session.scalars(query)).all())
 
 

@@ -91,8 +91,22 @@ async def add_dependencies(
     *,
     source: str,
 ) -> None:
-    existing = set(await dependencies_of(session, project_id, resource_id))
-    for target in sorted(set(depends_on) - existing - {resource_id}):
+    rows = {
+        edge.depends_on: edge
+        for edge in (
+            await session.scalars(
+                select(ResourceDependency).where(
+                    ResourceDependency.project_id == project_id,
+                    ResourceDependency.resource_id == resource_id,
+                )
+            )
+        ).all()
+    }
+    for target, edge in rows.items():
+        # A declared dependency outlives the reference it may duplicate.
+        if source == "explicit" and target in depends_on and edge.source != "explicit":
+            edge.source = "explicit"
+    for target in sorted(set(depends_on) - set(rows) - {resource_id}):
         session.add(
             ResourceDependency(
                 project_id=project_id, resource_id=resource_id, depends_on=target, source=source

@@ -69,8 +69,10 @@ _BOOKKEEPING: _LocalOptions = {
     "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=10)),
 }
 # Provider work: a crashed provider or worker is retried a few times, then surfaces.
+# Some cloud objects take long to create (databases, clusters): heartbeats, not the
+# overall limit, are what notice a dead worker.
 _PROVIDER: _Options = {
-    "start_to_close_timeout": timedelta(minutes=10),
+    "start_to_close_timeout": timedelta(hours=2),
     # Activities heartbeat every 2 s: a dead worker's attempt is retried within 10 s.
     "heartbeat_timeout": timedelta(seconds=10),
     "retry_policy": RetryPolicy(
@@ -81,6 +83,13 @@ _PROVIDER: _Options = {
     ),
 }
 
+
+# Policy evaluation: each policy has its own time limit; the step as a whole gets a
+# generous one and a few attempts, then the change ends with the error.
+_POLICY: _Options = {
+    "start_to_close_timeout": timedelta(minutes=10),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=10), maximum_attempts=3),
+}
 
 _LEASE: _LocalOptions = {
     "start_to_close_timeout": timedelta(seconds=30),
@@ -106,6 +115,13 @@ def _outputs(after: dict[str, Any] | None, planned: PlannedOperation) -> dict[st
         return {}
     wanted = {p.split(".", 1)[0].split("[", 1)[0] for p in planned.unknown} | set(_HEADLINE)
     return {k: v for k, v in after.items() if k in wanted and v not in (None, "", [], {})}
+
+
+def _describe(diagnostics: list[DiagnosticView]) -> str:
+    """Diagnostics as one line a user can act on: what, and at which attribute."""
+    return "; ".join(
+        f"{d.summary} ({d.attribute})" if d.attribute else d.summary for d in diagnostics
+    )
 
 
 def _error_text(exc: BaseException) -> str:
@@ -137,43 +153,91 @@ class ChangeWorkflow:
         self.hold: str | None = None  # retry / abandon
         self.hold_request: RetryRequest | DecisionRequest | None = None
         self.decided_by: str | None = None
+        # After the wait for a decision ends (decided or expired) no decision is taken.
+        self.decision_closed = False
+        self._lease_keeper: asyncio.Task[None] | None = None
 
     # -- the run -------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, input: ChangeInput) -> ChangeView:
-        try:
-            await self._lease()
+        pending = sorted(self.ops)
+        first = True
+        while pending:
+            try:
+                outcome = await self._round(pending, first)
+            except ActivityError as exc:
+                # A lease that cannot be held, a provider that cannot be installed or
+                # launched: before anything was applied the change ends; afterwards it
+                # waits, like a failed apply, so the cause can be fixed and retried.
+                if not self._applied_any():
+                    await self._finish("invalid", _error_text(exc))
+                    break
+                for i in pending:
+                    self.ops[i].status = "failed"
+                    self.ops[i].error = _error_text(exc)
+                outcome = pending
+            first = False
+            if outcome is None:
+                break
+            pending = outcome
+            if not await self._hold(pending):
+                break
+        self._stop_keeping_lease()
+        return self.view()
+
+    async def _round(self, pending: list[int], first: bool) -> list[int] | None:
+        """One pass over ``pending``; None when the change ended, else what must be held."""
+        await self._lease()
+        self._keep_lease()
+        if first:
             await self._set_status("discovering")
             await workflow.execute_activity(
                 "discover_providers",
-                DiscoverInput(change_id=input.change_id, project_id=input.project.id),
+                DiscoverInput(change_id=self.input.change_id, project_id=self.input.project.id),
                 result_type=DiscoverResult,
                 **_PROVIDER,
             )
-            pending = sorted(self.ops)
-            while pending:
-                if not await self._plan_check_confirm(pending):
-                    break
-                if input.dry_run:
-                    await self._finish("planned", "planned; nothing was applied (dry run)")
-                    break
-                await self._set_status("applying")
-                failed = await self._apply(pending)
-                if not failed:
-                    await self._finish("applied", self._applied_message())
-                    break
-                pending = failed
-                if not await self._hold(failed):
-                    break
-        except ActivityError as exc:
-            # A lease that cannot be held or a provider that cannot be installed ends
-            # the change before anything was applied.
-            await self._finish("invalid", _error_text(exc))
-        return self.view()
+        decided = await self._plan_check_confirm(pending, retrying=not first)
+        if decided is not True:
+            return decided or None
+        if self.input.dry_run:
+            await self._finish("planned", "planned; nothing was applied (dry run)")
+            return None
+        await self._set_status("applying")
+        failed = await self._apply(pending)
+        if not failed:
+            await self._finish("applied", self._applied_message())
+            return None
+        return failed
+
+    # -- the lease, kept while the change is live ------------------------------------------
+
+    def _keep_lease(self) -> None:
+        """Renew the requester's lease in the background while the change plans, waits
+        for a human or applies: a long review or apply must not let it lapse."""
+        if self._lease_keeper is None or self._lease_keeper.done():
+            self._lease_keeper = asyncio.create_task(self._lease_loop())
+
+    def _stop_keeping_lease(self) -> None:
+        if self._lease_keeper is not None and not self._lease_keeper.done():
+            self._lease_keeper.cancel()
+        self._lease_keeper = None
+
+    async def _lease_loop(self) -> None:
+        while True:
+            await workflow.sleep(max(self.input.lease_renew_seconds, 1.0))
+            try:
+                await self._check_lease()
+            except ActivityError:
+                # Someone else holds it now; the next apply step reports that.
+                workflow.logger.info("lease of %s not renewed", self.input.project.name)
 
     async def _lease(self) -> None:
         await self._set_status("checking_lease")
+        await self._check_lease()
+
+    async def _check_lease(self) -> None:
         await workflow.execute_local_activity(
             "check_lease",
             CheckLeaseInput(
@@ -182,8 +246,12 @@ class ChangeWorkflow:
             **_LEASE,
         )
 
-    async def _plan_check_confirm(self, indexes: list[int]) -> bool:
-        """Plan, check policies and wait for confirmation; False when the change ended."""
+    async def _plan_check_confirm(self, indexes: list[int], *, retrying: bool) -> bool | list[int]:
+        """Plan, check policies and wait for confirmation.
+
+        True: go on and apply. False: the change ended. A list: operations to hold in
+        ``failed`` (a plan error on a retry round: the cause can be fixed again).
+        """
         await self._set_status("planning")
         for i in indexes:
             self.ops[i].status = "planning"
@@ -203,17 +271,22 @@ class ChangeWorkflow:
             for index, diagnostics in result.errors.items():
                 self.ops[index].status = "invalid"
                 self.ops[index].diagnostics = diagnostics
-                self.ops[index].error = "; ".join(d.summary for d in diagnostics)
+                self.ops[index].error = _describe(diagnostics)
             await self._record(
                 [self._row(i, "invalid", reasons=[self.ops[i].error or ""]) for i in result.errors]
             )
             first = next(iter(result.errors.values()))[0]
             where = f" ({first.attribute})" if first.attribute else ""
+            if retrying:
+                for i in indexes:
+                    if self.ops[i].status == "invalid":
+                        self.ops[i].status = "failed"
+                return indexes
             await self._finish("invalid", f"the plan failed: {first.summary}{where}")
             return False
 
         await self._set_status("policy_check")
-        verdicts: list[PolicyVerdictView] = await workflow.execute_local_activity(
+        verdicts: list[PolicyVerdictView] = await workflow.execute_activity(
             "evaluate_policies",
             PolicyCheckInput(
                 change_id=self.input.change_id,
@@ -223,7 +296,7 @@ class ChangeWorkflow:
                 timestamp_ns=workflow.time_ns(),
             ),
             result_type=list[PolicyVerdictView],
-            **_BOOKKEEPING,
+            **_POLICY,
         )
         for verdict in verdicts:
             op = self.ops[verdict.index]
@@ -249,7 +322,7 @@ class ChangeWorkflow:
             names = ", ".join(self.ops[i].resource_id for i in denied)
             await self._finish(
                 "denied",
-                f"denied by policy ({names}): " + "; ".join(reasons) + "; nothing was applied",
+                f"denied by policy ({names}): " + "; ".join(reasons) + self._nothing_more(),
             )
             return False
         if self.input.dry_run:
@@ -264,13 +337,16 @@ class ChangeWorkflow:
                 waits.append(f"{op.resource_id}: a policy sent this {planned.action} to review")
             elif planned.needs_confirmation:
                 op.status = "awaiting_confirmation"
-                what = "replaces" if planned.action == "replace" else "deletes"
+                what = {"replace": "replaces", "forget": "forgets (gone outside intent)"}.get(
+                    planned.action, "deletes"
+                )
                 waits.append(f"{op.resource_id}: {what} a real resource")
         if not waits:
             return True
         self.waiting_for = waits
         self.decision = None
         self.decision_kind = None
+        self.decision_closed = False
         timeout = self.input.confirmation_timeout_seconds
         self.confirm_deadline = workflow.now() + timedelta(seconds=timeout)
         await self._set_status("awaiting_confirmation")
@@ -278,6 +354,8 @@ class ChangeWorkflow:
             await workflow.wait_condition(lambda: self.decision is not None, timeout=timeout)
         except TimeoutError:
             self.decision_kind = "expired"
+        # Closed before the next await: a late confirm is refused by the validator.
+        self.decision_closed = True
         waiting = [
             i for i in indexes if self.ops[i].status in ("pending_review", "awaiting_confirmation")
         ]
@@ -306,27 +384,37 @@ class ChangeWorkflow:
                     for i in indexes
                 ]
             )
-            await self._finish("rejected", f"rejected by {self.decided_by}; nothing was applied")
+            await self._finish("rejected", f"rejected by {self.decided_by}" + self._nothing_more())
         else:
             await self._record([self._row(i, "expired") for i in indexes])
             await self._finish(
                 "expired",
-                f"nobody confirmed within {timeout:.0f}s; nothing was applied. Ask again to "
-                "start a new change.",
+                f"nobody confirmed within {timeout:.0f}s"
+                + self._nothing_more()
+                + ". Ask again to start a new change.",
             )
         return False
+
+    def _applied_any(self) -> bool:
+        return any(op.status == "applied" for op in self.ops.values())
+
+    def _nothing_more(self) -> str:
+        """How a change that stops here ends, honestly: was anything applied before?"""
+        applied = [op.resource_id for op in self.ops.values() if op.status == "applied"]
+        if not applied:
+            return "; nothing was applied"
+        return f"; nothing more was applied (already applied earlier: {', '.join(applied)})"
 
     async def _apply(self, indexes: list[int]) -> list[int]:
         """Apply ``indexes`` in dependency order; return the ones that failed or were blocked."""
         try:
-            await self._lease()
+            await self._check_lease()
         except ActivityError as exc:
             for i in indexes:
                 self.ops[i].status = "failed"
                 self.ops[i].error = _error_text(exc)
             self.message = _error_text(exc)
             return indexes
-        await self._set_status("applying")
         wanted = set(indexes)
         failed: set[int] = set()
         depends = {
@@ -411,7 +499,7 @@ class ChangeWorkflow:
             op.outputs = _outputs(result.after, planned)
             return True
         op.status = "failed"
-        op.error = "; ".join(d.summary for d in result.diagnostics if d.severity == "error")
+        op.error = _describe([d for d in result.diagnostics if d.severity == "error"])
         return False
 
     async def _hold(self, failed: list[int]) -> bool:
@@ -425,6 +513,8 @@ class ChangeWorkflow:
         )
         self.hold = None
         self.hold_request = None
+        # A failed change may wait for days: it does not keep the project locked.
+        self._stop_keeping_lease()
         await self._set_status("failed")
         await workflow.wait_condition(lambda: self.hold is not None)
         if self.hold == "retry":
@@ -489,7 +579,11 @@ class ChangeWorkflow:
         self._check_holder(request.actor, "abandon")
 
     def _check_decider(self, request: DecisionRequest, verb: str) -> None:
-        if self.status != "awaiting_confirmation" or self.decision is not None:
+        if (
+            self.status != "awaiting_confirmation"
+            or self.decision is not None
+            or self.decision_closed
+        ):
             raise ApplicationError(
                 f"change {self.input.change_id} is {self.status}, not waiting for "
                 f"confirmation; nothing to {verb}",
@@ -498,6 +592,17 @@ class ChangeWorkflow:
             )
         actor = request.actor
         review = any(op.status == "pending_review" for op in self.ops.values())
+        requester = actor.id == self.input.actor.id
+        if verb == "reject" and requester:
+            return  # whoever asked may always withdraw
+        if review and requester and not actor.is_admin:
+            raise ApplicationError(
+                f"{actor.name} may not approve their own change {self.input.change_id}: a "
+                "policy sent it to review, which needs someone else with the reviewer or "
+                "admin role",
+                type=CHANGE_FORBIDDEN,
+                non_retryable=True,
+            )
         if review and not (REVIEWER_ROLES & set(actor.roles)):
             raise ApplicationError(
                 f"{actor.name} may not {verb} change {self.input.change_id}: a policy sent it "

@@ -318,7 +318,8 @@ class ProjectLockWorkflow:
             reason=reason,
         )
         try:
-            await workflow.execute_activity(
+            # Local: a lock answer must not queue behind long applies for a task slot.
+            await workflow.execute_local_activity(
                 "mirror_lock",
                 snapshot,
                 start_to_close_timeout=timedelta(seconds=15),

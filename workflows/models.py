@@ -149,6 +149,7 @@ class ChangeInput(BaseModel):
     dry_run: bool = False
     confirmation_timeout_seconds: float = 3600.0
     max_parallel: int = 4
+    lease_renew_seconds: float = 60.0
 
 
 class DiagnosticView(BaseModel):
@@ -180,7 +181,8 @@ class PlannedOperation(BaseModel):
 
     @property
     def needs_confirmation(self) -> bool:
-        return self.action in {"delete", "replace"}
+        # "forget" drops a resource from state (it was deleted outside intent).
+        return self.action in {"delete", "replace", "forget"}
 
 
 class PolicyResultView(BaseModel):

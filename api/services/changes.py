@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.planning import compose_patches, merge_patch
 from api.context import Caller
@@ -27,7 +27,7 @@ from store import changes as store_changes
 from store import projects as store_projects
 from store import resources as store_resources
 from store.models import Change, Project
-from store.types import new_id
+from store.types import new_id, utcnow
 from workflows.change import (
     CHANGE_FORBIDDEN,
     CHANGE_NOT_WAITING,
@@ -266,6 +266,8 @@ async def submit(
     try:
         await _start(caller, project, requests, change_id, summary, dry_run)
     except Exception as exc:
+        if await _started_anyway(caller, change_id):
+            return change_id  # the call timed out, but the workflow runs
         # Nothing runs it: close the row so it blocks nothing and says why.
         async with caller.db.transaction() as session:
             await store_changes.set_status(
@@ -286,21 +288,37 @@ async def _close_orphans(caller: Caller, project: Project, resource_ids: set[str
     if not suspects:
         return
     client = await caller.temporal()
-    for change_id in suspects:
+    for change_id, change in suspects.items():
         try:
             described = await client.get_workflow_handle(change_id).describe()
-        except RPCError:
-            continue
-        if described.status != WorkflowExecutionStatus.RUNNING:
+        except RPCError as exc:
+            # No workflow at all: the server died between storing the row and starting
+            # it. Give a start in progress a minute before calling the row an orphan.
+            young = (utcnow() - change.created_at).total_seconds() < 60
+            if exc.status != RPCStatusCode.NOT_FOUND or young:
+                continue
+            name = "missing"
+        else:
+            if described.status == WorkflowExecutionStatus.RUNNING:
+                continue
             name = described.status.name.lower() if described.status else "closed"
-            async with caller.db.transaction() as session:
-                await store_changes.set_status(
-                    session,
-                    change_id,
-                    "abandoned",
-                    {"message": f"its workflow is {name} (closed outside intent)"},
-                    final=True,
-                )
+        async with caller.db.transaction() as session:
+            await store_changes.set_status(
+                session,
+                change_id,
+                "abandoned",
+                {"message": f"its workflow is {name} (closed outside intent)"},
+                final=True,
+            )
+
+
+async def _started_anyway(caller: Caller, change_id: str) -> bool:
+    try:
+        client = await caller.temporal()
+        await client.get_workflow_handle(change_id).describe()
+    except Exception:
+        return False
+    return True
 
 
 async def _start(
@@ -324,6 +342,7 @@ async def _start(
             dry_run=dry_run,
             confirmation_timeout_seconds=caller.settings.confirmation_timeout_seconds,
             max_parallel=caller.settings.apply_parallelism,
+            lease_renew_seconds=max(caller.settings.lock_lease_seconds / 3, 1.0),
         ),
         id=change_id,
         task_queue=caller.settings.temporal_task_queue,

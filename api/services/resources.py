@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from api.context import Caller
 from api.errors import Conflict, Invalid, NotFound
 from api.services.changes import current_project, require_lease
+from store import changes as store_changes
 from store import history
 from store import resources as store_resources
 from store.models import Project, Resource
@@ -132,6 +133,7 @@ async def eject(caller: Caller, project_ref: str | None, resource_id: str) -> Re
     await require_lease(caller, project)
     row = await _row(caller, project, resource_id)
     async with caller.db.transaction() as session:
+        await _not_in_flight(session, project, [resource_id])
         users = await store_resources.dependents_of(session, project.id, resource_id)
         if users:
             raise Conflict(
@@ -179,6 +181,7 @@ async def _change_dependencies(
     if resource_id in targets:
         raise Invalid(f"{resource_id} cannot depend on itself")
     async with caller.db.transaction() as session:
+        await _not_in_flight(session, project, [resource_id, *targets])
         for target in targets:
             if await store_resources.get_resource(session, project.id, target) is None:
                 raise NotFound(f"{target} is not in project {project.name}")
@@ -205,6 +208,19 @@ async def _change_dependencies(
             details={"depends_on": targets},
         )
     return await get_dependencies(caller, project.name, resource_id)
+
+
+async def _not_in_flight(session: Any, project: Project, resource_ids: list[str]) -> None:
+    """State edits wait for changes in flight on the same resources (same rule as changes)."""
+    await store_changes.serialize_project(session, project.id)
+    busy = await store_changes.busy_resources(session, project.id)
+    for resource_id in resource_ids:
+        change = busy.get(resource_id)
+        if change is not None:
+            raise Conflict(
+                f"{resource_id} is part of change {change.id}, which is {change.status}; let "
+                "it finish, or confirm/reject/retry/abandon it first"
+            )
 
 
 async def _reachable(session: Any, project_id: str, starts: list[str], goal: str) -> str | None:

@@ -71,6 +71,47 @@ async def test_unconfirmed_delete_expires(
         assert [r["status"] for r in rows] == ["expired", "planned"]
 
 
+async def test_waiting_change_keeps_the_lease_alive(
+    temporal_env: WorkflowEnvironment,
+    tmp_path: Path,
+    moto_server: MotoServer,
+    aws_settings: dict[str, Any],
+) -> None:
+    overrides = {**aws_settings, "lock_lease_seconds": 2.0}
+    async with run_stack(temporal_env, tmp_path, **overrides) as stack:
+        http = await stack.http("alice")
+        await http.post("/api/v1/projects", json={"name": "patient"})
+        await http.post("/api/v1/projects/patient/lock")
+        create = await http.post(
+            "/api/v1/projects/patient/changes",
+            json={
+                "operations": [
+                    {
+                        "kind": "create",
+                        "resource_id": "b",
+                        "resource_type": "aws_s3_bucket",
+                        "config": {"bucket": "patient-bucket"},
+                    }
+                ],
+                "wait_seconds": 60,
+            },
+        )
+        assert create.json()["status"] == "applied"
+        delete = await http.post(
+            "/api/v1/projects/patient/changes",
+            json={"operations": [{"kind": "delete", "resource_id": "b"}], "wait_seconds": 30},
+        )
+        change_id = delete.json()["change_id"]
+        # Three lease lengths pass with nobody calling: the waiting change keeps it.
+        await asyncio.sleep(6)
+        lock = (await http.get("/api/v1/projects/patient/lock")).json()
+        assert lock["locked"] and lock["holder"] == "alice", lock
+        confirmed = await http.post(f"/api/v1/changes/{change_id}/confirm")
+        assert confirmed.status_code == 200
+        assert (await settled(http, change_id))["status"] == "applied"
+        assert "patient-bucket" not in bucket_names(moto_server)
+
+
 @pytest.mark.postgres
 async def test_change_flow_on_postgresql(
     temporal_env: WorkflowEnvironment,

@@ -186,9 +186,20 @@ async def test_failed_apply_holds_then_retry_with_fix_completes(
     )
     assert wrong.status_code == 422 and "did not fail" in wrong.json()["message"]
 
+    # A fix that does not plan sends the change back to the hold, not to an end.
+    wrong_fix = await http.post(
+        f"/api/v1/changes/{change_id}/retry",
+        json={"config_patches": {"reader": {"policy": POLICY_OK, "no_such_argument": 1}}},
+    )
+    assert wrong_fix.status_code == 200, wrong_fix.text
+    again = await settled(http, change_id)
+    assert again["status"] == "failed", again
+    reader = next(o for o in again["operations"] if o["resource_id"] == "reader")
+    assert "no_such_argument" in (reader["error"] or "")
+
     retried = await http.post(
         f"/api/v1/changes/{change_id}/retry",
-        json={"config_patches": {"reader": {"policy": POLICY_OK}}, "comment": "added Resource"},
+        json={"config_patches": {"reader": {"no_such_argument": None}}, "comment": "fixed"},
     )
     assert retried.status_code == 200, retried.text
     final = await settled(http, change_id)

@@ -203,10 +203,33 @@ async def test_undecided_policy_sends_changes_to_review(
         decided = next(e for e in rows["entries"] if e["status"] == "rejected")
         assert decided["details"]["decided_by"] == "rita" and decided["reasons"] == ["not now"]
 
+    # A reviewer's own change still needs someone else; its requester may withdraw it.
+    await alice_http.delete("/api/v1/projects/reviewed/lock")
+    await reviewer.post("/api/v1/projects/reviewed/lock")
+    own = await reviewer.post(
+        "/api/v1/projects/reviewed/changes",
+        json={
+            "operations": [
+                {
+                    "kind": "create",
+                    "resource_id": "r3",
+                    "resource_type": "aws_s3_bucket",
+                    "config": {"bucket": "reviewed-three"},
+                }
+            ],
+            "wait_seconds": 60,
+        },
+    )
+    own_id = own.json()["change_id"]
+    assert own.json()["status"] == "awaiting_confirmation"
+    self_review = await reviewer.post(f"/api/v1/changes/{own_id}/confirm")
+    assert self_review.status_code == 403 and "their own change" in self_review.json()["message"]
+    withdrawn = await reviewer.post(f"/api/v1/changes/{own_id}/reject", json={"comment": "later"})
+    assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "rejected"
+
     # The policy kept its evaluations (sample = true).
     samples = (await root.get("/api/v1/policies/undecided/samples")).json()
-    assert len(samples) == 2
-    assert samples[0]["input"]["resource"]["resource_id"] == "r2"
+    assert [s["input"]["resource"]["resource_id"] for s in samples] == ["r3", "r2", "r1"]
     assert samples[0]["result"]["deny"] == [] and samples[0]["result"]["sample"] is True
     simulated = await root.post(
         "/api/v1/policies/undecided/simulate",
