@@ -342,7 +342,7 @@ class ChangeActivities:
                     read.state.attributes if read.state else None,
                 )
             config = self._desired_config(request, row)
-            check_sensitive_references(client, type_name, config, views)
+            check_sensitive_references(client.resource_schema(type_name).block, config, views)
             resolved = resolve_config(config, values, deleted)
             change = await client.plan(type_name, prior, resolved)
             view = planned_view(client, request, change, depends_on=depends_on)

@@ -8,7 +8,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.planning import error_view, resolve_config
+from activities.planning import check_sensitive_references, error_view, resolve_config
 from activities.runtime import ProviderRefused, Runtime
 from providers import RegistryClient, RegistryError, list_local_providers
 from providers.codec import from_wire, to_user
@@ -156,11 +156,20 @@ class LookupActivities:
         async with self.rt.db.session() as session:
             stored = await resources.list_resources(session, input.project_id)
         values = {r.resource_id: r.state for r in stored}
+        views = {r.resource_id: r.state_view for r in stored}
         try:
             config = resolve_config(input.config or {}, values, set())
         except ReferenceError as exc:
             raise _invalid(str(exc)) from exc
         async with self.rt.client(binding) as client:
+            try:
+                block = client.data_source_schema(input.data_source).block
+                # Data source results are shown: no sensitive value may flow into one.
+                check_sensitive_references(block, input.config, views)
+            except UnknownTypeError as exc:
+                raise _invalid(str(exc)) from exc
+            except ReferenceError as exc:
+                raise _invalid(str(exc)) from exc
             try:
                 result = await client.read_data_source(input.data_source, config or {})
             except UnknownTypeError as exc:

@@ -11,6 +11,7 @@ from providers.config import convert_config
 from providers.errors import Diagnostic, ProviderError
 from providers.plan import SENSITIVE_DISPLAY, redact
 from providers.results import PlannedChange, ResourceState
+from providers.schema import Block
 from store.models import Resource
 from workflows.models import Action, DiagnosticView, OperationRequest, PlannedOperation
 from workflows.references import (
@@ -129,8 +130,7 @@ def resolve_config(
 
 
 def check_sensitive_references(
-    client: ProviderClient,
-    type_name: str,
+    block: Block,
     config: dict[str, Any] | None,
     views: Mapping[str, Mapping[str, Any] | None],
 ) -> None:
@@ -141,7 +141,6 @@ def check_sensitive_references(
     this type's schema would show it in plans, state and history, so it is an error
     (Terraform tracks the same thing with value marks).
     """
-    block = client.resource_schema(type_name).block
     for attribute, ref in references_by_attribute(config or {}):
         current: Any = views.get(ref.resource_id)
         for part in ref.path:
