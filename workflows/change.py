@@ -46,11 +46,23 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.temporal import SA_STATUS
 
-__all__ = ["CHANGE_FORBIDDEN", "CHANGE_NOT_WAITING", "ChangeWorkflow", "change_workflow_id"]
+__all__ = [
+    "CHANGE_FORBIDDEN",
+    "CHANGE_NOT_WAITING",
+    "ChangeWorkflow",
+    "change_workflow_id",
+    "may_operate",
+]
 
 CHANGE_NOT_WAITING = "ChangeNotWaiting"
 CHANGE_FORBIDDEN = "ChangeForbidden"
 REVIEWER_ROLES = frozenset({"admin", "reviewer"})
+OPERATOR_ROLES = frozenset({"admin", "operator"})
+
+
+def may_operate(actor: Actor, requester_id: str) -> bool:
+    """Who may retry or abandon a failed change: whoever asked for it, or an operator."""
+    return actor.id == requester_id or bool(OPERATOR_ROLES & set(actor.roles))
 
 
 class _LocalOptions(TypedDict, total=False):
@@ -626,7 +638,7 @@ class ChangeWorkflow:
                 type=CHANGE_NOT_WAITING,
                 non_retryable=True,
             )
-        if actor.id != self.input.actor.id and not ({"admin", "operator"} & set(actor.roles)):
+        if not may_operate(actor, self.input.actor.id):
             raise ApplicationError(
                 f"{actor.name} may not {verb} change {self.input.change_id}: only "
                 f"{self.input.actor.name} or an operator/admin may",

@@ -33,6 +33,7 @@ from workflows.change import (
     CHANGE_NOT_WAITING,
     ChangeWorkflow,
     change_workflow_id,
+    may_operate,
 )
 from workflows.models import (
     FINAL_STATUSES,
@@ -465,10 +466,9 @@ async def retry(
     """Retry a failed change; ``config_patches`` (resource id → merge patch) fix configs."""
     if config_patches:
         change = await _load_change(caller, change_id)
-        if change.actor_id != caller.actor.id and not {"admin", "operator"} & set(
-            caller.actor.roles
-        ):
-            # Checked here too: the patch is stored before the workflow's own check.
+        if not may_operate(caller.actor, change.actor_id):
+            # The workflow's own rule, checked here too: the patch is stored before the
+            # workflow's validator sees the retry.
             raise Forbidden(
                 f"{caller.actor.name} may not retry change {change_id}: only "
                 f"{change.actor_name} or an operator/admin may"
