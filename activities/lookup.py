@@ -16,7 +16,7 @@ from providers.errors import ProviderError
 from providers.plan import redact
 from providers.schema import ProviderSchema, UnknownTypeError
 from store import resources
-from workflows.lookup import LookupInput
+from workflows.models import LookupInput
 from workflows.references import ReferenceError
 
 __all__ = ["LookupActivities"]

@@ -10,21 +10,25 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from temporalio.client import Client
 
 from providers import install_provider
-from providers.client import ProviderClient
 from providers.models import InstalledProvider, ProviderAddress
-from providers.pool import ProviderPool
 from providers.versions import Version
 from settings import Settings
 from store import environments
 from store.db import Database
 from store.models import Integration, Resource
 from store.secrets import SecretBox
+
+if TYPE_CHECKING:
+    # Annotations only: rooms import this module, and the server imports the rooms
+    # (typed activity references) without loading the plugin machinery.
+    from providers.client import ProviderClient
+    from providers.pool import ProviderPool
 
 __all__ = [
     "SANDBOX_CREDENTIALS",
