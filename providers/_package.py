@@ -105,7 +105,7 @@ def verify_signature(
                 # registry vouches for the key itself, so the signature check is what counts.
                 warnings.simplefilter("ignore")
                 if key.verify(shasums, sig):
-                    return key.fingerprint.keyid.upper()
+                    return str(key.fingerprint.keyid).upper()
         except (PGPError, ValueError, TypeError, NotImplementedError):
             continue
     raise PackageVerificationError(
