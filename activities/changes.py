@@ -105,12 +105,19 @@ class ChangeActivities:
     async def check_lease(self, input: CheckLeaseInput) -> None:
         """The requester must hold the project's lock: renew it, or take it if it is free
         (a long review or a retry days later), never from someone else."""
+        await self._check_requester(input)
         handle = self.rt.temporal.get_workflow_handle_for(
             ProjectLockWorkflow.run, lock_workflow_id(input.project.id)
         )
         holder = Holder(id=input.actor.id, name=input.actor.name, via=input.actor.via)
+
+        def signed(update: str) -> str:
+            return self.rt.signer.sign(input.actor, workflow_id=handle.id, update=update)
+
         try:
-            await handle.execute_update(ProjectLockWorkflow.renew, RenewRequest(holder=holder))
+            await handle.execute_update(
+                ProjectLockWorkflow.renew, RenewRequest(holder=holder, assertion=signed("renew"))
+            )
             return
         except WorkflowUpdateFailedError as exc:
             if getattr(exc.cause, "type", None) != LOCK_NOT_HELD:
@@ -125,9 +132,32 @@ class ChangeActivities:
                 non_retryable=True,
             ) from exc
         try:
-            await handle.execute_update(ProjectLockWorkflow.acquire, AcquireRequest(holder=holder))
+            await handle.execute_update(
+                ProjectLockWorkflow.acquire,
+                AcquireRequest(holder=holder, assertion=signed("acquire")),
+            )
         except WorkflowUpdateFailedError as exc:
             raise self._lease_error(input, exc) from exc
+
+    async def _check_requester(self, input: CheckLeaseInput) -> None:
+        """The workflow's requester must be the one intent recorded for this change.
+
+        A change is started by the server after it wrote the change's row; a workflow
+        started by hand on Temporal's port with a made-up actor finds no matching row and
+        acts for nobody (its lease would be taken in someone else's name)."""
+        async with self.rt.db.session() as session:
+            change = await store_changes.get_change(session, input.change_id)
+        if (
+            change is None
+            or change.actor_id != input.actor.id
+            or change.project_id != input.project.id
+        ):
+            raise ApplicationError(
+                f"change {input.change_id} was not requested through intent by "
+                f"{input.actor.name} for project {input.project.name}; refusing to act on it",
+                type="LeaseNotHeld",
+                non_retryable=True,
+            )
 
     @staticmethod
     def _lease_error(input: CheckLeaseInput, exc: WorkflowUpdateFailedError) -> ApplicationError:

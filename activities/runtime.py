@@ -25,6 +25,7 @@ from store import environments
 from store.db import Database
 from store.models import Integration, Resource
 from store.secrets import SecretBox
+from workflows.assertions import KEY_PURPOSE, ActorSigner
 
 __all__ = [
     "SANDBOX_CREDENTIALS",
@@ -90,6 +91,11 @@ class Runtime:
     temporal: Client
     pool: ProviderPool
     box: SecretBox
+
+    @property
+    def signer(self) -> ActorSigner:
+        """Signs the requester for the lease renewals a change makes on its behalf."""
+        return ActorSigner(self.box.derived_key(KEY_PURPOSE))
 
     async def install(self, source: str, constraint: str | None) -> InstalledProvider:
         """Install (or find) an allowed provider; a refused one raises ``ProviderRefused``."""
