@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
     temporal_ui_url: str | None = None
+    temporal_ui_operators: bool = Field(
+        default=False,
+        description="Accept retry/abandon typed into the Temporal UI without intent's "
+        "signature, recorded as actor 'temporal-ui' (unverified). `intent up` turns it on "
+        "for its loopback dev server; keep it off where others reach Temporal.",
+    )
 
     # -- locks and changes ------------------------------------------------------------
     lock_lease_seconds: float = 300.0

@@ -23,6 +23,7 @@ from store import environments
 from store.db import Database
 from store.models import Integration, Resource
 from store.secrets import SecretBox
+from workflows.assertions import KEY_PURPOSE, ActorSigner
 
 if TYPE_CHECKING:
     # Annotations only: rooms import this module, and the server imports the rooms
@@ -94,6 +95,11 @@ class Runtime:
     temporal: Client
     pool: ProviderPool
     box: SecretBox
+
+    @property
+    def signer(self) -> ActorSigner:
+        """Signs the requester for the lease renewals a change makes on its behalf."""
+        return ActorSigner(self.box.derived_key(KEY_PURPOSE))
 
     async def install(self, source: str, constraint: str | None) -> InstalledProvider:
         """Install (or find) an allowed provider; a refused one raises ``ProviderRefused``."""

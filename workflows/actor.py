@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 __all__ = ["Actor", "Via"]
 
-Via = Literal["mcp", "api", "ui", "cli", "system"]
+Via = Literal["mcp", "api", "ui", "cli", "system", "temporal-ui"]
 
 
 class Actor(BaseModel):
