@@ -66,7 +66,11 @@ class Settings(BaseSettings):
     # -- locks and changes ------------------------------------------------------------
     lock_lease_seconds: float = 300.0
     confirmation_timeout_seconds: float = 3600.0
-    apply_parallelism: int = 4
+    plan_reuse_seconds: float = Field(
+        default=300.0,
+        description="An apply reuses its plan (and the refresh it made) when the plan is "
+        "at most this old and nothing it depends on changed; older plans are made again.",
+    )
     mcp_wait_seconds: float = Field(
         default=240.0, description="How long an MCP tool follows a change before returning"
     )
@@ -103,7 +107,11 @@ class Settings(BaseSettings):
     )
     provider_pool_size: int = 8
     provider_idle_seconds: float = 600.0
-    provider_concurrency: int = 8
+    provider_concurrency: int = Field(
+        default=10,
+        description="Per provider process: operations planned or applied at once (a "
+        "sliding window over the change's dependency order; terraform's -parallelism).",
+    )
     worker_max_activities: int = 32
 
     # -- failure drills -----------------------------------------------------------------

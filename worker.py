@@ -77,9 +77,8 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
     locks = LockActivities(db)
     operations = Operations(runtime)
     lease = LeaseActivities(runtime)
-    plan = PlanActivities(runtime, operations)
-    policies = PolicyEvaluator(db, settings)
-    apply = ApplyActivities(runtime, operations)
+    plan = PlanActivities(runtime, operations, lease, PolicyEvaluator(db, settings))
+    apply = ApplyActivities(runtime, operations, lease)
     bookkeeping = BookkeepingActivities(db)
     lookups = LookupActivities(runtime)
     return Worker(
@@ -89,12 +88,9 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
         activities=[
             locks.mirror_lock,
             lease.check_lease,
-            plan.discover_providers,
-            plan.plan_operations,
-            policies.evaluate_policies,
-            apply.apply_operation,
-            bookkeeping.record_history,
-            bookkeeping.update_change,
+            plan.plan_change,
+            apply.apply_change,
+            bookkeeping.record_stage,
             *lookups.activities(),
         ],
         max_concurrent_activities=settings.worker_max_activities,

@@ -1,6 +1,7 @@
 """The bookkeeping room: the change's status mirror and its history rows.
 
-Quick database writes, run as local activities (no task-queue round trip each).
+One local activity per stage of a change writes both in one transaction (no
+task-queue round trip, one database write per stage).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from temporalio import activity
 from store import changes as store_changes
 from store import history
 from store.db import Database
-from workflows.models import RecordInput, UpdateChangeInput
+from workflows.models import StageInput
 
 __all__ = ["BookkeepingActivities"]
 
@@ -19,8 +20,8 @@ class BookkeepingActivities:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    @activity.defn(name="record_history")
-    async def record_history(self, input: RecordInput) -> None:
+    @activity.defn(name="record_stage")
+    async def record_stage(self, input: StageInput) -> None:
         async with self.db.transaction() as session:
             for row in input.rows:
                 await history.record(
@@ -39,10 +40,10 @@ class BookkeepingActivities:
                     after=row.after,
                     details=row.details,
                 )
-
-    @activity.defn(name="update_change")
-    async def update_change(self, input: UpdateChangeInput) -> None:
-        async with self.db.transaction() as session:
             await store_changes.set_status(
-                session, input.change_id, input.status, input.summary, final=input.final
+                session,
+                input.change_id,
+                input.status,
+                {"message": input.message},
+                final=input.final,
             )

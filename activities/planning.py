@@ -46,6 +46,7 @@ __all__ = [
     "references_of",
     "resolve_config",
     "stored_state",
+    "taint_reason",
     "warn_dependents",
     "wire_lookup",
 ]
@@ -327,6 +328,18 @@ def check_existence(request: OperationRequest, row: Resource | None, change_id: 
         raise ValueError(
             f"{request.resource_id} is a {row.resource_type}, not a {request.resource_type}"
         )
+
+
+def taint_reason(row: Resource | None) -> str | None:
+    """Why an existing object must be replaced rather than updated, if it must.
+
+    A create that failed part-way leaves its object ``tainted``: nobody knows which of
+    its settings took, so (as Terraform does) the next change that touches it replaces
+    it, confirmed like any other replacement.
+    """
+    if row is not None and row.status == "tainted" and row.state is not None:
+        return "it was left tainted by a create that failed part-way, so it is replaced"
+    return None
 
 
 def warn_dependents(

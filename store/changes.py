@@ -76,7 +76,7 @@ async def create_change(
         via=actor.via,
         dry_run=dry_run,
         request=request,
-        status="checking_lease",
+        status="planning",
     )
     session.add(row)
     await session.flush()
