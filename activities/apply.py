@@ -118,8 +118,9 @@ class ApplyActivities:
                 CheckLeaseInput(project=input.project, actor=input.actor, change_id=input.change_id)
             )
         items = {item.index: item for item in input.operations}
-        requests = {r.index: r for r in await self.ops.requests(input.change_id)}
-        stored = await self.ops.stored(input.project.id)
+        loaded = await self.ops.load(input.change_id, input.project.id, items)
+        requests = {r.index: r for r in loaded.requests}
+        stored = loaded.stored
         results: dict[int, ApplyResult] = {}
         interrupted: dict[int, bool] = {}
         async with self.rt.db.transaction() as session:

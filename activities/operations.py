@@ -9,26 +9,42 @@ per change).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from activities.planning import invalid
+from activities.planning import invalid, references_of
 from activities.runtime import ProviderBinding, implied_provider
 from providers.results import PlannedChange, ResourceState
 from store import changes as store_changes
 from store import resources
 from store.models import Resource
 from workflows.models import OperationRequest
+from workflows.references import ReferenceError
 
 if TYPE_CHECKING:
     from activities.runtime import Runtime
 
-__all__ = ["Operations", "PlanCache", "PlanMade"]
+__all__ = ["Loaded", "Operations", "PlanCache", "PlanMade"]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What a stage reads before it starts: the change's operations and the part of
+    the project's state they touch."""
+
+    requests: list[OperationRequest]
+    # The stored rows the operations act on or refer to (not the whole project).
+    stored: dict[str, Resource]
+    # Every resource id of the project, and the stored dependency edges.
+    existing: set[str]
+    stored_deps: dict[str, set[str]]
 
 
 @dataclass(frozen=True)
@@ -84,17 +100,31 @@ class Operations:
         self.rt = runtime
         self.plans = PlanCache(max_age=runtime.settings.plan_reuse_seconds)
 
-    async def requests(self, change_id: str) -> list[OperationRequest]:
+    async def load(
+        self, change_id: str, project_id: str, indexes: Iterable[int] | None = None
+    ) -> Loaded:
+        """The change's operations (``indexes`` of them) and the stored rows they touch:
+        their own, what their configs refer to, and what they depend on."""
         async with self.rt.db.session() as session:
             change = await store_changes.get_change(session, change_id)
-        if change is None:
-            raise invalid(f"change {change_id} has no request in the database")
-        return [OperationRequest.model_validate(r) for r in change.request]
-
-    async def stored(self, project_id: str) -> dict[str, Resource]:
-        async with self.rt.db.session() as session:
-            rows = await resources.list_resources(session, project_id)
-        return {r.resource_id: r for r in rows}
+            if change is None:
+                raise invalid(f"change {change_id} has no request in the database")
+            requests = [OperationRequest.model_validate(r) for r in change.request]
+            if indexes is not None:
+                wanted = set(indexes)
+                requests = [r for r in requests if r.index in wanted]
+            stored_deps: dict[str, set[str]] = {}
+            for edge in await resources.edges(session, project_id):
+                stored_deps.setdefault(edge.resource_id, set()).add(edge.depends_on)
+            touched: set[str] = set()
+            for request in requests:
+                touched.add(request.resource_id)
+                touched |= stored_deps.get(request.resource_id, set())
+                with contextlib.suppress(ReferenceError):
+                    touched |= references_of(request)
+            rows = await resources.get_resources(session, project_id, touched)
+            existing = await resources.resource_ids(session, project_id)
+        return Loaded(requests, {r.resource_id: r for r in rows}, existing, stored_deps)
 
     async def provider_of(
         self, project_id: str, request: OperationRequest, stored: dict[str, Resource]

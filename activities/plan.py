@@ -18,7 +18,7 @@ from temporalio import activity
 
 from activities.heartbeat import heartbeating
 from activities.lease import LeaseActivities
-from activities.operations import Operations, PlanMade
+from activities.operations import Loaded, Operations, PlanMade
 from activities.planning import (
     check_deletes,
     check_existence,
@@ -38,7 +38,6 @@ from activities.policies import PolicyEvaluator
 from activities.runtime import ProviderBinding, ProviderRefused
 from activities.window import run_window
 from providers.errors import ProviderCrashedError, ProviderError, ProviderLaunchError
-from store import resources
 from store.models import Resource
 from workflows.graph import CycleError, GraphOperation, predecessors
 from workflows.models import (
@@ -64,18 +63,14 @@ INFRASTRUCTURE = (ProviderCrashedError, ProviderLaunchError)
 class _Planning:
     """One plan stage's shared state: what is stored, and what has been planned so far."""
 
-    def __init__(
-        self,
-        input: PlanInput,
-        requests: list[OperationRequest],
-        stored: dict[str, Resource],
-        stored_deps: dict[str, set[str]],
-    ) -> None:
+    def __init__(self, input: PlanInput, loaded: Loaded) -> None:
         self.input = input
-        self.by_index = {r.index: r for r in requests}
-        self.stored = stored
-        self.stored_deps = stored_deps
-        self.deleted = {r.resource_id for r in requests if r.kind == "delete"}
+        self.by_index = {r.index: r for r in loaded.requests}
+        self.stored = loaded.stored
+        self.existing = loaded.existing
+        self.stored_deps = loaded.stored_deps
+        stored = loaded.stored
+        self.deleted = {r.resource_id for r in loaded.requests if r.kind == "delete"}
         # Wire values of the resources, as planned so far: references resolve here.
         self.values: dict[str, dict[str, Any] | None] = {
             rid: row.state for rid, row in stored.items() if rid not in self.deleted
@@ -108,13 +103,15 @@ class PlanActivities:
         # The lease check and the reads are independent: both at once. The lease's
         # refusal comes first (a change nobody requested has no request to read either).
         checked, loaded = await asyncio.gather(
-            self.lease.ensure(lease), self._load(input), return_exceptions=True
+            self.lease.ensure(lease),
+            self.ops.load(input.change_id, input.project.id, input.indexes),
+            return_exceptions=True,
         )
         for failure in (checked, loaded):
             if isinstance(failure, BaseException):
                 raise failure
-        assert isinstance(loaded, tuple)
-        state = _Planning(input, *loaded)
+        assert isinstance(loaded, Loaded)
+        state = _Planning(input, loaded)
         requests = list(state.by_index.values())
         if input.discover:
             await self._discover(input.project.id, requests, state.stored)
@@ -148,21 +145,6 @@ class PlanActivities:
             )
         )
         return PlanResult(operations=planned, verdicts=verdicts)
-
-    async def _load(
-        self, input: PlanInput
-    ) -> tuple[list[OperationRequest], dict[str, Resource], dict[str, set[str]]]:
-        requests = await self.ops.requests(input.change_id)
-        if input.indexes is not None:
-            wanted = set(input.indexes)
-            requests = [r for r in requests if r.index in wanted]
-        stored = await self.ops.stored(input.project.id)
-        async with self.rt.db.session() as session:
-            edges = await resources.edges(session, input.project.id)
-        stored_deps: dict[str, set[str]] = {}
-        for edge in edges:
-            stored_deps.setdefault(edge.resource_id, set()).add(edge.depends_on)
-        return requests, stored, stored_deps
 
     # -- discovery ---------------------------------------------------------------------
 
@@ -210,7 +192,7 @@ class PlanActivities:
             except ReferenceError as exc:
                 state.errors[request.index] = [DiagnosticView(summary=str(exc))]
                 state.depends[request.index] = []
-        state.errors.update(check_deletes(requests, state.stored, state.stored_deps))
+        state.errors.update(check_deletes(requests, state.existing, state.stored_deps))
         try:
             order = predecessors(
                 [

@@ -3,7 +3,7 @@ redacted views. Pure: the rooms that read the database and call providers use th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from temporalio.exceptions import ApplicationError
@@ -277,10 +277,10 @@ def depends_on(
 
 def check_deletes(
     requests: list[OperationRequest],
-    stored: Mapping[str, Resource],
+    existing: Collection[str],
     stored_deps: Mapping[str, set[str]],
 ) -> dict[int, list[DiagnosticView]]:
-    """Refuse deleting what something that stays still references."""
+    """Refuse deleting what something that stays (of ``existing``) still references."""
     deleted = {r.resource_id for r in requests if r.kind == "delete"}
     errors: dict[int, list[DiagnosticView]] = {}
     for request in requests:
@@ -289,7 +289,7 @@ def check_deletes(
         users = sorted(
             rid
             for rid, deps in stored_deps.items()
-            if request.resource_id in deps and rid not in deleted and rid in stored
+            if request.resource_id in deps and rid not in deleted and rid in existing
         )
         if users:
             errors[request.index] = [

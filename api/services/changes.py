@@ -212,11 +212,17 @@ async def _requests(
     seen: set[str] = set()
     out: list[OperationRequest] = []
     async with caller.db.session() as session:
+        rows = {
+            r.resource_id: r
+            for r in await store_resources.get_resources(
+                session, project.id, (op.resource_id for op in operations)
+            )
+        }
         for index, op in enumerate(operations):
             if op.resource_id in seen:
                 raise Invalid(f"{op.resource_id} appears twice in one change; merge them")
             seen.add(op.resource_id)
-            row = await store_resources.get_resource(session, project.id, op.resource_id)
+            row = rows.get(op.resource_id)
             resource_type = op.resource_type
             if op.kind in ("update", "delete", "refresh"):
                 if row is None:
@@ -303,20 +309,44 @@ async def _store(
     await require_lease(caller, project)
     requests = await _requests(caller, project, operations)
     change_id = change_workflow_id(project.id, new_id())
-    if not dry_run:
-        await _close_orphans(caller, project, {r.resource_id for r in requests})
+    try:
+        await _record(caller, project, requests, change_id, dry_run)
+    except _Busy as busy:
+        # Changes closed outside intent (terminated in the Temporal UI) stop blocking
+        # once their rows are closed: look for them only when something is blocked.
+        await _close_orphans(caller, project, set(busy.blocking))
+        await _record(caller, project, requests, change_id, dry_run)
+    return _Submission(project, requests, change_id, dry_run)
+
+
+class _Busy(Conflict):
+    def __init__(self, message: str, blocking: dict[str, Change]) -> None:
+        super().__init__(message)
+        self.blocking = blocking
+
+
+async def _record(
+    caller: Caller,
+    project: Project,
+    requests: list[OperationRequest],
+    change_id: str,
+    dry_run: bool,
+) -> None:
+    """Store the request, unless an unfinished change holds one of its resources."""
     async with caller.db.transaction() as session:
         if not dry_run:
             await store_changes.serialize_project(session, project.id)
             busy = await store_changes.busy_resources(session, project.id)
-            for request in requests:
-                other = busy.get(request.resource_id)
-                if other is not None:
-                    raise Conflict(
-                        f"{request.resource_id} is part of change {other.id}, which is "
-                        f"{other.status}; let it finish, or confirm/reject/retry/abandon it "
-                        "first (change-status shows it)"
-                    )
+            blocking = {
+                r.resource_id: busy[r.resource_id] for r in requests if r.resource_id in busy
+            }
+            if blocking:
+                rid, other = next(iter(blocking.items()))
+                raise _Busy(
+                    f"{rid} is part of change {other.id}, which is {other.status}; let it "
+                    "finish, or confirm/reject/retry/abandon it first (change-status shows it)",
+                    blocking,
+                )
         await store_changes.create_change(
             session,
             change_id=change_id,
@@ -325,7 +355,6 @@ async def _store(
             dry_run=dry_run,
             request=[r.model_dump(mode="json") for r in requests],
         )
-    return _Submission(project, requests, change_id, dry_run)
 
 
 async def _launch(
@@ -487,12 +516,20 @@ async def wait(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     seen = ""
+    view: ChangeView
+    if on_progress is not None:
+        # Where it is now, by query (no history, no workflow task); then wait for moves.
+        view = await change_view(caller, change_id)
+        await on_progress(view)
+        if view.status in SETTLED:
+            return view
+        seen = progress_marker(view.status, (op.status for op in view.operations))
     while True:
         remaining = deadline - loop.time()
         if remaining <= 0:
             return await change_view(caller, change_id)
         try:
-            view: ChangeView = await asyncio.wait_for(
+            view = await asyncio.wait_for(
                 handle.execute_update(
                     ChangeWorkflow.watch, WatchRequest(seen=seen, settled=on_progress is None)
                 ),
