@@ -8,6 +8,7 @@ else installed: SQLite and the Temporal dev server's SQLite file live in ``./.in
 from __future__ import annotations
 
 import fnmatch
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -102,6 +103,12 @@ class Settings(BaseSettings):
         description="Let providers use the worker host's cloud instance credentials "
         "(IMDS). Off: a project only ever acts with its own credentials.",
     )
+    hash_cache_dir: Path | None = Field(
+        default=None,
+        description="Where provider binaries' SHA-256 digests are remembered, by path, "
+        "size, mtime and inode, so a binary is hashed once per machine; default "
+        "$XDG_CACHE_HOME/intent/sha256 (~/.cache/intent/sha256).",
+    )
     provider_runtime_dir: Path | None = Field(
         default=None, description="Where provider sockets live; default a private temp dir"
     )
@@ -184,6 +191,18 @@ class Settings(BaseSettings):
     @property
     def resolved_provider_dir(self) -> Path:
         return (self.provider_dir or self.data_dir / "providers").resolve()
+
+    @property
+    def resolved_schema_dir(self) -> Path:
+        """Provider schemas, cached on disk by binary digest."""
+        return self.resolved_provider_dir / "schemas"
+
+    @property
+    def resolved_hash_cache_dir(self) -> Path:
+        if self.hash_cache_dir is not None:
+            return self.hash_cache_dir.expanduser().resolve()
+        cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(cache_home).expanduser().resolve() / "intent" / "sha256"
 
     @property
     def temporal_target(self) -> str:

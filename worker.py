@@ -23,9 +23,11 @@ from activities.operations import Operations
 from activities.plan import PlanActivities
 from activities.policies import PolicyEvaluator
 from activities.runtime import Runtime
+from providers import list_local_providers
 from providers.pool import ProviderPool
 from providers.schema import SchemaCache
 from settings import Settings
+from store import resources
 from store.db import Database
 from store.secrets import SecretBox
 from workflows.assertions import KEY_PURPOSE, AssertionKeys, register_keys
@@ -34,7 +36,7 @@ from workflows.lock import ProjectLockWorkflow
 from workflows.lookup import ProviderLookupWorkflow
 from workflows.temporal import connect, ensure_search_attributes
 
-__all__ = ["WORKFLOWS", "build_worker", "run_worker", "worker_runtime"]
+__all__ = ["WORKFLOWS", "build_worker", "run_worker", "warm_providers", "worker_runtime"]
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,7 @@ async def worker_runtime(
     """The provider pool and friends for one worker; providers stop when it closes."""
     pool = ProviderPool(
         settings,
-        schema_cache=SchemaCache(settings.resolved_provider_dir / "schemas"),
+        schema_cache=SchemaCache(settings.resolved_schema_dir),
         runtime_dir=settings.provider_runtime_dir,
     )
     try:
@@ -97,6 +99,22 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
     )
 
 
+async def warm_providers(runtime: Runtime) -> None:
+    """Install the providers in use (and, with the sandbox on, the AWS provider new
+    projects use when it is available locally) and load their schemas, in the
+    background: the first change then finds them ready. Best effort."""
+    async with runtime.db.session() as session:
+        wanted: set[tuple[str, str | None]] = set(await resources.providers_in_use(session))
+    if runtime.settings.sandbox and await list_local_providers(runtime.settings, "hashicorp/aws"):
+        wanted.add(("hashicorp/aws", None))
+    for source, version in sorted(wanted, key=lambda pair: (pair[0], pair[1] or "")):
+        try:
+            installed = await runtime.install(source, version)
+            await runtime.pool.schema(installed)
+        except Exception as exc:  # a provider that cannot be warmed is reported when used
+            log.warning("could not warm provider %s %s: %s", source, version or "", exc)
+
+
 async def run_worker(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM, then drain in-flight activity attempts and stop."""
     db = Database(settings.resolved_database_url)
@@ -113,6 +131,8 @@ async def run_worker(settings: Settings) -> None:
             worker_runtime(client, settings, db) as runtime,
             build_worker(client, settings, db, runtime),
         ):
+            warming = asyncio.create_task(warm_providers(runtime))
             await stop.wait()
+            warming.cancel()
     finally:
         await db.dispose()

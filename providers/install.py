@@ -301,7 +301,8 @@ def _package_dir(
 
 
 def _hash_cache(settings: Settings) -> Path:
-    return settings.resolved_provider_dir / ".cache" / "sha256"
+    # Machine-wide: a fresh data dir must not re-hash a 700 MB binary it already knows.
+    return settings.resolved_hash_cache_dir
 
 
 def _read_meta(directory: Path) -> dict[str, Any]:

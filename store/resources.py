@@ -17,6 +17,7 @@ __all__ = [
     "get_resource",
     "get_resources",
     "list_resources",
+    "providers_in_use",
     "remove_dependencies",
     "replace_reference_edges",
     "resource_ids",
@@ -55,6 +56,12 @@ async def resource_ids(session: AsyncSession, project_id: str) -> set[str]:
         select(Resource.resource_id).where(Resource.project_id == project_id)
     )
     return set(rows.all())
+
+
+async def providers_in_use(session: AsyncSession) -> set[tuple[str, str]]:
+    """(provider, version) pairs that managed resources pin, across every project."""
+    rows = await session.execute(select(Resource.provider, Resource.provider_version).distinct())
+    return {(provider, version) for provider, version in rows.all()}
 
 
 async def list_resources(
