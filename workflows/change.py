@@ -19,13 +19,17 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.apply import ApplyActivities
+    from activities.bookkeeping import BookkeepingActivities
+    from activities.lease import LeaseActivities
+    from activities.plan import PlanActivities
+    from activities.policies import PolicyEvaluator
+    from workflows.actor import Actor
     from workflows.assertions import ActorAssertionError, keys_for, verify_actor
     from workflows.graph import GraphOperation, apply_waves
     from workflows.models import (
         FINAL_STATUSES,
-        Actor,
         ApplyInput,
-        ApplyResult,
         ChangeInput,
         ChangeStatus,
         ChangeView,
@@ -33,14 +37,11 @@ with workflow.unsafe.imports_passed_through():
         DecisionRequest,
         DiagnosticView,
         DiscoverInput,
-        DiscoverResult,
         HistoryRow,
         OperationState,
         PlanInput,
         PlannedOperation,
-        PlanResult,
         PolicyCheckInput,
-        PolicyVerdictView,
         RecordInput,
         RetryRequest,
         UpdateChangeInput,
@@ -224,10 +225,9 @@ class ChangeWorkflow:
         self._keep_lease()
         if first:
             await self._set_status("discovering")
-            await workflow.execute_activity(
-                "discover_providers",
+            await workflow.execute_activity_method(
+                PlanActivities.discover_providers,
                 DiscoverInput(change_id=self.input.change_id, project_id=self.input.project.id),
-                result_type=DiscoverResult,
                 **_PROVIDER,
             )
         decided = await self._plan_check_confirm(pending, retrying=not first)
@@ -270,8 +270,8 @@ class ChangeWorkflow:
         await self._check_lease()
 
     async def _check_lease(self) -> None:
-        await workflow.execute_local_activity(
-            "check_lease",
+        await workflow.execute_local_activity_method(
+            LeaseActivities.check_lease,
             CheckLeaseInput(
                 project=self.input.project, actor=self.input.actor, change_id=self.input.change_id
             ),
@@ -287,10 +287,9 @@ class ChangeWorkflow:
         await self._set_status("planning")
         for i in indexes:
             self.ops[i].status = "planning"
-        result: PlanResult = await workflow.execute_activity(
-            "plan_operations",
+        result = await workflow.execute_activity_method(
+            PlanActivities.plan_operations,
             PlanInput(change_id=self.input.change_id, project=self.input.project, indexes=indexes),
-            result_type=PlanResult,
             **_PROVIDER,
         )
         for planned in result.operations:
@@ -318,8 +317,8 @@ class ChangeWorkflow:
             return False
 
         await self._set_status("policy_check")
-        verdicts: list[PolicyVerdictView] = await workflow.execute_activity(
-            "evaluate_policies",
+        verdicts = await workflow.execute_activity_method(
+            PolicyEvaluator.evaluate_policies,
             PolicyCheckInput(
                 change_id=self.input.change_id,
                 project=self.input.project,
@@ -327,7 +326,6 @@ class ChangeWorkflow:
                 operations=[self.plan[i] for i in indexes],
                 timestamp_ns=workflow.time_ns(),
             ),
-            result_type=list[PolicyVerdictView],
             **_POLICY,
         )
         for verdict in verdicts:
@@ -502,8 +500,8 @@ class ChangeWorkflow:
             await self._record([self._row(index, "applied", details={"no_op": True})])
             return True
         try:
-            result: ApplyResult = await workflow.execute_activity(
-                "apply_operation",
+            result = await workflow.execute_activity_method(
+                ApplyActivities.apply_operation,
                 ApplyInput(
                     change_id=self.input.change_id,
                     project=self.input.project,
@@ -513,7 +511,6 @@ class ChangeWorkflow:
                     approved_by=self.decided_by,
                     request_digest=planned.request_digest,
                 ),
-                result_type=ApplyResult,
                 **_PROVIDER,
             )
         except ActivityError as exc:
@@ -812,8 +809,8 @@ class ChangeWorkflow:
     async def _record(self, rows: list[HistoryRow]) -> None:
         if not rows:
             return
-        await workflow.execute_local_activity(
-            "record_history",
+        await workflow.execute_local_activity_method(
+            BookkeepingActivities.record_history,
             RecordInput(
                 change_id=self.input.change_id,
                 project_id=self.input.project.id,
@@ -826,8 +823,8 @@ class ChangeWorkflow:
     async def _set_status(self, status: ChangeStatus, *, final: bool = False) -> None:
         self.status = status
         workflow.upsert_search_attributes([SA_STATUS.value_set(status)])
-        await workflow.execute_local_activity(
-            "update_change",
+        await workflow.execute_local_activity_method(
+            BookkeepingActivities.update_change,
             UpdateChangeInput(
                 change_id=self.input.change_id,
                 status=status,

@@ -13,12 +13,16 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.planning import compose_patches, merge_patch
 from api.context import Caller
 from api.errors import Busy, Conflict, Forbidden, IntentError, Invalid, NotFound, Unavailable
 from api.services import locks
@@ -36,6 +40,7 @@ from workflows.change import (
     change_workflow_id,
     may_operate,
 )
+from workflows.merge_patch import compose_patches, merge_patch
 from workflows.models import (
     FINAL_STATUSES,
     ChangeInput,
@@ -376,7 +381,7 @@ async def _load_change(caller: Caller, change_id: str) -> Change:
     return row
 
 
-def _handle(caller: Caller, client: Any, change_id: str) -> WorkflowHandle[Any, ChangeView]:
+def _handle(caller: Caller, client: Client, change_id: str) -> WorkflowHandle[Any, ChangeView]:
     return client.get_workflow_handle_for(ChangeWorkflow.run, change_id)
 
 
