@@ -7,7 +7,6 @@ else installed: SQLite and the Temporal dev server's SQLite file live in ``./.in
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -89,14 +88,23 @@ class Settings(BaseSettings):
         default=None, description="Where installed providers go; default DATA_DIR/providers"
     )
     allowed_providers: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["hashicorp/*"],
-        description="Provider addresses (namespace/type, * wildcards) intent may install "
-        "and run: a provider is code running on the worker.",
+        default_factory=lambda: [
+            "registry.opentofu.org/hashicorp/*",
+            "registry.terraform.io/hashicorp/*",
+        ],
+        description="Provider source addresses (HOST/NAMESPACE/TYPE, * wildcards; a "
+        "NAMESPACE/TYPE pattern means the public registries) intent may install and run: "
+        "a provider is code running on the worker.",
     )
     blocked_providers: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["hashicorp/local", "hashicorp/external", "hashicorp/http"],
+        default_factory=lambda: ["*/hashicorp/local", "*/hashicorp/external", "*/hashicorp/http"],
         description="Providers never run even when allowed: they act on the worker host "
         "itself (files, commands, requests from inside).",
+    )
+    provider_trust_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Extra directories of pinned signing keys (NAMESPACE/*.asc) for registry "
+        "packages; HashiCorp's key for hashicorp/* ships with intent.",
     )
     provider_instance_metadata: bool = Field(
         default=False,
@@ -108,6 +116,12 @@ class Settings(BaseSettings):
         description="Where provider binaries' SHA-256 digests are remembered, by path, "
         "size, mtime and inode, so a binary is hashed once per machine; default "
         "$XDG_CACHE_HOME/intent/sha256 (~/.cache/intent/sha256).",
+    )
+    provider_user: str = Field(
+        default="nobody",
+        description="When the worker runs as root, provider processes run as this "
+        "unprivileged account: they can execute the installed providers but not read the "
+        "database, the key or the logs.",
     )
     provider_runtime_dir: Path | None = Field(
         default=None, description="Where provider sockets live; default a private temp dir"
@@ -146,7 +160,7 @@ class Settings(BaseSettings):
         description="Key for secrets at rest; default a key file generated in the data dir.",
     )
 
-    @field_validator("provider_mirrors", mode="before")
+    @field_validator("provider_mirrors", "provider_trust_dirs", mode="before")
     @classmethod
     def _mirrors(cls, value: object) -> object:
         return _split_paths(value)
@@ -157,22 +171,6 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.startswith("["):
             return [p.strip().lower() for p in value.split(",") if p.strip()]
         return value
-
-    def provider_refusal(self, short: str) -> str | None:
-        """Why ``namespace/type`` may not run here, or None when it may."""
-        name = short.lower()
-        if any(fnmatch.fnmatchcase(name, p) for p in self.blocked_providers):
-            return (
-                f"provider {short} is blocked on this server (it acts on the worker host "
-                "itself); an admin can change INTENT_BLOCKED_PROVIDERS"
-            )
-        if not any(fnmatch.fnmatchcase(name, p) for p in self.allowed_providers):
-            allowed = ", ".join(self.allowed_providers) or "none"
-            return (
-                f"provider {short} is not allowed on this server (allowed: {allowed}); an "
-                "admin can add it to INTENT_ALLOWED_PROVIDERS"
-            )
-        return None
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

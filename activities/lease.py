@@ -17,6 +17,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from activities.errors import user_error
 from store import changes as store_changes
 from workflows.lock import (
     LOCK_NOT_HELD,
@@ -41,9 +42,7 @@ _FRESH = 0.8
 
 def _lease_error(input: CheckLeaseInput, exc: WorkflowUpdateFailedError) -> ApplicationError:
     message = getattr(exc.cause, "message", None) or str(exc)
-    return ApplicationError(
-        f"{message} (change {input.change_id})", type=LEASE_NOT_HELD, non_retryable=True
-    )
+    return user_error(f"{message} (change {input.change_id})", LEASE_NOT_HELD)
 
 
 class LeaseActivities:
@@ -86,11 +85,10 @@ class LeaseActivities:
         except RPCError as exc:
             if "not found" not in str(exc).lower():
                 raise
-            raise ApplicationError(
+            raise user_error(
                 f"{input.actor.name} does not hold the lock of project "
                 f"{input.project.name}; call project-use first",
-                type=LEASE_NOT_HELD,
-                non_retryable=True,
+                LEASE_NOT_HELD,
             ) from exc
         try:
             await handle.execute_update(
@@ -129,9 +127,8 @@ class LeaseActivities:
             or change.actor_id != input.actor.id
             or change.project_id != input.project.id
         ):
-            raise ApplicationError(
+            raise user_error(
                 f"change {input.change_id} was not requested through intent by "
                 f"{input.actor.name} for project {input.project.name}; refusing to act on it",
-                type=LEASE_NOT_HELD,
-                non_retryable=True,
+                LEASE_NOT_HELD,
             )

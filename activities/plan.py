@@ -38,6 +38,7 @@ from activities.policies import PolicyEvaluator
 from activities.runtime import ProviderBinding, ProviderRefused
 from activities.window import run_window
 from providers.errors import ProviderCrashedError, ProviderError, ProviderLaunchError
+from providers.install import ProviderInstallError
 from store.models import Resource
 from workflows.graph import CycleError, GraphOperation, predecessors
 from workflows.models import (
@@ -157,16 +158,11 @@ class PlanActivities:
             key = await self.ops.provider_of(project_id, request, stored)
             if key not in schemas:
                 try:
-                    installed = await self.rt.install(*key)
+                    installed = await self.rt.install_for(project_id, *key)
                     schemas[key] = (installed, await self.rt.pool.schema(installed))
-                except (ProviderError, ProviderRefused) as exc:
+                except (ProviderError, ProviderRefused, ProviderInstallError, ValueError) as exc:
+                    # Install errors name the provider and the fix.
                     raise invalid(str(exc)) from exc
-                except Exception as exc:  # install errors name the provider and the fix
-                    if type(exc).__name__.endswith(
-                        ("NotFoundError", "InstallError", "ConfigError")
-                    ):
-                        raise invalid(str(exc)) from exc
-                    raise
             installed, schema = schemas[key]
             if not schema.has_resource(request.resource_type):
                 raise invalid(

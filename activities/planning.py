@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from temporalio.exceptions import ApplicationError
 
+from activities.errors import user_error
 from providers.codec import UNKNOWN, is_unknown_wire, to_user
 from providers.config import convert_config
 from providers.errors import Diagnostic, ProviderError
@@ -241,7 +242,7 @@ def import_id_candidates(config: Mapping[str, Any] | None) -> list[str]:
 
 def invalid(message: str) -> ApplicationError:
     """A change that cannot go on as asked: the workflow ends it (or holds it) with this."""
-    return ApplicationError(message, type="InvalidChange", non_retryable=True)
+    return user_error(message, "InvalidChange")
 
 
 def desired_config(request: OperationRequest, row: Resource | None) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from cli.datadir import PRIVATE_UMASK, secure_data_dir
 from settings import Settings
 
 __all__ = ["app", "main"]
@@ -96,6 +97,7 @@ def server(host: HostOpt = None, port: PortOpt = None, data_dir: DataOpt = None)
 
     _configure_logging()
     settings = _settings(host=host, port=port, data_dir=data_dir)
+    secure_data_dir(settings)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -112,7 +114,9 @@ def worker(data_dir: DataOpt = None) -> None:
     from worker import run_worker
 
     _configure_logging()
-    asyncio.run(run_worker(_settings(data_dir=data_dir)))
+    settings = _settings(data_dir=data_dir)
+    secure_data_dir(settings)
+    asyncio.run(run_worker(settings))
 
 
 @tokens_app.command("create")
@@ -204,4 +208,7 @@ def tokens_revoke(
 
 
 def main() -> None:
+    # Whatever intent writes (database, key, logs) is private unless made readable on
+    # purpose (installed providers).
+    os.umask(PRIVATE_UMASK)
     app()

@@ -144,10 +144,17 @@ def _outputs(after: dict[str, Any] | None, planned: PlannedOperation) -> dict[st
 
 
 def _describe(diagnostics: list[DiagnosticView]) -> str:
-    """Diagnostics as one line a user can act on: what, and at which attribute."""
-    return "; ".join(
-        f"{d.summary} ({d.attribute})" if d.attribute else d.summary for d in diagnostics
-    )
+    """Diagnostics as one line a user can act on: what, at which attribute, and the
+    provider's own detail (it often says the fix: 'Did you mean "bucket"?')."""
+    return "; ".join(_diagnostic_line(d) for d in diagnostics)
+
+
+def _diagnostic_line(d: DiagnosticView) -> str:
+    line = f"{d.summary} ({d.attribute})" if d.attribute else d.summary
+    detail = " ".join(d.detail.split())
+    if detail and detail not in line:
+        line += f": {detail[:1000]}"
+    return line
 
 
 def _error_text(exc: BaseException) -> str:
@@ -336,8 +343,7 @@ class ChangeWorkflow:
                         self.ops[i].status = "failed"
                 return indexes
             first_error = next(iter(result.errors.values()))[0]
-            where = f" ({first_error.attribute})" if first_error.attribute else ""
-            await self._finish("invalid", f"the plan failed: {first_error.summary}{where}")
+            await self._finish("invalid", f"the plan failed: {_diagnostic_line(first_error)}")
             return False
 
         for verdict in result.verdicts:

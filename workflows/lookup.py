@@ -26,6 +26,7 @@ _ANSWERS = {
     "resources": LookupActivities.lookup_resources,
     "data_sources": LookupActivities.lookup_data_sources,
     "read_data": LookupActivities.lookup_read_data,
+    "lock": LookupActivities.lookup_lock,
 }
 
 

@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 OperationKind = Literal["create", "update", "delete", "import", "refresh"]
-LookupKind = Literal["search", "provider", "resources", "data_sources", "read_data"]
+LookupKind = Literal["search", "provider", "resources", "data_sources", "read_data", "lock"]
 Action = Literal["create", "update", "replace", "delete", "no-op", "import", "refresh", "forget"]
 
 ChangeStatus = Literal[

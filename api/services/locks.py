@@ -12,9 +12,7 @@ from temporalio.service import RPCError
 
 from api.context import Caller
 from api.errors import Busy, Conflict, Forbidden, IntentError, Unavailable
-from store import projects as store_projects
 from store.models import Project
-from store.types import utcnow
 from workflows.lock import (
     LOCK_BUSY,
     LOCK_FORBIDDEN,
@@ -132,21 +130,7 @@ async def force_release(caller: Caller, project: Project, reason: str = "") -> L
 
 
 async def touch(caller: Caller, project: Project) -> None:
-    """Renew the caller's lease as a side effect of activity; never fails the call.
-
-    At most once per tenth of a lease (the mirror says when it was last renewed): a
-    burst of calls renews once, not once per call.
-    """
-    async with caller.db.session() as session:
-        mirrored = await store_projects.lock_of(session, project.id)
-    if (
-        mirrored is not None
-        and mirrored.holder_id == caller.actor.id
-        and mirrored.renewed_at is not None
-        and (utcnow() - mirrored.renewed_at).total_seconds()
-        < caller.settings.lock_lease_seconds / 10
-    ):
-        return
+    """Renew the caller's lease as a side effect of activity; never fails the call."""
     try:
         await renew(caller, project)
     except IntentError as exc:
