@@ -105,6 +105,17 @@ class _Step:
         )
 
 
+def _new_row(step: _Step, client: ProviderClient) -> Resource:
+    """The row of a resource this change brings into state."""
+    return Resource(
+        project_id=step.project.id,
+        resource_id=step.request.resource_id,
+        resource_type=step.request.resource_type,
+        provider=client.installed.address.short,
+        provider_version=client.installed.version,
+    )
+
+
 class ApplyActivities:
     def __init__(self, runtime: Runtime, operations: Operations, lease: LeaseActivities) -> None:
         self.rt = runtime
@@ -338,13 +349,7 @@ class ApplyActivities:
                 await resources.remove_dependencies(session, step.project.id, request.resource_id)
             else:
                 if row is None:
-                    row = Resource(
-                        project_id=step.project.id,
-                        resource_id=request.resource_id,
-                        resource_type=type_name,
-                        provider=client.installed.address.short,
-                        provider_version=client.installed.version,
-                    )
+                    row = _new_row(step, client)
                     session.add(row)
                 row.config = config or {}
                 row.config_view = config_view
@@ -438,14 +443,8 @@ class ApplyActivities:
             current = await resources.get_resource(session, step.project.id, request.resource_id)
             if (partial is not None and partial.state is not None) or (gone and current):
                 if current is None:
-                    current = Resource(
-                        project_id=step.project.id,
-                        resource_id=request.resource_id,
-                        resource_type=type_name,
-                        provider=client.installed.address.short,
-                        provider_version=client.installed.version,
-                        config=desired_config(request, row) or {},
-                    )
+                    current = _new_row(step, client)
+                    current.config = desired_config(request, row) or {}
                     session.add(current)
                 state = partial.state if partial is not None else None
                 current.state = state.attributes if state else None
