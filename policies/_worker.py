@@ -70,9 +70,7 @@ class _Worker:
         # Prepared engines keyed by (v0, body): each evaluation clones one, which costs far
         # less than parsing the policy again.
         # Prepared engines by (v0, body), with the Intent rules each policy defines.
-        self._engines: OrderedDict[tuple[bool, str], tuple[Any, tuple[str, ...]]] = (
-            OrderedDict()
-        )
+        self._engines: OrderedDict[tuple[bool, str], tuple[Any, tuple[str, ...]]] = OrderedDict()
 
     def send(self, value: object) -> None:
         self._out.write(encode_frame(value))
