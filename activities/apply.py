@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from temporalio import activity
 
+from activities.bookkeeping import write_stage
 from activities.heartbeat import heartbeating
 from activities.lease import LeaseActivities
 from activities.operations import Operations
@@ -135,6 +136,8 @@ class ApplyActivities:
         results: dict[int, ApplyResult] = {}
         interrupted: dict[int, bool] = {}
         async with self.rt.db.transaction() as session:
+            if input.stage is not None:
+                await write_stage(session, input.stage)
             for index in items:
                 recorded, interrupted[index] = await journal.start(session, input.change_id, index)
                 if recorded is not None:  # a finished attempt: its result, as it was
@@ -186,7 +189,12 @@ class ApplyActivities:
                         )
                     ],
                 )
-        return ApplyOutcome(results=[results[i] for i in sorted(results)])
+        finished = False
+        if input.finish is not None and all(r.status == "applied" for r in results.values()):
+            async with self.rt.db.transaction() as session:
+                await write_stage(session, input.finish)
+            finished = True
+        return ApplyOutcome(results=[results[i] for i in sorted(results)], finished=finished)
 
     # -- one operation -----------------------------------------------------------------
 

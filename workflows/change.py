@@ -197,6 +197,8 @@ class ChangeWorkflow:
         self._waited = False
         # Continuing as new: watchers answer now and come back to the next run.
         self._draining = False
+        # Orders the bookkeeping writes (see _stage_input).
+        self._seq = 0
         if input.carried is not None:
             carried = input.carried
             self.status = carried.status
@@ -262,7 +264,8 @@ class ChangeWorkflow:
         # The plan step checked the lease a moment ago, unless someone was waited for.
         failed = await self._apply(pending, check_lease=self._waited or not first)
         if not failed:
-            await self._finish("applied", self._applied_message())
+            if self.status != "applied":  # else the apply stage recorded the end itself
+                await self._finish("applied", self._applied_message())
             return None
         return failed
 
@@ -461,7 +464,6 @@ class ChangeWorkflow:
     async def _apply(self, indexes: list[int], *, check_lease: bool) -> list[int]:
         """Apply ``indexes`` as a sliding window over their dependency order (one activity
         for the stage); return the ones that failed or were blocked."""
-        await self._stage("applying")
         order = self._order(indexes)
         items: list[ApplyItem] = []
         for i in indexes:
@@ -482,7 +484,19 @@ class ChangeWorkflow:
                     after=sorted(order[i]),
                 )
             )
-        if items:
+        # The stage's bookkeeping rides with the activity: its start, and (when every
+        # operation applies) the change's end, so no local activity sits between.
+        stage = self._stage_input("applying")
+        if not items:
+            await self._write(stage)
+        else:
+            applied = {i for i in self.ops if self.ops[i].status == "applied"}
+            finish = self._stage_input(
+                "applied",
+                final=True,
+                message=self._applied_message(applied | {item.index for item in items}),
+                enter=False,
+            )
             try:
                 outcome = await workflow.execute_activity_method(
                     ApplyActivities.apply_change,
@@ -494,10 +508,13 @@ class ChangeWorkflow:
                         approved_by=self.decided_by,
                         check_lease=check_lease,
                         window=self.input.max_parallel,
+                        stage=stage,
+                        finish=finish,
                     ),
                     **_PROVIDER,
                 )
             except _FAILED as exc:
+                await self._write(stage)  # unless the activity got to write it
                 error = _error_text(exc)
                 self.message = error
                 for item in items:
@@ -510,6 +527,9 @@ class ChangeWorkflow:
                 return sorted(item.index for item in items)
             for result in outcome.results:
                 self._applied(result)
+            if outcome.finished:
+                self.message = finish.message
+                self._enter(finish.status)
         return sorted(i for i in indexes if self.ops[i].status in ("failed", "blocked"))
 
     def _applied(self, result: ApplyResult) -> None:
@@ -821,11 +841,13 @@ class ChangeWorkflow:
             decided_by=self.decided_by,
         )
 
-    def _applied_message(self) -> str:
+    def _applied_message(self, applied: set[int] | None = None) -> str:
+        """What a change that ends applied says; ``applied``: these operations, not the
+        ones whose status says so (the apply stage records the end before it knows)."""
         parts = [
             f"{self.ops[i].action} {self.ops[i].resource_id}"
             for i in sorted(self.ops)
-            if self.ops[i].status == "applied"
+            if (self.ops[i].status == "applied" if applied is None else i in applied)
         ]
         return "applied: " + ", ".join(parts)
 
@@ -877,26 +899,47 @@ class ChangeWorkflow:
         self._rows.extend(rows)
 
     async def _stage(self, status: ChangeStatus, *, final: bool = False) -> None:
-        """Enter ``status``: the search attribute, and one write of the status mirror
-        together with the history rows gathered since the last stage."""
+        """Enter ``status``: one write of the status mirror together with the history
+        rows gathered since the last stage (a local activity)."""
+        await self._write(self._stage_input(status, final=final))
+
+    def _stage_input(
+        self,
+        status: ChangeStatus,
+        *,
+        final: bool = False,
+        message: str | None = None,
+        enter: bool = True,
+    ) -> StageInput:
+        """A stage's bookkeeping: it takes the gathered rows and the next sequence number;
+        with ``enter`` the workflow is in ``status`` from now on."""
+        if enter:
+            self._enter(status)
+        rows, self._rows = self._rows, []
+        # Workflow time orders the writes, across continue-as-new too; a stage written
+        # twice (a retried attempt) or after a later one is not written again.
+        self._seq = max(self._seq + 1, int(workflow.now().timestamp() * 1_000_000))
+        return StageInput(
+            change_id=self.input.change_id,
+            project_id=self.input.project.id,
+            actor=self.input.actor,
+            status=status,
+            message=self.message if message is None else message,
+            final=final,
+            rows=rows,
+            seq=self._seq,
+        )
+
+    def _enter(self, status: ChangeStatus) -> None:
         self.status = status
         if workflow.info().typed_search_attributes.get(SA_STATUS) is not None:
             # Published where the starter set it (intent's server always does; a cluster
             # without the attribute, such as the time-skipping test server, has none).
             workflow.upsert_search_attributes([SA_STATUS.value_set(status)])
-        rows, self._rows = self._rows, []
+
+    async def _write(self, stage: StageInput) -> None:
         await workflow.execute_local_activity_method(
-            BookkeepingActivities.record_stage,
-            StageInput(
-                change_id=self.input.change_id,
-                project_id=self.input.project.id,
-                actor=self.input.actor,
-                status=status,
-                message=self.message,
-                final=final,
-                rows=rows,
-            ),
-            **_BOOKKEEPING,
+            BookkeepingActivities.record_stage, stage, **_BOOKKEEPING
         )
 
     async def _finish(self, status: ChangeStatus, message: str) -> None:

@@ -334,6 +334,10 @@ class ApplyInput(BaseModel):
     approved_by: str | None = None
     check_lease: bool = True
     window: int = 10
+    # The stage's bookkeeping, written by the activity: its start (with the journal)
+    # and, when everything applied, the change's end.
+    stage: StageInput | None = None
+    finish: StageInput | None = None
 
 
 class ApplyResult(BaseModel):
@@ -347,6 +351,7 @@ class ApplyResult(BaseModel):
 
 class ApplyOutcome(BaseModel):
     results: list[ApplyResult]
+    finished: bool = False  # the ``finish`` stage was written
 
 
 class HistoryRow(BaseModel):
@@ -371,6 +376,8 @@ class StageInput(BaseModel):
     message: str = ""
     final: bool = False
     rows: list[HistoryRow] = []
+    # Increasing per change (workflow time in microseconds): written at most once.
+    seq: int = 0
 
 
 # -- the project lock --------------------------------------------------------------------
@@ -417,3 +424,4 @@ class LookupInput(BaseModel):
 
 
 ChangeInput.model_rebuild()  # it refers to CarriedChange, defined after it
+ApplyInput.model_rebuild()  # it refers to StageInput, defined after it
