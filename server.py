@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from authlib.oauth2.rfc6749 import OAuth2Error
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.routing import Route
@@ -18,6 +19,8 @@ from temporalio.client import Client
 from api.context import AppContext, TemporalConnector
 from api.errors import IntentError
 from api.mcp.server import build_mcp
+from api.oauth import login
+from api.oauth import routes as oauth_routes
 from api.routers import (
     changes,
     environments,
@@ -30,15 +33,13 @@ from api.routers import (
     resources,
 )
 from api.ui import routes as ui
+from api.urls import MCP_PATHS
 from settings import Settings, get_settings
 from store.db import Database
 
 __all__ = ["MCP_PATHS", "create_app"]
 
 log = logging.getLogger(__name__)
-
-# `/intent/mcp` matches the URL shape clients were configured with for the managed product.
-MCP_PATHS = ("/mcp", "/intent/mcp")
 
 
 def create_app(
@@ -77,6 +78,11 @@ def create_app(
     async def _intent_error(_: Request, exc: IntentError) -> JSONResponse:
         return JSONResponse(exc.to_dict(), status_code=exc.status_code)
 
+    @app.exception_handler(OAuth2Error)
+    async def _oauth_error(_: Request, exc: OAuth2Error) -> JSONResponse:
+        body = {"error": exc.error, "error_description": exc.description}
+        return JSONResponse(body, status_code=exc.status_code or 400)
+
     api = APIRouter(prefix="/api/v1")
     for router in (
         projects.router,
@@ -91,6 +97,8 @@ def create_app(
         api.include_router(router)
     app.include_router(api)
     app.include_router(health.router)
+    app.include_router(oauth_routes.router)
+    app.include_router(login.router)
     for path in MCP_PATHS:
         app.router.routes.append(Route(path, endpoint=mcp.asgi))
     ui.install(app, app_ctx)

@@ -1,20 +1,51 @@
-"""Who is calling: bearer tokens resolved to an ``Actor`` on every request.
+"""Who is calling: bearer credentials resolved to an ``Actor`` on every request.
 
-Until OAuth lands, a token is the only way in. Both the REST API and the MCP endpoint
-answer an anonymous request with 401 and a ``WWW-Authenticate`` challenge.
+Two kinds of bearer token reach the REST API and the MCP endpoint: access tokens the
+authorization server issued (``intent_at_…``: short-lived, bound to the resources in
+their audience, limited by their scopes) and API keys (``intent_…``: for scripts and
+CI, scoped, optionally expiring). Both are looked up by hash. A request without a
+usable one gets 401 with an RFC 6750/9728 challenge that names the resource metadata,
+so an MCP client can discover the authorization server and sign the user in.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from access.scopes import ALL_SCOPES, normalize_scopes
+from api.urls import canonical_resource, public_base, resource_path
+from settings import Settings
 from store import identities
+from store import oauth as store_oauth
 from store.db import Database
+from store.models import Identity
+from store.types import utcnow
 from workflows.models import Actor, Via
 
-__all__ = ["Actor", "BearerAuthMiddleware", "Via", "authenticate", "bearer_token", "challenge"]
+__all__ = [
+    "Actor",
+    "AuthFailure",
+    "BearerAuthMiddleware",
+    "Via",
+    "actor_of",
+    "authenticate",
+    "bearer_token",
+    "challenge",
+]
+
+
+@dataclass
+class AuthFailure(Exception):
+    """Why a bearer token was refused, in RFC 6750 terms plus words for the user."""
+
+    description: str
+    error: str | None = "invalid_token"
+
+    def __str__(self) -> str:
+        return self.description
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -26,21 +57,102 @@ def bearer_token(authorization: str | None) -> str | None:
     return value.strip()
 
 
-def challenge(error: str | None = None) -> str:
-    value = 'Bearer realm="intent"'
+def _quoted(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', "'")
+
+
+def challenge(
+    error: str | None = None, *, metadata_url: str | None = None, description: str | None = None
+) -> str:
+    """The ``WWW-Authenticate`` value for a 401."""
+    parts = ['Bearer realm="intent"']
+    if metadata_url:
+        parts.append(f'resource_metadata="{metadata_url}"')
+        parts.append(f'scope="{" ".join(ALL_SCOPES)}"')
+    # RFC 6750 §3.1: a request that sent no credentials gets no error details.
     if error:
-        value += f', error="{error}"'
-    return value
+        parts.append(f'error="{error}"')
+        if description:
+            parts.append(f'error_description="{_quoted(description)}"')
+    return ", ".join(parts)
 
 
-async def authenticate(db: Database, token: str | None, via: Via) -> Actor | None:
+def actor_of(identity: Identity, via: Via, scopes: list[str] | None = None) -> Actor:
+    return Actor(
+        id=identity.id,
+        name=identity.name,
+        roles=list(identity.roles),
+        via=via,
+        scopes=normalize_scopes(ALL_SCOPES if scopes is None else scopes),
+    )
+
+
+_FIX = "sign in again from your client, or send an API key (`intent tokens create`)"
+
+
+async def authenticate(db: Database, token: str | None, via: Via, resource: str) -> Actor:
+    """The actor a bearer token stands for at ``resource``, or ``AuthFailure`` saying why not."""
     if not token:
-        return None
+        raise AuthFailure(
+            "a bearer token is required: sign in through OAuth from your MCP client, or "
+            "send 'Authorization: Bearer <API key>' (`intent tokens create` prints one)",
+            error=None,
+        )
+    now = utcnow()
     async with db.transaction() as session:
-        identity = await identities.resolve_token(session, token)
-        if identity is None:
-            return None
-        return Actor(id=identity.id, name=identity.name, roles=list(identity.roles), via=via)
+        if token.startswith((store_oauth.ACCESS_PREFIX, store_oauth.REFRESH_PREFIX)):
+            found = await store_oauth.find_token(session, token)
+            if found is not None:
+                issued, identity = found
+                if issued.kind != "access":
+                    raise AuthFailure(
+                        "that is a refresh token: exchange it at the token endpoint for an "
+                        "access token"
+                    )
+                if issued.revoked_at is not None:
+                    raise AuthFailure(f"this access token was revoked; {_FIX}")
+                if issued.expires_at <= now:
+                    raise AuthFailure(f"this access token expired; {_FIX}")
+                if not _audience_allows(issued.audience, resource):
+                    raise AuthFailure(
+                        f"this access token was issued for {', '.join(issued.audience)}, not "
+                        f"for {resource}; sign in for {resource}"
+                    )
+                _check_enabled(identity)
+                return actor_of(identity, via, issued.scopes)
+        found_key = await identities.find_key(session, token)
+        if found_key is None:
+            raise AuthFailure(f"this bearer token is not known here; {_FIX}")
+        key, identity = found_key
+        if key.revoked_at is not None:
+            raise AuthFailure(f"API key {key.prefix}… was revoked; {_FIX}")
+        if key.expires_at is not None and key.expires_at <= now:
+            raise AuthFailure(f"API key {key.prefix}… expired; {_FIX}")
+        _check_enabled(identity)
+        await identities.touch_key(session, key)
+        return actor_of(identity, via, key.scopes)
+
+
+def _check_enabled(identity: Identity) -> None:
+    if identity.disabled_at is not None:
+        raise AuthFailure(f"user {identity.name} is disabled; ask an admin to enable it")
+
+
+def _audience_allows(audience: list[str], resource: str) -> bool:
+    target = canonical_resource(resource)
+    for entry in audience:
+        allowed = canonical_resource(entry)
+        if target == allowed or target.startswith(allowed + "/"):
+            return True
+    return False
+
+
+def request_resource(settings: Settings, scope: Scope) -> tuple[str, str]:
+    """(the protected resource a request addresses, its metadata URL)."""
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    base = public_base(settings, headers, scope.get("scheme", "http"))
+    path = resource_path(scope["path"]) or scope["path"]
+    return f"{base}{path}", f"{base}/.well-known/oauth-protected-resource{path}"
 
 
 class BearerAuthMiddleware:
@@ -50,40 +162,40 @@ class BearerAuthMiddleware:
     ``request.state.actor``.
     """
 
-    def __init__(self, app: ASGIApp, db: Database, via: Via) -> None:
+    def __init__(self, app: ASGIApp, db: Database, settings: Settings, via: Via) -> None:
         self.app = app
         self.db = db
+        self.settings = settings
         self.via = via
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        token = bearer_token(headers.get("authorization"))
-        actor = await authenticate(self.db, token, self.via)
-        if actor is None:
-            await _unauthorized(send, "invalid_token" if token else None)
+        authorization = None
+        for key, value in scope["headers"]:
+            if key.lower() == b"authorization":
+                authorization = value.decode("latin-1")
+        resource, metadata = request_resource(self.settings, scope)
+        try:
+            actor = await authenticate(self.db, bearer_token(authorization), self.via, resource)
+        except AuthFailure as failure:
+            await _unauthorized(send, failure, metadata)
             return
         scope.setdefault("state", {})["actor"] = actor
         await self.app(scope, receive, send)
 
 
-async def _unauthorized(send: Send, error: str | None) -> None:
-    body = json.dumps(
-        {
-            "error": "unauthorized",
-            "message": "a bearer token is required: send 'Authorization: Bearer <token>' "
-            "(`intent tokens create` prints one)",
-        }
-    ).encode()
+async def _unauthorized(send: Send, failure: AuthFailure, metadata_url: str) -> None:
+    body = json.dumps({"error": "unauthorized", "message": failure.description}).encode()
+    header = challenge(failure.error, metadata_url=metadata_url, description=failure.description)
     await send(
         {
             "type": "http.response.start",
             "status": 401,
             "headers": [
                 (b"content-type", b"application/json"),
-                (b"www-authenticate", challenge(error).encode()),
+                (b"www-authenticate", header.encode("latin-1", "replace")),
                 (b"content-length", str(len(body)).encode()),
             ],
         }

@@ -6,7 +6,15 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
-from api.auth import Actor, Via, authenticate, bearer_token, challenge
+from api.auth import (
+    Actor,
+    AuthFailure,
+    Via,
+    authenticate,
+    bearer_token,
+    challenge,
+    request_resource,
+)
 from api.context import AppContext, Caller
 
 __all__ = ["ActorDep", "AppDep", "CallerDep"]
@@ -25,15 +33,16 @@ async def get_actor(request: Request, app: AppDep) -> Actor:
     # The CLI says so; anything else calling the REST API is "api". (The header only
     # labels the door in history; it grants nothing.)
     via: Via = "cli" if request.headers.get("x-intent-via") == "cli" else "api"
-    actor = await authenticate(app.db, token, via)
-    if actor is None:
+    resource, metadata = request_resource(app.settings, request.scope)
+    try:
+        return await authenticate(app.db, token, via, resource)
+    except AuthFailure as failure:
+        header = challenge(failure.error, metadata_url=metadata, description=failure.description)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            detail="a bearer token is required: send 'Authorization: Bearer <token>' "
-            "(`intent tokens create` prints one)",
-            headers={"WWW-Authenticate": challenge("invalid_token" if token else None)},
-        )
-    return actor
+            detail=failure.description,
+            headers={"WWW-Authenticate": header.encode("latin-1", "replace").decode("latin-1")},
+        ) from None
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]

@@ -87,12 +87,17 @@ OperationStatus = Literal[
 
 
 class Actor(BaseModel):
-    """The caller, as recorded on every history row and passed to policies."""
+    """The caller, as recorded on every history row and passed to policies.
+
+    ``scopes`` are the ceiling its credential puts on it (an ``mcp:read`` token is
+    read-only whatever its roles).
+    """
 
     id: str
     name: str
     roles: list[str] = []
     via: Via = "api"
+    scopes: list[str] = Field(default_factory=lambda: ["mcp:read", "mcp:write"])
 
     @property
     def is_admin(self) -> bool:

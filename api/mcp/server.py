@@ -21,6 +21,7 @@ from api.auth import Actor, BearerAuthMiddleware
 from api.context import AppContext, Caller
 from api.errors import IntentError
 from api.mcp import tools_changes, tools_policies, tools_projects, tools_providers, tools_state
+from api.urls import allowed_hosts, allowed_origins
 from store.secrets import SecretBox
 
 __all__ = ["INSTRUCTIONS", "McpEndpoint", "build_mcp"]
@@ -78,15 +79,15 @@ class McpEndpoint:
         self.server = server
         security = TransportSecuritySettings(
             enable_dns_rebinding_protection=True,
-            allowed_hosts=_allowed_hosts(app_ctx),
-            allowed_origins=_allowed_origins(app_ctx),
+            allowed_hosts=allowed_hosts(app_ctx.settings),
+            allowed_origins=allowed_origins(app_ctx.settings),
         )
         # Building the Starlette app is how the SDK creates the session manager; we
         # mount the manager's ASGI handler ourselves at two paths.
         server.streamable_http_app(transport_security=security)
         self.session_manager = server.session_manager
         self.asgi: ASGIApp = BearerAuthMiddleware(
-            StreamableHTTPASGIApp(self.session_manager), app_ctx.db, "mcp"
+            StreamableHTTPASGIApp(self.session_manager), app_ctx.db, app_ctx.settings, "mcp"
         )
 
     def caller(self, ctx: Context) -> Caller:
@@ -98,22 +99,6 @@ class McpEndpoint:
             return await fn(self.caller(ctx))
         except IntentError as exc:
             raise ToolError(exc.message) from exc
-
-
-def _allowed_hosts(app_ctx: AppContext) -> list[str]:
-    settings = app_ctx.settings
-    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*", f"{settings.host}:*"]
-    hosts += settings.allowed_hosts
-    if settings.public_url:
-        netloc = settings.public_url.split("://", 1)[-1].split("/", 1)[0]
-        hosts.append(netloc)
-    return sorted(set(hosts))
-
-
-def _allowed_origins(app_ctx: AppContext) -> list[str]:
-    origins = [f"http://{h}" for h in _allowed_hosts(app_ctx)]
-    origins += [f"https://{h}" for h in _allowed_hosts(app_ctx)]
-    return sorted(set(origins))
 
 
 def build_mcp(app_ctx: AppContext) -> McpEndpoint:

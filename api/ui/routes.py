@@ -1,27 +1,26 @@
 """The web UI: server-rendered pages over the same services as REST and MCP.
 
-Sign-in takes a bearer token and keeps it in an HttpOnly, SameSite=Strict cookie; form
-posts are also checked against the Origin header, so another site cannot act for a
-signed-in user. Every action is recorded with ``via: ui``.
+Signing in happens on the authorization server's pages (``api/oauth/login.py``), which
+leave a session cookie; every form post here carries that session's CSRF token and is
+checked against the Origin header, so another site cannot act for a signed-in user.
+Every action is recorded with ``via: ui``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
-from api.auth import authenticate
 from api.context import AppContext, Caller
 from api.deps import AppDep
 from api.errors import IntentError
+from api.oauth import sessions
 from api.services import changes as changes_svc
 from api.services import environments as env_svc
 from api.services import history as history_svc
@@ -29,16 +28,11 @@ from api.services import locks
 from api.services import policies as policy_svc
 from api.services import projects as project_svc
 from api.services import resources as resource_svc
+from api.ui.templating import HERE
+from api.ui.templating import page as render
 from policies import library
 
-__all__ = ["COOKIE", "router", "templates"]
-
-COOKIE = "intent_session"
-HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=str(HERE / "templates"))
-templates.env.filters["pretty"] = lambda value: json.dumps(
-    value, indent=2, sort_keys=True, default=str
-)
+__all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -54,22 +48,19 @@ class SignIn(Exception):
 
 
 async def ui_caller(request: Request, app: AppDep) -> Caller:
-    actor = await authenticate(app.db, request.cookies.get(COOKIE), "ui")
-    if actor is None:
+    signed_in = await sessions.current(request, app)
+    if signed_in is None:
         raise SignIn()
-    if request.method == "POST" and not _same_origin(request):
-        raise HTTPException(403, "cross-site form post refused")
-    return Caller(app=app, actor=actor)
+    if request.method == "POST":
+        form = await request.form()
+        if not sessions.same_origin(request) or not sessions.valid_csrf(
+            app.settings, signed_in, str(form.get("csrf") or "")
+        ):
+            raise HTTPException(403, "cross-site or stale form post refused; reload the page")
+    return Caller(app=app, actor=signed_in.actor())
 
 
 UiCaller = Annotated[Caller, Depends(ui_caller)]
-
-
-def _same_origin(request: Request) -> bool:
-    origin = request.headers.get("origin") or request.headers.get("referer")
-    if not origin:
-        return True  # non-browser clients; the SameSite=Strict cookie still applies
-    return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
 def _back(path: str, *, msg: str = "", error: str = "") -> RedirectResponse:
@@ -92,51 +83,15 @@ async def _act(path: str, action: Callable[[], Awaitable[Any]], success: str) ->
 
 
 def _page(request: Request, caller: Caller | None, name: str, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request,
-        name,
-        {
-            "actor": caller.actor if caller else None,
-            "msg": request.query_params.get("msg", ""),
-            "error": request.query_params.get("error", ""),
-            **context,
-        },
-    )
+    return render(request, name, caller.actor if caller else None, **context)
 
 
-# -- sign in ------------------------------------------------------------------------------
+# -- home ---------------------------------------------------------------------------------
 
 
 @router.get("/", response_class=RedirectResponse)
 async def home() -> RedirectResponse:
     return RedirectResponse("/ui/projects", status_code=303)
-
-
-@router.get("/ui/login", response_class=HTMLResponse)
-async def login_page(request: Request) -> HTMLResponse:
-    return _page(request, None, "login.html")
-
-
-@router.post("/ui/login")
-async def login(request: Request, app: AppDep, token: Annotated[str, Form()]) -> Response:
-    if not _same_origin(request):
-        raise HTTPException(403, "cross-site form post refused")
-    actor = await authenticate(app.db, token.strip(), "ui")
-    if actor is None:
-        return _back("/ui/login", error="that token is not valid (expired or revoked?)")
-    response = RedirectResponse("/ui/projects", status_code=303)
-    secure = (app.settings.public_url or "").startswith("https://")
-    response.set_cookie(
-        COOKIE, token.strip(), httponly=True, samesite="strict", secure=secure, max_age=8 * 3600
-    )
-    return response
-
-
-@router.post("/ui/logout")
-async def logout() -> Response:
-    response = RedirectResponse("/ui/login", status_code=303)
-    response.delete_cookie(COOKIE)
-    return response
 
 
 # -- projects -----------------------------------------------------------------------------
@@ -450,4 +405,5 @@ def install(app: Any, app_ctx: AppContext) -> None:
 
     @app.exception_handler(SignIn)
     async def _sign_in(request: Request, _: SignIn) -> RedirectResponse:
-        return RedirectResponse("/ui/login", status_code=303)
+        target = request.url.path if request.method == "GET" else "/ui/projects"
+        return RedirectResponse(f"/ui/login?next={quote(target)}", status_code=303)
