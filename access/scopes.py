@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["ALL_SCOPES", "READ", "SCOPE_DESCRIPTIONS", "WRITE", "normalize_scopes"]
+__all__ = [
+    "ALL_SCOPES",
+    "READ",
+    "SCOPE_DESCRIPTIONS",
+    "WRITE",
+    "allows_writes",
+    "normalize_scopes",
+]
 
 READ = "mcp:read"
 WRITE = "mcp:write"
@@ -26,3 +33,8 @@ def normalize_scopes(scopes: Iterable[str]) -> list[str]:
     if WRITE in given:
         given.add(READ)
     return [s for s in ALL_SCOPES if s in given]
+
+
+def allows_writes(scopes: Iterable[str]) -> bool:
+    """Whether a credential with these scopes may change anything (read-only mode is not)."""
+    return WRITE in scopes

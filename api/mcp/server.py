@@ -10,13 +10,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from mcp.server import MCPServer
+from mcp.server.context import CallNext, ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.request_state import RequestStateSecurity
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import CallToolResult, ListToolsResult, TextContent
 from starlette.types import ASGIApp
 
+from access.scopes import READ, WRITE, allows_writes
 from api.auth import Actor, BearerAuthMiddleware
 from api.context import AppContext, Caller
 from api.errors import IntentError
@@ -62,13 +65,63 @@ Never claim something was applied unless the tool result says "applied".
 """
 
 
-def actor_of(ctx: Context) -> Actor:
-    request = ctx.request_context.request
+def _actor_of_request(request: object) -> Actor:
     actor = getattr(getattr(request, "state", None), "actor", None)
     if not isinstance(actor, Actor):
         # The ASGI guard admits no request without one; this is a wiring bug.
         raise ToolError("this request carries no authenticated actor")
     return actor
+
+
+def actor_of(ctx: Context) -> Actor:
+    return _actor_of_request(ctx.request_context.request)
+
+
+class ReadOnlyGate:
+    """Read-only mode: a token without ``mcp:write`` lists and calls only the tools
+    annotated read-only. (Each service still asks the permission rules; this keeps
+    the model from being offered tools it may not use.)"""
+
+    def __init__(self, server: MCPServer[Any]) -> None:
+        self.server = server
+        self._read_only: frozenset[str] | None = None
+
+    async def read_only(self) -> frozenset[str]:
+        if self._read_only is None:
+            tools = await self.server.list_tools()
+            self._read_only = frozenset(
+                t.name for t in tools if t.annotations and t.annotations.read_only_hint
+            )
+        return self._read_only
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> Any:
+        if ctx.method not in ("tools/list", "tools/call") or ctx.request is None:
+            return await call_next(ctx)
+        if allows_writes(_actor_of_request(ctx.request).scopes):
+            return await call_next(ctx)
+        read_only = await self.read_only()
+        if ctx.method == "tools/call":
+            name = str((ctx.params or {}).get("name", ""))
+            if name in read_only:
+                return await call_next(ctx)
+            return CallToolResult(
+                content=[TextContent(type="text", text=read_only_refusal(name))], is_error=True
+            )
+        listed = await call_next(ctx)
+        # Handlers' results arrive here as models or as their serialized dicts.
+        if isinstance(listed, ListToolsResult):
+            listed.tools = [t for t in listed.tools if t.name in read_only]
+        elif isinstance(listed, dict) and isinstance(listed.get("tools"), list):
+            listed = {**listed, "tools": [t for t in listed["tools"] if t.get("name") in read_only]}
+        return listed
+
+
+def read_only_refusal(tool: str) -> str:
+    return (
+        f"{tool} changes things, and this connection is read-only (its token carries only "
+        f"{READ}). To make changes, sign in to intent again from your client and grant "
+        f"{WRITE}, or use an API key with {WRITE}"
+    )
 
 
 class McpEndpoint:
@@ -113,6 +166,7 @@ def build_mcp(app_ctx: AppContext) -> McpEndpoint:
         version="0.1.0",
         website_url=app_ctx.settings.base_url,
     )
+    server.middleware.append(ReadOnlyGate(server))
     endpoint = McpEndpoint(app_ctx, server)
     for module in (tools_projects, tools_providers, tools_changes, tools_state, tools_policies):
         module.register(endpoint)

@@ -49,8 +49,7 @@ async def test_rest_requires_a_token_and_validates_input(stack: IntentStack) -> 
         assert response.status_code == 401
         metadata = f"{stack.base_url}/.well-known/oauth-protected-resource/api/v1"
         assert response.headers["www-authenticate"] == (
-            f'Bearer realm="intent", resource_metadata="{metadata}", '
-            'scope="mcp:read mcp:write"'
+            f'Bearer realm="intent", resource_metadata="{metadata}", scope="mcp:read mcp:write"'
         )
         assert "sign in through OAuth" in response.json()["detail"]
     http = await stack.http("alice")

@@ -1,0 +1,252 @@
+"""What an OAuth test needs besides the intent stack: a native client's loopback
+callback, an HTTPS server for client metadata documents (with its own test CA), token
+storage for the mcp client, and a browser-free authorization flow for the rejection
+tests (a session cookie plays the signed-in user)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime
+import hashlib
+import html
+import ipaddress
+import re
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthToken
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import Route
+
+from tests.support.stack import free_port
+
+__all__ = [
+    "CallbackServer",
+    "MemoryStorage",
+    "MetadataServer",
+    "callback_server",
+    "make_tls_ca",
+    "metadata_server",
+    "pkce_pair",
+    "signed_in_code",
+]
+
+
+@dataclass
+class MemoryStorage:
+    tokens: OAuthToken | None = None
+    client_info: OAuthClientInformationFull | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self.client_info
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self.client_info = client_info
+
+
+@asynccontextmanager
+async def _serve(app: Starlette, port: int, **ssl: Any) -> AsyncIterator[None]:
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **ssl)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
+@dataclass
+class CallbackServer:
+    """The loopback redirect URI a native MCP client listens on (RFC 8252)."""
+
+    port: int
+    results: asyncio.Queue[AuthorizationCodeResult | str] = field(default_factory=asyncio.Queue)
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}/callback"
+
+    async def result(self) -> AuthorizationCodeResult:
+        got = await asyncio.wait_for(self.results.get(), 60)
+        if isinstance(got, str):
+            raise AssertionError(f"the authorization server answered with an error: {got}")
+        return got
+
+
+@asynccontextmanager
+async def callback_server() -> AsyncIterator[CallbackServer]:
+    callback = CallbackServer(free_port())
+
+    async def receive(request: Request) -> HTMLResponse:
+        query = request.query_params
+        if "code" in query:
+            await callback.results.put(
+                AuthorizationCodeResult(
+                    code=query["code"], state=query.get("state"), iss=query.get("iss")
+                )
+            )
+            return HTMLResponse("<h1>Authorization successful</h1>")
+        await callback.results.put(f"{query.get('error')}: {query.get('error_description')}")
+        return HTMLResponse("<h1>Authorization failed</h1>", status_code=400)
+
+    async with _serve(Starlette(routes=[Route("/callback", receive)]), callback.port):
+        yield callback
+
+
+def make_tls_ca(directory: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for localhost/127.0.0.1.
+
+    Returns (CA bundle, server certificate, server key).
+    """
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "intent test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    bundle = directory / "ca.pem"
+    bundle.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_path = directory / "server.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path = directory / "server.key"
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return bundle, cert_path, key_path
+
+
+@dataclass
+class MetadataServer:
+    """An HTTPS server hosting client metadata documents (``/clients/NAME.json``)."""
+
+    port: int
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fetches: int = 0
+
+    def url(self, name: str, host: str = "localhost") -> str:
+        return f"https://{host}:{self.port}/clients/{name}.json"
+
+
+@asynccontextmanager
+async def metadata_server(directory: Path) -> AsyncIterator[tuple[MetadataServer, Path]]:
+    """Yields the server and the CA bundle that trusts it."""
+    bundle, cert, key = make_tls_ca(directory)
+    hosted = MetadataServer(free_port())
+
+    async def document(request: Request) -> JSONResponse:
+        hosted.fetches += 1
+        name = request.path_params["name"]
+        if name not in hosted.documents:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        return JSONResponse(hosted.documents[name], headers={"Cache-Control": "max-age=600"})
+
+    app = Starlette(routes=[Route("/clients/{name}.json", document)])
+    async with _serve(app, hosted.port, ssl_certfile=str(cert), ssl_keyfile=str(key)):
+        yield hosted, bundle
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    return verifier, challenge.decode().rstrip("=")
+
+
+async def signed_in_code(
+    browser: httpx.AsyncClient,
+    params: dict[str, str],
+    *,
+    grant: tuple[str, ...] = ("mcp:read", "mcp:write"),
+) -> httpx.Response:
+    """Ask /oauth/authorize as a signed-in browser and press Allow; returns the redirect."""
+    page = await browser.get("/oauth/authorize", params=params)
+    assert page.status_code == 200, page.text
+    fields = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text)
+    form: dict[str, list[str]] = {}
+    for name, value in fields:
+        form.setdefault(name, []).append(html.unescape(value))
+    form["grant"] = list(grant)
+    form["decision"] = ["allow"]
+    return await browser.post("/oauth/authorize", data=form)
+
+
+def code_of(response: httpx.Response) -> dict[str, str]:
+    """The query of the redirect back to the client."""
+    assert response.status_code == 302, response.text
+    query = parse_qs(urlsplit(response.headers["location"]).query)
+    return {key: values[0] for key, values in query.items()}
