@@ -22,15 +22,18 @@ from api.mcp.server import build_mcp
 from api.oauth import login
 from api.oauth import routes as oauth_routes
 from api.routers import (
+    audit,
     changes,
     environments,
     health,
     history,
+    keys,
     me,
     policies,
     projects,
     providers,
     resources,
+    users,
 )
 from api.ui import routes as ui
 from api.urls import MCP_PATHS
@@ -93,6 +96,9 @@ def create_app(
         policies.router,
         history.router,
         me.router,
+        keys.router,
+        users.router,
+        audit.router,
     ):
         api.include_router(router)
     app.include_router(api)

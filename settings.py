@@ -130,6 +130,11 @@ class Settings(BaseSettings):
     oauth_dynamic_registration: bool = Field(
         default=True, description="Let MCP clients register themselves (RFC 7591)."
     )
+    oauth_client_metadata_documents: bool = Field(
+        default=True,
+        description="Accept HTTPS client ids (client metadata documents). Turn off where the "
+        "server cannot reach the internet: clients then register dynamically instead.",
+    )
     oauth_allow_private_client_metadata: bool = Field(
         default=False,
         description="Development only: fetch client metadata documents from loopback and "

@@ -16,7 +16,7 @@ from store.types import utcnow
 
 __all__ = [
     "TOKEN_PREFIX",
-    "count_tokens",
+    "count_identities",
     "create_token",
     "ensure_identity",
     "find_identity",
@@ -118,8 +118,8 @@ async def resolve_token(session: AsyncSession, clear: str) -> Identity | None:
     return identity
 
 
-async def count_tokens(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).select_from(Token)) or 0)
+async def count_identities(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Identity)) or 0)
 
 
 async def list_tokens(

@@ -94,7 +94,7 @@ for _path in RESOURCE_PATHS:
 @router.get("/.well-known/oauth-authorization-server")
 @router.get("/.well-known/openid-configuration")
 async def authorization_server(request: Request, app: AppDep) -> JSONResponse:
-    return JSONResponse(authorization_server_metadata(_issuer(request, app)))
+    return JSONResponse(authorization_server_metadata(_issuer(request, app), app.settings))
 
 
 # -- authorization ------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from api.oauth.metadata_documents import (
     fetch_client_metadata,
     is_metadata_url,
 )
+from settings import Settings
 from store import oauth as store_oauth
 from store.types import utcnow
 
@@ -56,9 +57,9 @@ REGISTER_PATH = "/oauth/register"
 REVOKE_PATH = "/oauth/revoke"
 
 
-def authorization_server_metadata(issuer: str) -> dict[str, Any]:
+def authorization_server_metadata(issuer: str, settings: Settings) -> dict[str, Any]:
     """RFC 8414 metadata (also served for OpenID discovery, without OpenID claims)."""
-    return {
+    metadata: dict[str, Any] = {
         "issuer": issuer,
         "authorization_endpoint": issuer + AUTHORIZE_PATH,
         "token_endpoint": issuer + TOKEN_PATH,
@@ -71,10 +72,13 @@ def authorization_server_metadata(issuer: str) -> dict[str, Any]:
         "token_endpoint_auth_methods_supported": list(TOKEN_AUTH_METHODS),
         "revocation_endpoint_auth_methods_supported": list(TOKEN_AUTH_METHODS),
         "code_challenge_methods_supported": ["S256"],
-        "client_id_metadata_document_supported": True,
+        "client_id_metadata_document_supported": settings.oauth_client_metadata_documents,
         "authorization_response_iss_parameter_supported": True,
         "service_documentation": issuer + "/docs",
     }
+    if not settings.oauth_dynamic_registration:
+        del metadata["registration_endpoint"]
+    return metadata
 
 
 class _Payload(OAuth2Payload):
@@ -178,7 +182,7 @@ class IntentAuthorizationServer(AuthorizationServer):
         self.register_endpoint(Registration)
 
     def metadata(self) -> dict[str, Any]:
-        return authorization_server_metadata(self.ctx.issuer)
+        return authorization_server_metadata(self.ctx.issuer, self.ctx.app.settings)
 
     def query_client(self, client_id: str) -> IntentClient | None:
         if client_id not in self.ctx.clients:
@@ -194,6 +198,11 @@ class IntentAuthorizationServer(AuthorizationServer):
             return IntentClient(row)
         if not is_metadata_url(client_id):
             return None
+        if not self.ctx.app.settings.oauth_client_metadata_documents:
+            raise InvalidClientError(
+                description="this server does not accept client metadata documents (https "
+                "client ids); register the client dynamically instead"
+            )
         try:
             fetched = await fetch_client_metadata(
                 client_id,

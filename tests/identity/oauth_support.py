@@ -13,7 +13,7 @@ import html
 import ipaddress
 import re
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthToken
+from playwright.async_api import Browser, expect
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
@@ -43,6 +44,7 @@ __all__ = [
     "metadata_server",
     "pkce_pair",
     "signed_in_code",
+    "through_browser",
 ]
 
 
@@ -250,3 +252,24 @@ def code_of(response: httpx.Response) -> dict[str, str]:
     assert response.status_code == 302, response.text
     query = parse_qs(urlsplit(response.headers["location"]).query)
     return {key: values[0] for key, values in query.items()}
+
+
+def through_browser(
+    browser: Browser, name: str, password: str, client_name: str
+) -> Callable[[str], Awaitable[None]]:
+    """The redirect handler: what the user does in the browser the client opened."""
+
+    async def handle(authorization_url: str) -> None:
+        page = await browser.new_page()
+        await page.goto(authorization_url)
+        await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        await page.fill("input[name=name]", name)
+        await page.fill("input[name=password]", password)
+        await page.click("button:has-text('Sign in')")
+        await expect(page.get_by_role("heading", name=f"Authorize {client_name}")).to_be_visible()
+        await expect(page.get_by_role("checkbox", name=re.compile("mcp:write"))).to_be_checked()
+        await page.click("button:has-text('Allow')")
+        await expect(page.get_by_role("heading", name="Authorization successful")).to_be_visible()
+        await page.close()
+
+    return handle

@@ -5,8 +5,6 @@ the sign-in and consent pages, exchanges the code and calls tools with the token
 
 from __future__ import annotations
 
-import re
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -15,37 +13,21 @@ from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.auth import OAuthClientMetadata
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser
 from pydantic import AnyUrl
 from temporalio.testing import WorkflowEnvironment
 
 from store import audit
 from tests.api.mcp_client import text_of
-from tests.identity.oauth_support import MemoryStorage, callback_server, metadata_server
+from tests.identity.oauth_support import (
+    MemoryStorage,
+    callback_server,
+    metadata_server,
+    through_browser,
+)
 from tests.support.stack import IntentStack, run_stack
 
 pytestmark = pytest.mark.slow
-
-
-def through_browser(
-    browser: Browser, name: str, password: str, client_name: str
-) -> Callable[[str], Awaitable[None]]:
-    """The redirect handler: what the user does in the browser the client opened."""
-
-    async def handle(authorization_url: str) -> None:
-        page = await browser.new_page()
-        await page.goto(authorization_url)
-        await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-        await page.fill("input[name=name]", name)
-        await page.fill("input[name=password]", password)
-        await page.click("button:has-text('Sign in')")
-        await expect(page.get_by_role("heading", name=f"Authorize {client_name}")).to_be_visible()
-        await expect(page.get_by_role("checkbox", name=re.compile("mcp:write"))).to_be_checked()
-        await page.click("button:has-text('Allow')")
-        await expect(page.get_by_role("heading", name="Authorization successful")).to_be_visible()
-        await page.close()
-
-    return handle
 
 
 def metadata(redirect_uri: str, name: str) -> OAuthClientMetadata:
