@@ -24,6 +24,7 @@ from providers.schema import SchemaCache
 from settings import Settings
 from store.db import Database
 from store.secrets import SecretBox
+from workflows.assertions import KEY_PURPOSE, AssertionKeys, register_keys
 from workflows.change import ChangeWorkflow
 from workflows.lock import ProjectLockWorkflow
 from workflows.lookup import ProviderLookupWorkflow
@@ -61,6 +62,14 @@ async def worker_runtime(
 def build_worker(client: Client, settings: Settings, db: Database, runtime: Runtime) -> Worker:
     from activities.lookup import LookupActivities
 
+    # Update validators check actor assertions against the keys of this task queue.
+    register_keys(
+        settings.temporal_task_queue,
+        AssertionKeys(
+            keys=tuple(runtime.box.derived_keys(KEY_PURPOSE)),
+            temporal_ui_operators=settings.temporal_ui_operators,
+        ),
+    )
     locks = LockActivities(db)
     changes = ChangeActivities(runtime, PolicyEvaluator(db, settings))
     lookups = LookupActivities(runtime)

@@ -22,6 +22,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from activities.errors import user_error
 from activities.planning import (
     action_of,
     check_sensitive_references,
@@ -45,6 +46,7 @@ from providers.errors import (
     ProviderError,
     ProviderLaunchError,
 )
+from providers.install import ProviderInstallError
 from providers.results import ApplyResult as ProviderApplyResult
 from providers.results import ResourceState
 from store import changes as store_changes
@@ -91,7 +93,7 @@ _CONFIRMED_ACTIONS = {"delete", "replace"}
 
 
 def _invalid(message: str) -> ApplicationError:
-    return ApplicationError(message, type="InvalidChange", non_retryable=True)
+    return user_error(message, "InvalidChange")
 
 
 class ChangeActivities:
@@ -105,12 +107,19 @@ class ChangeActivities:
     async def check_lease(self, input: CheckLeaseInput) -> None:
         """The requester must hold the project's lock: renew it, or take it if it is free
         (a long review or a retry days later), never from someone else."""
+        await self._check_requester(input)
         handle = self.rt.temporal.get_workflow_handle_for(
             ProjectLockWorkflow.run, lock_workflow_id(input.project.id)
         )
         holder = Holder(id=input.actor.id, name=input.actor.name, via=input.actor.via)
+
+        def signed(update: str) -> str:
+            return self.rt.signer.sign(input.actor, workflow_id=handle.id, update=update)
+
         try:
-            await handle.execute_update(ProjectLockWorkflow.renew, RenewRequest(holder=holder))
+            await handle.execute_update(
+                ProjectLockWorkflow.renew, RenewRequest(holder=holder, assertion=signed("renew"))
+            )
             return
         except WorkflowUpdateFailedError as exc:
             if getattr(exc.cause, "type", None) != LOCK_NOT_HELD:
@@ -118,23 +127,42 @@ class ChangeActivities:
         except RPCError as exc:
             if "not found" not in str(exc).lower():
                 raise
-            raise ApplicationError(
+            raise user_error(
                 f"{input.actor.name} does not hold the lock of project "
                 f"{input.project.name}; call project-use first",
-                type="LeaseNotHeld",
-                non_retryable=True,
+                "LeaseNotHeld",
             ) from exc
         try:
-            await handle.execute_update(ProjectLockWorkflow.acquire, AcquireRequest(holder=holder))
+            await handle.execute_update(
+                ProjectLockWorkflow.acquire,
+                AcquireRequest(holder=holder, assertion=signed("acquire")),
+            )
         except WorkflowUpdateFailedError as exc:
             raise self._lease_error(input, exc) from exc
+
+    async def _check_requester(self, input: CheckLeaseInput) -> None:
+        """The workflow's requester must be the one intent recorded for this change.
+
+        A change is started by the server after it wrote the change's row; a workflow
+        started by hand on Temporal's port with a made-up actor finds no matching row and
+        acts for nobody (its lease would be taken in someone else's name)."""
+        async with self.rt.db.session() as session:
+            change = await store_changes.get_change(session, input.change_id)
+        if (
+            change is None
+            or change.actor_id != input.actor.id
+            or change.project_id != input.project.id
+        ):
+            raise user_error(
+                f"change {input.change_id} was not requested through intent by "
+                f"{input.actor.name} for project {input.project.name}; refusing to act on it",
+                "LeaseNotHeld",
+            )
 
     @staticmethod
     def _lease_error(input: CheckLeaseInput, exc: WorkflowUpdateFailedError) -> ApplicationError:
         message = getattr(exc.cause, "message", None) or str(exc)
-        return ApplicationError(
-            f"{message} (change {input.change_id})", type="LeaseNotHeld", non_retryable=True
-        )
+        return user_error(f"{message} (change {input.change_id})", "LeaseNotHeld")
 
     # -- discovery ---------------------------------------------------------------------
 
@@ -147,14 +175,11 @@ class ChangeActivities:
         for request in requests:
             source, constraint = await self._provider_of(input.project_id, request, stored)
             try:
-                installed = await self.rt.install(source, constraint)
+                installed = await self.rt.install_for(input.project_id, source, constraint)
                 schema = await self.rt.pool.schema(installed)
-            except (ProviderError, ProviderRefused) as exc:
+            except (ProviderError, ProviderRefused, ProviderInstallError, ValueError) as exc:
+                # Install errors name the provider and the fix.
                 raise _invalid(str(exc)) from exc
-            except Exception as exc:  # install errors name the provider and the fix
-                if type(exc).__name__.endswith(("NotFoundError", "InstallError", "ConfigError")):
-                    raise _invalid(str(exc)) from exc
-                raise
             if not schema.has_resource(request.resource_type):
                 raise _invalid(
                     f"{installed.address.short} {installed.version} has no resource type "
@@ -365,11 +390,10 @@ class ChangeActivities:
         if input.request_digest and input.request_digest != self._digest(request):
             # Someone changed the stored request after it was planned (and checked and
             # confirmed): applying it now would apply something nobody reviewed.
-            raise ApplicationError(
+            raise user_error(
                 f"{request.resource_id}: the request changed after it was planned; retry the "
                 "change to plan, check and confirm it again",
-                type="InvalidChange",
-                non_retryable=True,
+                "InvalidChange",
             )
         project_id = input.project.id
         stored = await self._stored(project_id)

@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
 
 __all__ = ["LookupInput", "ProviderLookupWorkflow"]
 
-LookupKind = Literal["search", "provider", "resources", "data_sources", "read_data"]
+LookupKind = Literal["search", "provider", "resources", "data_sources", "read_data", "lock"]
 
 
 class LookupInput(BaseModel):

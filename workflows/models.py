@@ -42,7 +42,7 @@ __all__ = [
     "UpdateChangeInput",
 ]
 
-Via = Literal["mcp", "api", "ui", "cli", "system"]
+Via = Literal["mcp", "api", "ui", "cli", "system", "temporal-ui"]
 OperationKind = Literal["create", "update", "delete", "import", "refresh"]
 Action = Literal["create", "update", "replace", "delete", "no-op", "import", "refresh", "forget"]
 
@@ -244,13 +244,22 @@ class ChangeView(BaseModel):
 
 
 class DecisionRequest(BaseModel):
-    actor: Actor
-    comment: str = ""
+    """A human's decision on a change.
+
+    intent's own doors send ``actor`` with ``assertion``, the server's signature over it
+    (see ``workflows.assertions``); the workflow refuses an actor that does not match
+    its assertion. Someone typing an update into the Temporal UI has no assertion: they
+    may name themselves in ``operator``, which history keeps as an unverified claim.
+    """
+
+    actor: Actor | None = None
+    assertion: str = ""
+    operator: str = Field(default="", max_length=200)
+    comment: str = Field(default="", max_length=2000)
 
 
-class RetryRequest(BaseModel):
-    actor: Actor
-    comment: str = ""
+class RetryRequest(DecisionRequest):
+    pass
 
 
 # -- activity inputs and outputs ---------------------------------------------------------
