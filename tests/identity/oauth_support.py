@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime
 import hashlib
 import html
-import ipaddress
 import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,10 +20,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import uvicorn
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthToken
 from playwright.async_api import Browser, expect
 from starlette.applications import Starlette
@@ -34,13 +28,13 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from tests.support.stack import free_port
+from tests.support.tls import make_test_ca
 
 __all__ = [
     "CallbackServer",
     "MemoryStorage",
     "MetadataServer",
     "callback_server",
-    "make_tls_ca",
     "metadata_server",
     "pkce_pair",
     "signed_in_code",
@@ -120,79 +114,6 @@ async def callback_server() -> AsyncIterator[CallbackServer]:
         yield callback
 
 
-def make_tls_ca(directory: Path) -> tuple[Path, Path, Path]:
-    """A throwaway CA and a server certificate for localhost/127.0.0.1.
-
-    Returns (CA bundle, server certificate, server key).
-    """
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "intent test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    bundle = directory / "ca.pem"
-    bundle.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    cert_path = directory / "server.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path = directory / "server.key"
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return bundle, cert_path, key_path
-
-
 @dataclass
 class MetadataServer:
     """An HTTPS server hosting client metadata documents (``/clients/NAME.json``)."""
@@ -208,7 +129,7 @@ class MetadataServer:
 @asynccontextmanager
 async def metadata_server(directory: Path) -> AsyncIterator[tuple[MetadataServer, Path]]:
     """Yields the server and the CA bundle that trusts it."""
-    bundle, cert, key = make_tls_ca(directory)
+    ca = make_test_ca(directory)
     hosted = MetadataServer(free_port())
 
     async def document(request: Request) -> JSONResponse:
@@ -219,8 +140,8 @@ async def metadata_server(directory: Path) -> AsyncIterator[tuple[MetadataServer
         return JSONResponse(hosted.documents[name], headers={"Cache-Control": "max-age=600"})
 
     app = Starlette(routes=[Route("/clients/{name}.json", document)])
-    async with _serve(app, hosted.port, ssl_certfile=str(cert), ssl_keyfile=str(key)):
-        yield hosted, bundle
+    async with _serve(app, hosted.port, ssl_certfile=str(ca.cert_pem), ssl_keyfile=str(ca.key_pem)):
+        yield hosted, ca.ca_pem
 
 
 def pkce_pair() -> tuple[str, str]:

@@ -1,8 +1,8 @@
 """Identity: users with passwords, scoped API keys, the OAuth authorization server's
 clients, codes and tokens, browser sessions and the authentication audit trail.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-26
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from store.types import JSONType, UTCDateTime
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
