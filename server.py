@@ -33,6 +33,8 @@ from api.routers import (
     projects,
     providers,
     resources,
+    roles,
+    spaces,
     users,
 )
 from api.ui import routes as ui
@@ -99,6 +101,8 @@ def create_app(
         keys.router,
         users.router,
         audit.router,
+        spaces.router,
+        roles.router,
     ):
         api.include_router(router)
     app.include_router(api)

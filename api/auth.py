@@ -11,17 +11,22 @@ so an MCP client can discover the authorization server and sign the user in.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from access.models import Principal, SpacePath
+from access.permissions import effective_actions
 from access.scopes import ALL_SCOPES, normalize_scopes
 from api.urls import canonical_resource, public_base, resource_path
 from settings import Settings
+from store import access as access_store
 from store import identities
 from store import oauth as store_oauth
 from store.db import Database
-from store.models import Identity
+from store.models import Identity, Token
 from store.types import utcnow
 from workflows.models import Actor, Via
 
@@ -30,10 +35,11 @@ __all__ = [
     "AuthFailure",
     "BearerAuthMiddleware",
     "Via",
-    "actor_of",
+    "actor_for",
     "authenticate",
     "bearer_token",
     "challenge",
+    "principal_of",
 ]
 
 
@@ -77,21 +83,52 @@ def challenge(
     return ", ".join(parts)
 
 
-def actor_of(identity: Identity, via: Via, scopes: list[str] | None = None) -> Actor:
-    return Actor(
+async def principal_of(
+    session: AsyncSession,
+    identity: Identity,
+    *,
+    scopes: Sequence[str] = ALL_SCOPES,
+    key: Token | None = None,
+) -> Principal:
+    """Who ``identity`` is for the permission rules: its grants (its own, its groups',
+    the key's) and the limits of the credential it came with."""
+    groups = tuple(identity.groups or ())
+    return Principal(
         id=identity.id,
         name=identity.name,
-        roles=list(identity.roles),
+        grants=await access_store.grants_for(
+            session, identity.id, groups, key.id if key is not None else None
+        ),
+        scopes=tuple(normalize_scopes(scopes)),
+        space_limit=key.space_id if key is not None else None,
+        groups=groups,
+    )
+
+
+def actor_for(principal: Principal, via: Via, path: SpacePath | None = None) -> Actor:
+    """The actor history and workflows see; with ``path``, resolved for that space (its
+    roles there and the actions it may take, which validators check once signed)."""
+    if path is None:
+        roles = sorted({grant.role for grant in principal.grants})
+        actions = None
+    else:
+        roles = principal.roles_in(path)
+        actions = sorted(effective_actions(principal, path))
+    return Actor(
+        id=principal.id,
+        name=principal.name,
+        roles=roles,
         via=via,
-        scopes=normalize_scopes(ALL_SCOPES if scopes is None else scopes),
+        scopes=list(principal.scopes),
+        actions=actions,
     )
 
 
 _FIX = "sign in again from your client, or send an API key (`intent tokens create`)"
 
 
-async def authenticate(db: Database, token: str | None, via: Via, resource: str) -> Actor:
-    """The actor a bearer token stands for at ``resource``, or ``AuthFailure`` saying why not."""
+async def authenticate(db: Database, token: str | None, resource: str) -> Principal:
+    """Who a bearer token stands for at ``resource``, or ``AuthFailure`` saying why not."""
     if not token:
         raise AuthFailure(
             "a bearer token is required: sign in through OAuth from your MCP client, or "
@@ -119,7 +156,7 @@ async def authenticate(db: Database, token: str | None, via: Via, resource: str)
                         f"for {resource}; sign in for {resource}"
                     )
                 _check_enabled(identity)
-                return actor_of(identity, via, issued.scopes)
+                return await principal_of(session, identity, scopes=issued.scopes)
         found_key = await identities.find_key(session, token)
         if found_key is None:
             raise AuthFailure(f"this bearer token is not known here; {_FIX}")
@@ -130,7 +167,7 @@ async def authenticate(db: Database, token: str | None, via: Via, resource: str)
             raise AuthFailure(f"API key {key.prefix}… expired; {_FIX}")
         _check_enabled(identity)
         await identities.touch_key(session, key)
-        return actor_of(identity, via, key.scopes)
+        return await principal_of(session, identity, scopes=key.scopes, key=key)
 
 
 def _check_enabled(identity: Identity) -> None:
@@ -158,15 +195,14 @@ def request_resource(settings: Settings, scope: Scope) -> tuple[str, str]:
 class BearerAuthMiddleware:
     """ASGI guard for mounted apps (the MCP endpoint) that FastAPI dependencies can't reach.
 
-    The actor lands in ``scope["state"]["actor"]``, which the MCP SDK hands to tools as
-    ``request.state.actor``.
+    The principal lands in ``scope["state"]["principal"]``, which the MCP SDK hands to
+    tools as ``request.state.principal``.
     """
 
-    def __init__(self, app: ASGIApp, db: Database, settings: Settings, via: Via) -> None:
+    def __init__(self, app: ASGIApp, db: Database, settings: Settings) -> None:
         self.app = app
         self.db = db
         self.settings = settings
-        self.via = via
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -178,11 +214,11 @@ class BearerAuthMiddleware:
                 authorization = value.decode("latin-1")
         resource, metadata = request_resource(self.settings, scope)
         try:
-            actor = await authenticate(self.db, bearer_token(authorization), self.via, resource)
+            principal = await authenticate(self.db, bearer_token(authorization), resource)
         except AuthFailure as failure:
             await _unauthorized(send, failure, metadata)
             return
-        scope.setdefault("state", {})["actor"] = actor
+        scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
 
 

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
+from access.models import Principal
 from api.auth import (
-    Actor,
     AuthFailure,
     Via,
     authenticate,
@@ -17,7 +17,7 @@ from api.auth import (
 )
 from api.context import AppContext, Caller
 
-__all__ = ["ActorDep", "AppDep", "CallerDep"]
+__all__ = ["AppDep", "CallerDep", "PrincipalDep"]
 
 
 def get_app_context(request: Request) -> AppContext:
@@ -28,14 +28,11 @@ def get_app_context(request: Request) -> AppContext:
 AppDep = Annotated[AppContext, Depends(get_app_context)]
 
 
-async def get_actor(request: Request, app: AppDep) -> Actor:
+async def get_principal(request: Request, app: AppDep) -> Principal:
     token = bearer_token(request.headers.get("authorization"))
-    # The CLI says so; anything else calling the REST API is "api". (The header only
-    # labels the door in history; it grants nothing.)
-    via: Via = "cli" if request.headers.get("x-intent-via") == "cli" else "api"
     resource, metadata = request_resource(app.settings, request.scope)
     try:
-        return await authenticate(app.db, token, via, resource)
+        return await authenticate(app.db, token, resource)
     except AuthFailure as failure:
         header = challenge(failure.error, metadata_url=metadata, description=failure.description)
         raise HTTPException(
@@ -45,11 +42,14 @@ async def get_actor(request: Request, app: AppDep) -> Actor:
         ) from None
 
 
-ActorDep = Annotated[Actor, Depends(get_actor)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def get_caller(app: AppDep, actor: ActorDep) -> Caller:
-    return Caller(app=app, actor=actor)
+def get_caller(request: Request, app: AppDep, principal: PrincipalDep) -> Caller:
+    # The CLI says so; anything else calling the REST API is "api". (The header only
+    # labels the door in history; it grants nothing.)
+    via: Via = "cli" if request.headers.get("x-intent-via") == "cli" else "api"
+    return Caller(app=app, principal=principal, via=via)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

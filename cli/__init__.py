@@ -23,6 +23,7 @@ app = typer.Typer(
 
 def _register_subcommands() -> None:
     # Imported here so `intent --help` stays quick and each sub-app owns its imports.
+    from cli.access import roles_app, spaces_app
     from cli.changes import app as changes_app
     from cli.mcp_config import mcp_config
     from cli.policy import app as policy_app
@@ -33,6 +34,8 @@ def _register_subcommands() -> None:
     app.add_typer(changes_app, name="changes")
     app.add_typer(tokens_app, name="tokens")
     app.add_typer(users_app, name="users")
+    app.add_typer(spaces_app, name="spaces")
+    app.add_typer(roles_app, name="roles")
     app.command("mcp-config")(mcp_config)
     app.add_typer(providers_app, name="providers", help="Search, install and describe providers.")
     app.add_typer(policy_app, name="policy", help="Write and test Intent policies.")

@@ -16,11 +16,12 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from access.models import ROOT, Grant, Principal
+from access.roles import BUILTIN_ROLES
 from api.context import AppContext, Caller, TemporalConnector
 from api.errors import IntentError
 from settings import Settings
 from store.db import Database
-from workflows.models import Actor
 
 T = TypeVar("T")
 
@@ -63,10 +64,15 @@ async def local_db(settings: Settings) -> AsyncIterator[Database]:
 
 def local_caller(settings: Settings, db: Database) -> Caller:
     """Whoever runs the CLI on this host: they hold the data directory, so they act as
-    an admin, and history and the audit trail say it was done locally."""
+    a space admin of the root, and history and the audit trail say it was done locally."""
     who = f"{getpass.getuser()}@{socket.gethostname()}"
-    actor = Actor(id=f"local:{who}", name=f"{who} (local)", roles=["admin"], via="cli")
-    return Caller(app=AppContext(settings, db, TemporalConnector(settings)), actor=actor)
+    admin = BUILTIN_ROLES["space-admin"]
+    principal = Principal(
+        id=f"local:{who}",
+        name=f"{who} (local)",
+        grants=(Grant(space=ROOT, role=admin.name, actions=admin.actions, via="local"),),
+    )
+    return Caller(AppContext(settings, db, TemporalConnector(settings)), principal, "cli")
 
 
 def run_local(settings: Settings, fn: Callable[[Caller], Awaitable[T]]) -> T:

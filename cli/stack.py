@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 
 from settings import Settings
+from store import access as access_store
 from store import audit, identities, users
 from store.db import Database
 from workflows.temporal import dev_server_search_attribute_args
@@ -133,7 +134,9 @@ class Stack:
                 if await identities.count_identities(session):
                     return None
                 admin = await users.create_user(session, "admin")
-                admin.roles = ["admin"]
+                await access_store.bind(
+                    session, role="space-admin", subject_kind="user", subject=admin.id
+                )
                 clear = await users.create_password_link(session, admin, ttl=timedelta(hours=24))
                 await audit.record(
                     session,

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from access.scopes import ALL_SCOPES
-from store.models import Identity, Token
+from store import access as access_store
+from store.models import ROOT_SPACE_ID, Identity, Token
 from store.types import utcnow
 
 __all__ = [
@@ -46,15 +47,17 @@ async def find_identity(session: AsyncSession, name: str) -> Identity | None:
 async def ensure_identity(
     session: AsyncSession, name: str, *, kind: str = "human", roles: list[str] | None = None
 ) -> Identity:
-    """The identity called ``name``, created (with ``roles``) if it does not exist yet."""
-    found = await find_identity(session, name)
-    if found is not None:
-        if roles is not None and set(roles) - set(found.roles):
-            found.roles = sorted(set(found.roles) | set(roles))
-        return found
-    identity = Identity(name=name, kind=kind, roles=sorted(roles or []))
-    session.add(identity)
-    await session.flush()
+    """The identity called ``name``, created if it does not exist yet; ``roles`` are
+    bound to it in the root space (added, never taken away)."""
+    identity = await find_identity(session, name)
+    if identity is None:
+        identity = Identity(name=name, kind=kind)
+        session.add(identity)
+        await session.flush()
+    for role in roles or []:
+        await access_store.bind(
+            session, role=role, subject_kind="user", subject=identity.id, space_id=ROOT_SPACE_ID
+        )
     return identity
 
 

@@ -37,6 +37,8 @@ __all__ = [
     "ProviderLock",
     "Resource",
     "ResourceDependency",
+    "Role",
+    "RoleBinding",
     "Space",
     "Token",
     "UiSession",
@@ -55,7 +57,7 @@ class Space(Base):
     __tablename__ = "spaces"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200), unique=True)
     parent_id: Mapped[str | None] = mapped_column(ForeignKey("spaces.id"), default=None)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -75,7 +77,6 @@ class Identity(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(20), default="human")
     email: Mapped[str | None] = mapped_column(String(320), default=None)
-    roles: Mapped[list[str]] = mapped_column(JSONType, default=list)
     password_hash: Mapped[str | None] = mapped_column(Text, default=None)
     subject: Mapped[str | None] = mapped_column(String(400), unique=True, default=None)
     groups: Mapped[list[str]] = mapped_column(JSONType, default=list)
@@ -106,6 +107,39 @@ class Token(Base):
     scopes: Mapped[list[str]] = mapped_column(JSONType, default=list)
     space_id: Mapped[str | None] = mapped_column(ForeignKey("spaces.id"), default=None)
     created_by: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class Role(Base):
+    """A custom role: a named set of actions (the built-in roles live in ``access.roles``)."""
+
+    __tablename__ = "roles"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    actions: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    created_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RoleBinding(Base):
+    """Who holds a role in a space (and every space below it): a user, a group (from the
+    upstream identity provider or set by an admin) or an API key."""
+
+    __tablename__ = "role_bindings"
+    __table_args__ = (
+        UniqueConstraint("role", "space_id", "subject_kind", "subject", name="uq_role_bindings"),
+        Index("ix_role_bindings_subject", "subject_kind", "subject"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    role: Mapped[str] = mapped_column(String(64))
+    space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"))
+    subject_kind: Mapped[str] = mapped_column(String(10))  # user / group / key
+    # An identity id, a group name or an API key id.
+    subject: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class PasswordLink(Base):

@@ -65,7 +65,7 @@ def verify_password(identity: Identity | None, password: str) -> bool:
 async def create_user(
     session: AsyncSession, name: str, *, email: str | None = None, password_hash: str | None = None
 ) -> Identity:
-    user = Identity(name=name, kind="human", email=email, password_hash=password_hash, roles=[])
+    user = Identity(name=name, kind="human", email=email, password_hash=password_hash)
     session.add(user)
     await session.flush()
     return user
@@ -138,7 +138,7 @@ async def upstream_user(
         # A local account with the same name is a different person until an admin
         # links them: keep both apart.
         unique = name if taken is None else f"{name}-{secrets.token_hex(3)}"
-        user = Identity(name=unique, kind="human", email=email, subject=subject, roles=[])
+        user = Identity(name=unique, kind="human", email=email, subject=subject)
         session.add(user)
     user.email = email or user.email
     user.groups = sorted(set(groups))

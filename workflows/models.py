@@ -89,8 +89,11 @@ OperationStatus = Literal[
 class Actor(BaseModel):
     """The caller, as recorded on every history row and passed to policies.
 
+    ``roles`` name the roles it holds (where it acts, when ``actions`` is set).
     ``scopes`` are the ceiling its credential puts on it (an ``mcp:read`` token is
-    read-only whatever its roles).
+    read-only whatever its roles). ``actions`` are what it may do in one project's
+    space, resolved by the server's permission rules and signed into the updates it
+    sends, so a workflow's validators decide without a database (``access.permissions``).
     """
 
     id: str
@@ -98,10 +101,7 @@ class Actor(BaseModel):
     roles: list[str] = []
     via: Via = "api"
     scopes: list[str] = Field(default_factory=lambda: ["mcp:read", "mcp:write"])
-
-    @property
-    def is_admin(self) -> bool:
-        return "admin" in self.roles
+    actions: list[str] | None = None
 
 
 class ProjectInfo(BaseModel):

@@ -19,8 +19,9 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import CallToolResult, ListToolsResult, TextContent
 from starlette.types import ASGIApp
 
+from access.models import Principal
 from access.scopes import READ, WRITE, allows_writes
-from api.auth import Actor, BearerAuthMiddleware
+from api.auth import BearerAuthMiddleware
 from api.context import AppContext, Caller
 from api.errors import IntentError
 from api.mcp import tools_changes, tools_policies, tools_projects, tools_providers, tools_state
@@ -59,22 +60,18 @@ state, history and locks. Work like this:
 7. state-list / state-get show what intent manages; history-list shows every attempt.
 8. Release the lock with project-release when the user is done.
 
-Policies (policy-*) are managed by users with the policy-author or admin role.
+Policies (policy-*) are managed by users whose role allows it (policy-author).
 Errors name what went wrong and how to fix it; relay them to the user faithfully.
 Never claim something was applied unless the tool result says "applied".
 """
 
 
-def _actor_of_request(request: object) -> Actor:
-    actor = getattr(getattr(request, "state", None), "actor", None)
-    if not isinstance(actor, Actor):
+def _principal_of_request(request: object) -> Principal:
+    principal = getattr(getattr(request, "state", None), "principal", None)
+    if not isinstance(principal, Principal):
         # The ASGI guard admits no request without one; this is a wiring bug.
-        raise ToolError("this request carries no authenticated actor")
-    return actor
-
-
-def actor_of(ctx: Context) -> Actor:
-    return _actor_of_request(ctx.request_context.request)
+        raise ToolError("this request carries no authenticated principal")
+    return principal
 
 
 class ReadOnlyGate:
@@ -97,7 +94,7 @@ class ReadOnlyGate:
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> Any:
         if ctx.method not in ("tools/list", "tools/call") or ctx.request is None:
             return await call_next(ctx)
-        if allows_writes(_actor_of_request(ctx.request).scopes):
+        if allows_writes(_principal_of_request(ctx.request).scopes):
             return await call_next(ctx)
         read_only = await self.read_only()
         if ctx.method == "tools/call":
@@ -140,11 +137,12 @@ class McpEndpoint:
         server.streamable_http_app(transport_security=security)
         self.session_manager = server.session_manager
         self.asgi: ASGIApp = BearerAuthMiddleware(
-            StreamableHTTPASGIApp(self.session_manager), app_ctx.db, app_ctx.settings, "mcp"
+            StreamableHTTPASGIApp(self.session_manager), app_ctx.db, app_ctx.settings
         )
 
     def caller(self, ctx: Context) -> Caller:
-        return Caller(app=self.app_ctx, actor=actor_of(ctx))
+        principal = _principal_of_request(ctx.request_context.request)
+        return Caller(app=self.app_ctx, principal=principal, via="mcp")
 
     async def call(self, ctx: Context, fn: Callable[[Caller], Awaitable[T]]) -> T:
         """Run a service call for the tool's caller; user errors become tool errors."""

@@ -117,7 +117,7 @@ async def login_with_key(
     clear = token.strip()
     try:
         # Keys carry no audience; any resource name works for the check.
-        await authenticate(app.db, clear, "ui", app.settings.base_url)
+        await authenticate(app.db, clear, app.settings.base_url)
     except AuthFailure:
         async with app.db.transaction() as session:
             await audit.record(session, "login", outcome="failed", ip=ip, details={"method": "key"})

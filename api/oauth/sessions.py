@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
+from access.models import Principal
 from access.scopes import ALL_SCOPES
-from api.auth import actor_of
+from api.auth import actor_for, principal_of
 from api.context import AppContext
 from settings import Settings
 from store import audit
@@ -45,12 +46,12 @@ COOKIE = "intent_session"
 @dataclass(frozen=True)
 class SignedIn:
     identity: Identity
-    # Set when the session was opened with an API key: it acts within that key's limits.
-    scopes: list[str]
+    # A session opened with an API key acts within that key's limits.
+    principal: Principal
     cookie: str
 
     def actor(self) -> Actor:
-        return actor_of(self.identity, "ui", self.scopes)
+        return actor_for(self.principal, "ui")
 
 
 async def current(request: Request, app: AppContext) -> SignedIn | None:
@@ -59,10 +60,16 @@ async def current(request: Request, app: AppContext) -> SignedIn | None:
         return None
     async with app.db.session() as session:
         found = await store_sessions.find_session(session, cookie)
-    if found is None:
-        return None
-    scopes = list(found.key.scopes) if found.key is not None else list(ALL_SCOPES)
-    return SignedIn(found.identity, scopes, cookie)
+        if found is None:
+            return None
+        key = found.key
+        principal = await principal_of(
+            session,
+            found.identity,
+            scopes=key.scopes if key is not None else ALL_SCOPES,
+            key=key,
+        )
+    return SignedIn(found.identity, principal, cookie)
 
 
 def _secure(settings: Settings) -> bool:

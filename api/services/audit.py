@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from api.context import Caller
-from api.services.access import require_admin
+from api.services.access import require_root
 from store import audit as store_audit
 from store.models import AuthEvent
 
@@ -54,7 +54,7 @@ async def list_events(
     event: str | None = None,
     subject: str | None = None,
 ) -> AuthEventPage:
-    require_admin(caller, "read the authentication audit trail")
+    require_root(caller, "intent-audit:read")
     limit = max(1, min(limit, 500))
     async with caller.db.session() as session:
         rows = await store_audit.list_events(

@@ -12,10 +12,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from access.permissions import ADMIN, is_allowed
 from api.context import Caller
-from api.errors import Forbidden, Invalid, NotFound
+from api.errors import Conflict, Invalid, NotFound
 from api.services import locks
-from api.services.projects import load_project
+from api.services.access import require
+from api.services.projects import load_project, located, project_path
 from store import environments as store_env
 from store import history
 from store.models import Integration, Project
@@ -76,17 +78,23 @@ class IntegrationView(IntegrationPut):
     updated_at: datetime
 
 
-async def _editable(caller: Caller, ref: str) -> Project:
-    """Admins, or whoever holds the project's lock, may change its credentials."""
-    project = await load_project(caller, ref)
-    if caller.actor.is_admin:
+ENVIRONMENT = "intent-environment:write"
+INTEGRATION = "intent-integration:attach"
+
+
+async def _editable(caller: Caller, ref: str, action: str) -> Project:
+    """Credentials change only with ``action`` and while holding the project's lock
+    (a space admin needs no lock)."""
+    project, path = await located(caller, ref)
+    require(caller, action, path)
+    if is_allowed(caller.principal, ADMIN, path):
         return project
     lease = await locks.lease(caller, project)
     if lease.held and lease.holder is not None and lease.holder.id == caller.actor.id:
         return project
-    raise Forbidden(
-        f"changing project {project.name}'s environment or integrations needs the admin role "
-        "or the project's lock (project-use)"
+    raise Conflict(
+        f"changing project {project.name}'s environment or integrations needs its lock: "
+        f"call project-use {project.name} first (space admins need none)"
     )
 
 
@@ -110,12 +118,10 @@ async def put_variable(caller: Caller, ref: str, name: str, body: VariablePut) -
         raise Invalid(f"{name!r} is not a valid variable name (letters, digits, _)")
     if _FORBIDDEN.match(name):
         raise Invalid(f"{name} is reserved: it would change how intent runs the provider")
-    if _ADMIN_ONLY.match(name) and not caller.actor.is_admin:
-        raise Forbidden(
-            f"setting {name} needs the admin role: it changes logging, trust, proxies or "
-            "where credentials come from"
-        )
-    project = await _editable(caller, ref)
+    project = await _editable(caller, ref, ENVIRONMENT)
+    if _ADMIN_ONLY.match(name):
+        # It changes logging, trust, proxies or where credentials come from.
+        require(caller, ADMIN, await project_path(caller, project))
     box = SecretBox.from_settings(caller.settings)
     async with caller.db.transaction() as session:
         row = await store_env.set_variable(
@@ -139,7 +145,7 @@ async def put_variable(caller: Caller, ref: str, name: str, body: VariablePut) -
 
 
 async def delete_variable(caller: Caller, ref: str, name: str) -> None:
-    project = await _editable(caller, ref)
+    project = await _editable(caller, ref, ENVIRONMENT)
     async with caller.db.transaction() as session:
         if not await store_env.delete_variable(session, project.id, name):
             raise NotFound(f"project {project.name} has no environment variable {name}")
@@ -179,7 +185,7 @@ async def put_integration(
 ) -> IntegrationView:
     if body.kind == "sandbox" and not caller.settings.sandbox:
         raise Invalid("the sandbox cloud is off on this server (INTENT_SANDBOX=false)")
-    project = await _editable(caller, ref)
+    project = await _editable(caller, ref, INTEGRATION)
     async with caller.db.transaction() as session:
         row = await store_env.integration_for(session, project.id, provider)
         if row is None:
@@ -202,7 +208,7 @@ async def put_integration(
 
 
 async def delete_integration(caller: Caller, ref: str, provider: str) -> None:
-    project = await _editable(caller, ref)
+    project = await _editable(caller, ref, INTEGRATION)
     async with caller.db.transaction() as session:
         row = await store_env.integration_for(session, project.id, provider)
         if row is None:

@@ -7,10 +7,12 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
+from access.permissions import is_allowed
 from access.scopes import ALL_SCOPES, allows_writes, normalize_scopes
 from api.context import Caller
 from api.errors import Forbidden, Invalid, NotFound
-from api.services.access import require_admin
+from api.services.access import ROOT_PATH, require_root
+from store import access as access_store
 from store import audit, identities
 from store.models import Identity, Space, Token
 from store.types import utcnow
@@ -18,6 +20,7 @@ from store.types import utcnow
 __all__ = ["KeyCreate", "KeyCreated", "KeyView", "create_key", "list_keys", "revoke_key"]
 
 MAX_DAYS = 3650
+USER_ADMIN = "intent-user:manage"
 
 
 class KeyCreate(BaseModel):
@@ -75,7 +78,8 @@ async def create_key(caller: Caller, body: KeyCreate) -> KeyCreated:
         raise Invalid(f"scopes must be among {', '.join(ALL_SCOPES)} (got {body.scopes})")
     own = body.identity is None or body.identity == caller.actor.name
     if not own or body.roles:
-        require_admin(caller, "create API keys for other identities")
+        # A key for another identity (or one with roles) is a new way in: user admins only.
+        require_root(caller, USER_ADMIN)
     if not allows_writes(caller.actor.scopes):
         # A key never reaches further than the one who made it.
         raise Forbidden("a read-only credential cannot create API keys")
@@ -91,9 +95,15 @@ async def create_key(caller: Caller, body: KeyCreate) -> KeyCreated:
             assert identity is not None
         else:
             assert body.identity is not None
-            identity = await identities.ensure_identity(
-                session, body.identity, kind="machine", roles=body.roles
-            )
+            identity = await identities.ensure_identity(session, body.identity, kind="machine")
+            for role in body.roles:
+                await access_store.bind(
+                    session,
+                    role=role,
+                    subject_kind="user",
+                    subject=identity.id,
+                    created_by=caller.actor.id,
+                )
         clear = await identities.create_token(
             session,
             identity,
@@ -120,7 +130,7 @@ async def create_key(caller: Caller, body: KeyCreate) -> KeyCreated:
 async def list_keys(caller: Caller, *, everyone: bool = False) -> list[KeyView]:
     """Your keys; with ``everyone`` (admins) every key."""
     if everyone:
-        require_admin(caller, "list everyone's API keys")
+        require_root(caller, USER_ADMIN)
     async with caller.db.session() as session:
         rows = await identities.list_tokens(
             session, identity_id=None if everyone else caller.actor.id
@@ -130,7 +140,8 @@ async def list_keys(caller: Caller, *, everyone: bool = False) -> list[KeyView]:
 
 async def revoke_key(caller: Caller, ref: str) -> KeyView:
     """Revoke one of your keys (by id or shown prefix); admins may revoke any."""
-    mine_only = None if caller.actor.is_admin else caller.actor.id
+    admin = is_allowed(caller.principal, USER_ADMIN, ROOT_PATH)
+    mine_only = None if admin else caller.actor.id
     async with caller.db.transaction() as session:
         key = await identities.revoke_token(session, ref, identity_id=mine_only)
         if key is None:

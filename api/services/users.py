@@ -11,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from api.context import Caller
 from api.errors import Conflict, Invalid, NotFound
 from api.oauth.login import password_problem
-from api.services.access import require_admin
+from api.services.access import require_root
+from store import access as access_store
 from store import audit, identities
 from store import users as store_users
 from store.models import Identity
@@ -39,7 +40,9 @@ class UserCreate(BaseModel):
     password: str | None = Field(
         default=None, description="Omit to get a one-time link the user sets it with."
     )
-    roles: list[str] = Field(default_factory=list)
+    roles: list[str] = Field(
+        default_factory=list, description="Roles to bind in the root space (more: role bindings)"
+    )
 
 
 class UserView(BaseModel):
@@ -47,7 +50,7 @@ class UserView(BaseModel):
     name: str
     kind: str
     email: str | None
-    roles: list[str]
+    roles: list[str] = Field(description="Role bindings held directly, as role@space")
     groups: list[str]
     upstream: bool
     has_password: bool
@@ -56,13 +59,13 @@ class UserView(BaseModel):
     disabled: bool
 
     @classmethod
-    def build(cls, user: Identity) -> UserView:
+    def build(cls, user: Identity, roles: list[str]) -> UserView:
         return cls(
             id=user.id,
             name=user.name,
             kind=user.kind,
             email=user.email,
-            roles=list(user.roles),
+            roles=roles,
             groups=list(user.groups),
             upstream=user.subject is not None,
             has_password=user.password_hash is not None,
@@ -93,8 +96,27 @@ async def _load(caller: Caller, name: str) -> Identity:
     return user
 
 
+USER_ADMIN = "intent-user:manage"
+
+
+async def _roles_of(caller: Caller, identity_ids: list[str]) -> dict[str, list[str]]:
+    """Each identity's direct bindings, as role@space-name."""
+    async with caller.db.session() as session:
+        rows = await access_store.list_bindings(session, subject_kind="user")
+        spaces = await access_store.space_map(session)
+    out: dict[str, list[str]] = {i: [] for i in identity_ids}
+    for row in rows:
+        if row.subject in out:
+            out[row.subject].append(f"{row.role}@{spaces.get(row.space_id, (row.space_id,))[0]}")
+    return out
+
+
+async def _view(caller: Caller, user: Identity) -> UserView:
+    return UserView.build(user, (await _roles_of(caller, [user.id]))[user.id])
+
+
 async def create_user(caller: Caller, body: UserCreate) -> tuple[UserView, PasswordLinkView | None]:
-    require_admin(caller, "create users")
+    require_root(caller, USER_ADMIN)
     hashed = await _hash(body.password) if body.password is not None else None
     link: PasswordLinkView | None = None
     try:
@@ -102,7 +124,14 @@ async def create_user(caller: Caller, body: UserCreate) -> tuple[UserView, Passw
             user = await store_users.create_user(
                 session, body.name, email=body.email, password_hash=hashed
             )
-            user.roles = sorted(set(body.roles))
+            for role in sorted(set(body.roles)):
+                await access_store.bind(
+                    session,
+                    role=role,
+                    subject_kind="user",
+                    subject=user.id,
+                    created_by=caller.actor.id,
+                )
             if hashed is None:
                 clear = await store_users.create_password_link(session, user, ttl=LINK_TTL)
                 link = _link_view(caller, user, clear)
@@ -111,13 +140,13 @@ async def create_user(caller: Caller, body: UserCreate) -> tuple[UserView, Passw
                 "user_created",
                 subject_id=user.id,
                 subject_name=user.name,
-                details={"roles": user.roles},
+                details={"roles": sorted(set(body.roles))},
                 actor_id=caller.actor.id,
                 actor_name=caller.actor.name,
             )
     except IntegrityError as exc:
         raise Conflict(f"a user or identity named {body.name!r} exists already") from exc
-    return UserView.build(user), link
+    return await _view(caller, user), link
 
 
 def _link_view(caller: Caller, user: Identity, clear: str) -> PasswordLinkView:
@@ -129,13 +158,15 @@ def _link_view(caller: Caller, user: Identity, clear: str) -> PasswordLinkView:
 
 
 async def list_users(caller: Caller) -> list[UserView]:
-    require_admin(caller, "list users")
+    require_root(caller, USER_ADMIN)
     async with caller.db.session() as session:
-        return [UserView.build(u) for u in await store_users.list_users(session)]
+        found = await store_users.list_users(session)
+    roles = await _roles_of(caller, [u.id for u in found])
+    return [UserView.build(u, roles[u.id]) for u in found]
 
 
 async def set_disabled(caller: Caller, name: str, disabled: bool) -> UserView:
-    require_admin(caller, "disable or enable users")
+    require_root(caller, USER_ADMIN)
     if disabled and name == caller.actor.name:
         raise Invalid("you cannot disable yourself; ask another admin")
     await _load(caller, name)
@@ -151,13 +182,13 @@ async def set_disabled(caller: Caller, name: str, disabled: bool) -> UserView:
             actor_id=caller.actor.id,
             actor_name=caller.actor.name,
         )
-    return UserView.build(user)
+    return await _view(caller, user)
 
 
 async def set_password(caller: Caller, name: str, password: str) -> UserView:
     """A user sets their own password; an admin anyone's."""
     if name != caller.actor.name:
-        require_admin(caller, f"set {name}'s password")
+        require_root(caller, USER_ADMIN)
     hashed = await _hash(password)
     await _load(caller, name)
     async with caller.db.transaction() as session:
@@ -172,11 +203,11 @@ async def set_password(caller: Caller, name: str, password: str) -> UserView:
             actor_id=caller.actor.id,
             actor_name=caller.actor.name,
         )
-    return UserView.build(user)
+    return await _view(caller, user)
 
 
 async def password_link(caller: Caller, name: str) -> PasswordLinkView:
-    require_admin(caller, "issue password links")
+    require_root(caller, USER_ADMIN)
     await _load(caller, name)
     async with caller.db.transaction() as session:
         user = await identities.find_identity(session, name)

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from api.context import AppContext, Caller
 from api.deps import AppDep
-from api.errors import IntentError
+from api.errors import Forbidden, IntentError
 from api.oauth import sessions
 from api.services import changes as changes_svc
 from api.services import environments as env_svc
@@ -28,6 +28,7 @@ from api.services import locks
 from api.services import policies as policy_svc
 from api.services import projects as project_svc
 from api.services import resources as resource_svc
+from api.services import spaces as space_svc
 from api.ui.templating import HERE
 from api.ui.templating import page as render
 from policies import library
@@ -47,6 +48,19 @@ class SignIn(Exception):
     """No (valid) session: send the browser to the sign-in page."""
 
 
+class Refused(Exception):
+    """The permission rules refused the signed-in user: a 403 page that says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _refuse_if_forbidden(exc: IntentError) -> None:
+    if isinstance(exc, Forbidden):
+        raise Refused(exc.message) from exc
+
+
 async def ui_caller(request: Request, app: AppDep) -> Caller:
     signed_in = await sessions.current(request, app)
     if signed_in is None:
@@ -57,7 +71,7 @@ async def ui_caller(request: Request, app: AppDep) -> Caller:
             app.settings, signed_in, str(form.get("csrf") or "")
         ):
             raise HTTPException(403, "cross-site or stale form post refused; reload the page")
-    return Caller(app=app, actor=signed_in.actor())
+    return Caller(app=app, principal=signed_in.principal, via="ui")
 
 
 UiCaller = Annotated[Caller, Depends(ui_caller)]
@@ -78,6 +92,7 @@ async def _act(path: str, action: Callable[[], Awaitable[Any]], success: str) ->
     try:
         await action()
     except IntentError as exc:
+        _refuse_if_forbidden(exc)
         return _back(path, error=exc.message)
     return _back(path, msg=success)
 
@@ -100,7 +115,10 @@ async def home() -> RedirectResponse:
 @router.get("/ui/projects", response_class=HTMLResponse)
 async def projects_page(request: Request, caller: UiCaller) -> HTMLResponse:
     page = await project_svc.list_projects(caller, limit=200)
-    return _page(request, caller, "projects.html", projects=page.projects)
+    creatable = [
+        s for s in await space_svc.list_spaces(caller) if "intent-project:create" in s.actions
+    ]
+    return _page(request, caller, "projects.html", projects=page.projects, spaces=creatable)
 
 
 @router.post("/ui/projects")
@@ -109,18 +127,21 @@ async def create_project(
     name: Annotated[str, Form()],
     labels: Annotated[str, Form()] = "",
     description: Annotated[str, Form()] = "",
+    space: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
     try:
         body = project_svc.ProjectCreate(
             name=name.strip(),
             description=description,
             labels=[label.strip() for label in labels.split(",") if label.strip()],
+            space=space or None,
         )
     except ValidationError:
         return _back("/ui/projects", error=f"{name!r} is not a valid project name")
     try:
         await project_svc.create_project(caller, body)
     except IntentError as exc:
+        _refuse_if_forbidden(exc)
         return _back("/ui/projects", error=exc.message)
     return _back(f"/ui/projects/{body.name}", msg=f"project {body.name} created")
 
@@ -136,6 +157,7 @@ async def project_page(
     try:
         project = await project_svc.get_project(caller, ref)
     except IntentError as exc:
+        _refuse_if_forbidden(exc)
         return _back("/ui/projects", error=exc.message)
     context: dict[str, Any] = {"project": project, "tab": tab, "tabs": TABS}
     if tab == "resources":
@@ -243,6 +265,7 @@ async def resource_page(request: Request, caller: UiCaller, ref: str, resource_i
     try:
         resource = await resource_svc.get_resource(caller, ref, resource_id)
     except IntentError as exc:
+        _refuse_if_forbidden(exc)
         return _back(f"/ui/projects/{ref}", error=exc.message)
     entries = (
         await history_svc.project_history(caller, ref, resource_id=resource_id, limit=50)
@@ -258,6 +281,7 @@ async def change_page(request: Request, caller: UiCaller, change_id: str) -> Res
     try:
         view = await changes_svc.change_view(caller, change_id)
     except IntentError as exc:
+        _refuse_if_forbidden(exc)
         return _back("/ui/projects", error=exc.message)
     return _page(request, caller, "change.html", change=view, summary=changes_svc.summarize(view))
 
@@ -307,6 +331,7 @@ async def create_policy(
     try:
         await policy_svc.create_policy(caller, create)
     except IntentError as exc:
+        _refuse_if_forbidden(exc)
         return _back("/ui/policies", error=exc.message)
     return _back(f"/ui/policies/{create.name}", msg=f"policy {create.name} created")
 
@@ -316,6 +341,7 @@ async def policy_page(request: Request, caller: UiCaller, ref: str) -> Response:
     try:
         policy = await policy_svc.get_policy(caller, ref)
     except IntentError as exc:
+        _refuse_if_forbidden(exc)
         return _back("/ui/policies", error=exc.message)
     samples = await _samples(caller, ref)
     projects = (await project_svc.list_projects(caller, limit=200)).projects
@@ -380,6 +406,7 @@ async def simulate_policy(
     except json.JSONDecodeError as exc:
         simulation = {"error": f"the input is not JSON: {exc}"}
     except IntentError as exc:
+        _refuse_if_forbidden(exc)
         simulation = {"error": exc.message}
     policy = await policy_svc.get_policy(caller, ref)
     samples = await _samples(caller, ref)
@@ -400,8 +427,17 @@ def install(app: Any, app_ctx: AppContext) -> None:
     """Mount the UI on ``app``: routes, static files, and the sign-in redirect."""
     from fastapi.staticfiles import StaticFiles
 
+    from api.ui import access
+
     app.include_router(router)
+    app.include_router(access.router)
     app.mount("/ui/static", StaticFiles(directory=str(HERE / "static")), name="ui-static")
+
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, exc: Refused) -> HTMLResponse:
+        signed_in = await sessions.current(request, app_ctx)
+        actor = signed_in.actor() if signed_in else None
+        return render(request, "refused.html", actor, problem=exc.message, status_code=403)
 
     @app.exception_handler(SignIn)
     async def _sign_in(request: Request, _: SignIn) -> RedirectResponse:

@@ -72,7 +72,7 @@ async def test_dynamic_registration_login_consent_and_tools(
     assert storage.tokens is not None
     assert storage.tokens.access_token.startswith("intent_at_")
     assert storage.tokens.refresh_token and storage.tokens.scope == "mcp:read mcp:write"
-    http = await stack.http("root", roles=["admin"])
+    http = await stack.http("root", roles=["space-admin"])
     history = (await http.get("/api/v1/projects/signed-in-by-oauth/history")).json()
     created = [e for e in history["entries"] if e["operation"] == "create"]
     assert created and created[0]["actor"] == "ana" and created[0]["via"] == "mcp"

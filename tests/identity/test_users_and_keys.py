@@ -19,7 +19,7 @@ async def sign_in(stack: IntentStack, name: str, password: str) -> httpx.Respons
 
 
 async def test_users_sign_in_with_a_password_they_set_through_a_link(stack: IntentStack) -> None:
-    admin = await stack.http("root", roles=["admin"])
+    admin = await stack.http("root", roles=["space-admin"])
     created = await admin.post("/api/v1/users", json={"name": "carla", "email": "c@example.com"})
     assert created.status_code == 201, created.text
     link = created.json()["password_link"]["url"]
@@ -73,7 +73,7 @@ async def test_failed_sign_ins_are_rate_limited_and_recorded(stack: IntentStack)
     limited = await sign_in(stack, "gus", password)
     assert limited.status_code == 429
     assert "too many failed sign-ins for gus; wait 15 minutes" in limited.text
-    admin = await stack.http("root", roles=["admin"])
+    admin = await stack.http("root", roles=["space-admin"])
     events = (await admin.get("/api/v1/audit", params={"subject": "gus"})).json()["events"]
     outcomes = [e["outcome"] for e in events if e["event"] == "login"]
     assert outcomes.count("failed") == stack.settings.login_max_failures
@@ -111,7 +111,7 @@ async def test_api_keys_are_scoped_expiring_and_revocable(stack: IntentStack) ->
         assert after.status_code == 401
         assert after.json()["detail"].startswith(f"API key {body['prefix']}… was revoked")
 
-    admin = await stack.http("root", roles=["admin"])
+    admin = await stack.http("root", roles=["space-admin"])
     kinds = [e["event"] for e in (await admin.get("/api/v1/audit")).json()["events"]]
     assert "key_created" in kinds and "key_revoked" in kinds
 
@@ -119,7 +119,7 @@ async def test_api_keys_are_scoped_expiring_and_revocable(stack: IntentStack) ->
 async def test_disabled_users_lose_every_way_in(stack: IntentStack) -> None:
     password = await stack.password("hal")
     key = await stack.token("hal")
-    admin = await stack.http("root", roles=["admin"])
+    admin = await stack.http("root", roles=["space-admin"])
     assert (await admin.post("/api/v1/users/hal/disable")).json()["disabled"]
     assert (await sign_in(stack, "hal", password)).status_code == 401
     async with httpx.AsyncClient(base_url=stack.base_url) as http:

@@ -82,6 +82,10 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         yield db
 
 
+# Who a test user is unless it says otherwise: someone who changes resources in root.
+WRITER = ["space-writer"]
+
+
 @dataclass
 class IntentStack:
     settings: Settings
@@ -98,7 +102,9 @@ class IntentStack:
         """A bearer token for identity ``name`` (created with ``roles`` on first use)."""
         if name not in self.tokens:
             async with self.db.transaction() as session:
-                identity = await identities.ensure_identity(session, name, roles=roles or [])
+                identity = await identities.ensure_identity(
+                    session, name, roles=WRITER if roles is None else roles
+                )
                 self.tokens[name] = await identities.create_token(session, identity, "test")
         return self.tokens[name]
 
@@ -106,7 +112,9 @@ class IntentStack:
         """A local user ``name`` with a password (set once), for signing in by name."""
         password = f"correct horse battery {name}"
         async with self.db.transaction() as session:
-            identity = await identities.ensure_identity(session, name, roles=roles or [])
+            identity = await identities.ensure_identity(
+                session, name, roles=WRITER if roles is None else roles
+            )
             if identity.password_hash is None:
                 identity.password_hash = await asyncio.to_thread(users.hash_password, password)
         return password

@@ -48,7 +48,7 @@ async def test_walkthrough_in_the_browser(
     await bad.click("button:has-text('Sign in')")
     await expect(bad.get_by_role("alert")).to_contain_text("wrong user name or password")
 
-    page = await sign_in(browser, aws_stack, "root", roles=["admin"])
+    page = await sign_in(browser, aws_stack, "root", roles=["space-admin"])
     await page.fill("input[name=name]", "ui-project")
     await page.fill("input[name=labels]", "dev, web")
     await page.click("button:has-text('Create project')")
@@ -163,7 +163,7 @@ async def test_cross_site_posts_and_anonymous_pages_are_refused(
     page = await browser.new_page()
     await page.goto(f"{stack.base_url}/ui/projects")
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    http = await stack.signed_in("root", roles=["admin"])
+    http = await stack.signed_in("root", roles=["space-admin"])
     listing = await http.get("/ui/projects")
     csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', listing.text)
     assert csrf is not None
