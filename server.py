@@ -78,6 +78,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.intent = app_ctx
+    app.state.intent_mcp = mcp
 
     @app.exception_handler(IntentError)
     async def _intent_error(_: Request, exc: IntentError) -> JSONResponse:

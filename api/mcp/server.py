@@ -136,9 +136,9 @@ class McpEndpoint:
         # mount the manager's ASGI handler ourselves at two paths.
         server.streamable_http_app(transport_security=security)
         self.session_manager = server.session_manager
-        self.asgi: ASGIApp = BearerAuthMiddleware(
-            StreamableHTTPASGIApp(self.session_manager), app_ctx.db, app_ctx.settings
-        )
+        # ``unguarded`` serves requests whose principal is already set (the bench).
+        self.unguarded: ASGIApp = StreamableHTTPASGIApp(self.session_manager)
+        self.asgi: ASGIApp = BearerAuthMiddleware(self.unguarded, app_ctx.db, app_ctx.settings)
 
     def caller(self, ctx: Context) -> Caller:
         principal = _principal_of_request(ctx.request_context.request)
