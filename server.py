@@ -19,7 +19,7 @@ from temporalio.client import Client
 from api.context import AppContext, TemporalConnector
 from api.errors import IntentError
 from api.mcp.server import build_mcp
-from api.oauth import login
+from api.oauth import login, upstream
 from api.oauth import routes as oauth_routes
 from api.routers import (
     audit,
@@ -110,6 +110,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(oauth_routes.router)
     app.include_router(login.router)
+    app.include_router(upstream.router)
     for path in MCP_PATHS:
         app.router.routes.append(Route(path, endpoint=mcp.asgi))
     ui.install(app, app_ctx)

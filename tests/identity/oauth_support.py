@@ -37,6 +37,7 @@ __all__ = [
     "callback_server",
     "metadata_server",
     "pkce_pair",
+    "serve",
     "signed_in_code",
     "through_browser",
 ]
@@ -61,7 +62,7 @@ class MemoryStorage:
 
 
 @asynccontextmanager
-async def _serve(app: Starlette, port: int, **ssl: Any) -> AsyncIterator[None]:
+async def serve(app: Starlette, port: int, **ssl: Any) -> AsyncIterator[None]:
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **ssl)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -110,7 +111,7 @@ async def callback_server() -> AsyncIterator[CallbackServer]:
         await callback.results.put(f"{query.get('error')}: {query.get('error_description')}")
         return HTMLResponse("<h1>Authorization failed</h1>", status_code=400)
 
-    async with _serve(Starlette(routes=[Route("/callback", receive)]), callback.port):
+    async with serve(Starlette(routes=[Route("/callback", receive)]), callback.port):
         yield callback
 
 
@@ -140,7 +141,7 @@ async def metadata_server(directory: Path) -> AsyncIterator[tuple[MetadataServer
         return JSONResponse(hosted.documents[name], headers={"Cache-Control": "max-age=600"})
 
     app = Starlette(routes=[Route("/clients/{name}.json", document)])
-    async with _serve(app, hosted.port, ssl_certfile=str(ca.cert_pem), ssl_keyfile=str(ca.key_pem)):
+    async with serve(app, hosted.port, ssl_certfile=str(ca.cert_pem), ssl_keyfile=str(ca.key_pem)):
         yield hosted, ca.ca_pem
 
 
