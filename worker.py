@@ -15,8 +15,12 @@ from contextlib import asynccontextmanager
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.changes import ChangeActivities
+from activities.apply import ApplyActivities
+from activities.bookkeeping import BookkeepingActivities
+from activities.lease import LeaseActivities
 from activities.locks import LockActivities
+from activities.operations import Operations
+from activities.plan import PlanActivities
 from activities.policies import PolicyEvaluator
 from activities.runtime import Runtime
 from providers.pool import ProviderPool
@@ -71,7 +75,12 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
         ),
     )
     locks = LockActivities(db)
-    changes = ChangeActivities(runtime, PolicyEvaluator(db, settings))
+    operations = Operations(runtime)
+    lease = LeaseActivities(runtime)
+    plan = PlanActivities(runtime, operations)
+    policies = PolicyEvaluator(db, settings)
+    apply = ApplyActivities(runtime, operations)
+    bookkeeping = BookkeepingActivities(db)
     lookups = LookupActivities(runtime)
     return Worker(
         client,
@@ -79,13 +88,13 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
         workflows=list(WORKFLOWS),
         activities=[
             locks.mirror_lock,
-            changes.check_lease,
-            changes.discover_providers,
-            changes.plan_operations,
-            changes.evaluate_policies,
-            changes.apply_operation,
-            changes.record_history,
-            changes.update_change,
+            lease.check_lease,
+            plan.discover_providers,
+            plan.plan_operations,
+            policies.evaluate_policies,
+            apply.apply_operation,
+            bookkeeping.record_history,
+            bookkeeping.update_change,
             *lookups.activities(),
         ],
         max_concurrent_activities=settings.worker_max_activities,

@@ -18,7 +18,7 @@ from providers.install import ProviderInstallError, lock_key
 from providers.plan import redact
 from providers.schema import ProviderSchema, UnknownTypeError
 from store import resources
-from workflows.lookup import LookupInput
+from workflows.models import LookupInput
 from workflows.references import ReferenceError
 
 __all__ = ["LookupActivities"]

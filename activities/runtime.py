@@ -11,16 +11,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from temporalio.client import Client
 
 from providers import install_provider, trust
-from providers.client import ProviderClient
 from providers.install import hash_cache_dir, installed_zip_sha256, lock_key
 from providers.models import InstalledProvider, ProviderAddress
-from providers.pool import ProviderPool
 from providers.versions import Version, VersionConstraints
 from settings import Settings
 from store import environments, provider_locks
@@ -28,6 +26,12 @@ from store.db import Database
 from store.models import Integration, Resource
 from store.secrets import SecretBox
 from workflows.assertions import KEY_PURPOSE, ActorSigner
+
+if TYPE_CHECKING:
+    # Annotations only: rooms import this module, and the server imports the rooms
+    # (typed activity references) without loading the plugin machinery.
+    from providers.client import ProviderClient
+    from providers.pool import ProviderPool
 
 __all__ = [
     "SANDBOX_CREDENTIALS",

@@ -28,7 +28,7 @@ from store import oauth as store_oauth
 from store.db import Database
 from store.models import Identity, Token
 from store.types import utcnow
-from workflows.models import Actor, Via
+from workflows.actor import Actor, Via
 
 __all__ = [
     "Actor",

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from cli.datadir import PRIVATE_UMASK, secure_data_dir
 from cli.local import DataOpt, local_settings
 
 __all__ = ["app", "main"]
@@ -79,6 +80,7 @@ def server(host: HostOpt = None, port: PortOpt = None, data_dir: DataOpt = None)
 
     _configure_logging()
     settings = local_settings(host=host, port=port, data_dir=data_dir)
+    secure_data_dir(settings)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -95,8 +97,13 @@ def worker(data_dir: DataOpt = None) -> None:
     from worker import run_worker
 
     _configure_logging()
-    asyncio.run(run_worker(local_settings(data_dir=data_dir)))
+    settings = local_settings(data_dir=data_dir)
+    secure_data_dir(settings)
+    asyncio.run(run_worker(settings))
 
 
 def main() -> None:
+    # Whatever intent writes (database, key, logs) is private unless made readable on
+    # purpose (installed providers).
+    os.umask(PRIVATE_UMASK)
     app()

@@ -111,7 +111,7 @@ def verify_signature(
                 # is pinned here, so the signature check is what counts.
                 warnings.simplefilter("ignore")
                 if key.verify(shasums, sig):
-                    return key.fingerprint.keyid.upper()
+                    return str(key.fingerprint.keyid).upper()
         except (PGPError, ValueError, TypeError, NotImplementedError):
             continue
     raise PackageVerificationError(

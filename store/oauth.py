@@ -99,7 +99,7 @@ async def claim_code(session: AsyncSession, code: str, client_id: str) -> CodeCl
         .where(OAuthCode.code_hash == digest, OAuthCode.used_at.is_(None))
         .values(used_at=utcnow())
     )
-    return CodeClaim(row, spent.rowcount == 1)  # type: ignore[attr-defined]
+    return CodeClaim(row, bool(spent.rowcount == 1))  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ async def rotate_refresh_token(session: AsyncSession, token_id: str) -> bool:
         .where(OAuthToken.id == token_id, OAuthToken.rotated_at.is_(None))
         .values(rotated_at=utcnow())
     )
-    return done.rowcount == 1  # type: ignore[attr-defined]
+    return bool(done.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def revoke_family(session: AsyncSession, family_id: str) -> int:

@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from workflows.models import Actor
+from workflows.actor import Actor
 
 __all__ = [
     "ASSERTION_SKEW_SECONDS",

@@ -20,13 +20,17 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from access.permissions import change_refusal
+    from activities.apply import ApplyActivities
+    from activities.bookkeeping import BookkeepingActivities
+    from activities.lease import LeaseActivities
+    from activities.plan import PlanActivities
+    from activities.policies import PolicyEvaluator
+    from workflows.actor import Actor
     from workflows.assertions import ActorAssertionError, keys_for, verify_actor
     from workflows.graph import GraphOperation, apply_waves
     from workflows.models import (
         FINAL_STATUSES,
-        Actor,
         ApplyInput,
-        ApplyResult,
         ChangeInput,
         ChangeStatus,
         ChangeView,
@@ -34,14 +38,11 @@ with workflow.unsafe.imports_passed_through():
         DecisionRequest,
         DiagnosticView,
         DiscoverInput,
-        DiscoverResult,
         HistoryRow,
         OperationState,
         PlanInput,
         PlannedOperation,
-        PlanResult,
         PolicyCheckInput,
-        PolicyVerdictView,
         RecordInput,
         RetryRequest,
         UpdateChangeInput,
@@ -158,10 +159,17 @@ def _outputs(after: dict[str, Any] | None, planned: PlannedOperation) -> dict[st
 
 
 def _describe(diagnostics: list[DiagnosticView]) -> str:
-    """Diagnostics as one line a user can act on: what, and at which attribute."""
-    return "; ".join(
-        f"{d.summary} ({d.attribute})" if d.attribute else d.summary for d in diagnostics
-    )
+    """Diagnostics as one line a user can act on: what, at which attribute, and the
+    provider's own detail (it often says the fix: 'Did you mean "bucket"?')."""
+    return "; ".join(_diagnostic_line(d) for d in diagnostics)
+
+
+def _diagnostic_line(d: DiagnosticView) -> str:
+    line = f"{d.summary} ({d.attribute})" if d.attribute else d.summary
+    detail = " ".join(d.detail.split())
+    if detail and detail not in line:
+        line += f": {detail[:1000]}"
+    return line
 
 
 def _error_text(exc: BaseException) -> str:
@@ -234,10 +242,9 @@ class ChangeWorkflow:
         self._keep_lease()
         if first:
             await self._set_status("discovering")
-            await workflow.execute_activity(
-                "discover_providers",
+            await workflow.execute_activity_method(
+                PlanActivities.discover_providers,
                 DiscoverInput(change_id=self.input.change_id, project_id=self.input.project.id),
-                result_type=DiscoverResult,
                 **_PROVIDER,
             )
         decided = await self._plan_check_confirm(pending, retrying=not first)
@@ -280,8 +287,8 @@ class ChangeWorkflow:
         await self._check_lease()
 
     async def _check_lease(self) -> None:
-        await workflow.execute_local_activity(
-            "check_lease",
+        await workflow.execute_local_activity_method(
+            LeaseActivities.check_lease,
             CheckLeaseInput(
                 project=self.input.project, actor=self.input.actor, change_id=self.input.change_id
             ),
@@ -297,10 +304,9 @@ class ChangeWorkflow:
         await self._set_status("planning")
         for i in indexes:
             self.ops[i].status = "planning"
-        result: PlanResult = await workflow.execute_activity(
-            "plan_operations",
+        result = await workflow.execute_activity_method(
+            PlanActivities.plan_operations,
             PlanInput(change_id=self.input.change_id, project=self.input.project, indexes=indexes),
-            result_type=PlanResult,
             **_PROVIDER,
         )
         for planned in result.operations:
@@ -318,18 +324,17 @@ class ChangeWorkflow:
                 [self._row(i, "invalid", reasons=[self.ops[i].error or ""]) for i in result.errors]
             )
             first = next(iter(result.errors.values()))[0]
-            where = f" ({first.attribute})" if first.attribute else ""
             if retrying:
                 for i in indexes:
                     if self.ops[i].status == "invalid":
                         self.ops[i].status = "failed"
                 return indexes
-            await self._finish("invalid", f"the plan failed: {first.summary}{where}")
+            await self._finish("invalid", f"the plan failed: {_diagnostic_line(first)}")
             return False
 
         await self._set_status("policy_check")
-        verdicts: list[PolicyVerdictView] = await workflow.execute_activity(
-            "evaluate_policies",
+        verdicts = await workflow.execute_activity_method(
+            PolicyEvaluator.evaluate_policies,
             PolicyCheckInput(
                 change_id=self.input.change_id,
                 project=self.input.project,
@@ -337,7 +342,6 @@ class ChangeWorkflow:
                 operations=[self.plan[i] for i in indexes],
                 timestamp_ns=workflow.time_ns(),
             ),
-            result_type=list[PolicyVerdictView],
             **_POLICY,
         )
         for verdict in verdicts:
@@ -512,8 +516,8 @@ class ChangeWorkflow:
             await self._record([self._row(index, "applied", details={"no_op": True})])
             return True
         try:
-            result: ApplyResult = await workflow.execute_activity(
-                "apply_operation",
+            result = await workflow.execute_activity_method(
+                ApplyActivities.apply_operation,
                 ApplyInput(
                     change_id=self.input.change_id,
                     project=self.input.project,
@@ -523,7 +527,6 @@ class ChangeWorkflow:
                     approved_by=self.decided_by,
                     request_digest=planned.request_digest,
                 ),
-                result_type=ApplyResult,
                 **_PROVIDER,
             )
         except ActivityError as exc:
@@ -798,8 +801,8 @@ class ChangeWorkflow:
     async def _record(self, rows: list[HistoryRow]) -> None:
         if not rows:
             return
-        await workflow.execute_local_activity(
-            "record_history",
+        await workflow.execute_local_activity_method(
+            BookkeepingActivities.record_history,
             RecordInput(
                 change_id=self.input.change_id,
                 project_id=self.input.project.id,
@@ -812,8 +815,8 @@ class ChangeWorkflow:
     async def _set_status(self, status: ChangeStatus, *, final: bool = False) -> None:
         self.status = status
         workflow.upsert_search_attributes([SA_STATUS.value_set(status)])
-        await workflow.execute_local_activity(
-            "update_change",
+        await workflow.execute_local_activity_method(
+            BookkeepingActivities.update_change,
             UpdateChangeInput(
                 change_id=self.input.change_id,
                 status=status,

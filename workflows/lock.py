@@ -19,6 +19,8 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, Field
 
     from access.permissions import action_refusal
+    from activities.locks import LockActivities
+    from workflows.actor import Actor
     from workflows.assertions import (
         ASSERTION_SKEW_SECONDS,
         ActorAssertionError,
@@ -26,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
         keys_for,
         verify_actor,
     )
-    from workflows.models import Actor
+    from workflows.models import Holder, MirrorLockInput
 
 __all__ = [
     "LOCK_BUSY",
@@ -58,14 +60,6 @@ DEFAULT_MAX_HISTORY = 2_000
 
 def lock_workflow_id(project_id: str) -> str:
     return f"lock-{project_id}"
-
-
-class Holder(BaseModel):
-    """Who holds (or asks for) the lease."""
-
-    id: str
-    name: str
-    via: str = "api"
 
 
 class LockState(BaseModel):
@@ -119,22 +113,6 @@ class Lease(BaseModel):
     acquired_at: datetime | None = None
     renewed_at: datetime | None = None
     expires_at: datetime | None = None
-
-
-class MirrorLockInput(BaseModel):
-    """What the mirror activity writes, plus the event to record in history (if any)."""
-
-    project_id: str
-    seq: int
-    holder_id: str | None
-    holder_name: str | None
-    acquired_at: datetime | None
-    renewed_at: datetime | None
-    expires_at: datetime | None
-    # acquire / release / force_release / expire; None for quiet renewals.
-    event: str | None = None
-    actor: Holder | None = None
-    reason: str = ""
 
 
 def _fmt(moment: datetime | None) -> str:
@@ -388,8 +366,8 @@ class ProjectLockWorkflow:
         )
         try:
             # Local: a lock answer must not queue behind long applies for a task slot.
-            await workflow.execute_local_activity(
-                "mirror_lock",
+            await workflow.execute_local_activity_method(
+                LockActivities.mirror_lock,
                 snapshot,
                 start_to_close_timeout=timedelta(seconds=15),
                 schedule_to_close_timeout=timedelta(minutes=2),

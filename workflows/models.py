@@ -12,9 +12,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from workflows.actor import Actor
+
 __all__ = [
     "FINAL_STATUSES",
-    "Actor",
     "ApplyInput",
     "ApplyResult",
     "ChangeInput",
@@ -26,6 +27,9 @@ __all__ = [
     "DiscoverInput",
     "DiscoverResult",
     "HistoryRow",
+    "Holder",
+    "LookupInput",
+    "MirrorLockInput",
     "OperationKind",
     "OperationRef",
     "OperationRequest",
@@ -42,8 +46,8 @@ __all__ = [
     "UpdateChangeInput",
 ]
 
-Via = Literal["mcp", "api", "ui", "cli", "system", "temporal-ui"]
 OperationKind = Literal["create", "update", "delete", "import", "refresh"]
+LookupKind = Literal["search", "provider", "resources", "data_sources", "read_data", "lock"]
 Action = Literal["create", "update", "replace", "delete", "no-op", "import", "refresh", "forget"]
 
 ChangeStatus = Literal[
@@ -84,24 +88,6 @@ OperationStatus = Literal[
     "blocked",
     "abandoned",
 ]
-
-
-class Actor(BaseModel):
-    """The caller, as recorded on every history row and passed to policies.
-
-    ``roles`` name the roles it holds (where it acts, when ``actions`` is set).
-    ``scopes`` are the ceiling its credential puts on it (an ``mcp:read`` token is
-    read-only whatever its roles). ``actions`` are what it may do in one project's
-    space, resolved by the server's permission rules and signed into the updates it
-    sends, so a workflow's validators decide without a database (``access.permissions``).
-    """
-
-    id: str
-    name: str
-    roles: list[str] = []
-    via: Via = "api"
-    scopes: list[str] = Field(default_factory=lambda: ["mcp:read", "mcp:write"])
-    actions: list[str] | None = None
 
 
 class ProjectInfo(BaseModel):
@@ -343,3 +329,46 @@ class UpdateChangeInput(BaseModel):
     status: str
     summary: dict[str, Any] = {}
     final: bool = False
+
+
+# -- the project lock --------------------------------------------------------------------
+
+
+class Holder(BaseModel):
+    """Who holds (or asks for) the lease."""
+
+    id: str
+    name: str
+    via: str = "api"
+
+
+class MirrorLockInput(BaseModel):
+    """What the mirror activity writes, plus the event to record in history (if any)."""
+
+    project_id: str
+    seq: int
+    holder_id: str | None
+    holder_name: str | None
+    acquired_at: datetime | None
+    renewed_at: datetime | None
+    expires_at: datetime | None
+    # acquire / release / force_release / expire; None for quiet renewals.
+    event: str | None = None
+    actor: Holder | None = None
+    reason: str = ""
+
+
+# -- provider lookups --------------------------------------------------------------------
+
+
+class LookupInput(BaseModel):
+    kind: LookupKind
+    project_id: str | None = None
+    provider: str | None = None
+    version: str | None = None
+    query: str = ""
+    types: list[str] = []
+    limit: int = 50
+    cursor: str | None = None
+    data_source: str | None = None
+    config: dict[str, Any] | None = None

@@ -12,15 +12,17 @@ from typing import Any, TypeVar
 from mcp.server import MCPServer
 from mcp.server.context import CallNext, ServerRequestContext
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.request_state import RequestStateSecurity
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import CallToolResult, ListToolsResult, TextContent
+from pydantic import ValidationError
 from starlette.types import ASGIApp
 
 from access.models import Principal
 from access.scopes import READ, WRITE, allows_writes
+from api.arguments import describe_argument_errors
 from api.auth import BearerAuthMiddleware
 from api.context import AppContext, Caller
 from api.errors import IntentError
@@ -152,9 +154,24 @@ class McpEndpoint:
             raise ToolError(exc.message) from exc
 
 
+class IntentMCPServer(MCPServer[Any]):
+    """The SDK's server, with argument errors told in the tool's own terms."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ValidationError) and not isinstance(exc, UnexpectedToolError):
+                raise ToolError(describe_argument_errors(f"tool {name}", cause)) from cause
+            raise
+
+
 def build_mcp(app_ctx: AppContext) -> McpEndpoint:
     box = SecretBox.from_settings(app_ctx.settings)
-    server: MCPServer[Any] = MCPServer(
+    server: MCPServer[Any] = IntentMCPServer(
         name="intent",
         # Shared by every server process (same secret key), so a 2026-07-28 client's
         # retry with the user's answer may land on any of them.

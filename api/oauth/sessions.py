@@ -25,7 +25,7 @@ from store import audit
 from store import sessions as store_sessions
 from store.models import Identity
 from store.secrets import SecretBox
-from workflows.models import Actor
+from workflows.actor import Actor
 
 __all__ = [
     "COOKIE",

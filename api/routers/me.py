@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from api.deps import CallerDep
-from workflows.models import Via
+from workflows.actor import Via
 
 router = APIRouter(tags=["identity"])
 

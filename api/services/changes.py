@@ -13,13 +13,17 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from access.models import SpacePath
-from activities.planning import compose_patches, merge_patch
 from api.context import Caller
 from api.errors import Busy, Conflict, Forbidden, IntentError, Invalid, NotFound, Unavailable
 from api.services import locks
@@ -30,6 +34,7 @@ from store import projects as store_projects
 from store import resources as store_resources
 from store.models import Change, Project
 from store.types import new_id, utcnow
+from workflows.actor import Actor
 from workflows.change import (
     CHANGE_FORBIDDEN,
     CHANGE_NOT_WAITING,
@@ -38,9 +43,9 @@ from workflows.change import (
     change_workflow_id,
     decision_refusal,
 )
+from workflows.merge_patch import compose_patches, merge_patch
 from workflows.models import (
     FINAL_STATUSES,
-    Actor,
     ChangeInput,
     ChangeView,
     DecisionRequest,
@@ -143,22 +148,13 @@ async def current_project(
     caller: Caller, ref: str | None, action: str = "intent-project:read"
 ) -> Project:
     """The named project, or the one whose lock the caller holds, if the caller may
-    ``action`` in it.
-
-    Any call on a project whose lock the caller holds counts as activity: the lease is
-    renewed, so it lapses only after real inactivity.
-    """
+    ``action`` in it (``load_project`` renews the holder's lease)."""
+    if ref:
+        return await load_project(caller, ref, action)
     async with caller.db.session() as session:
         held = await store_projects.projects_locked_by(session, caller.actor.id)
-    if ref:
-        project = await load_project(caller, ref, action)
-        if any(p.id == project.id for p in held):
-            await locks.touch(caller, project)
-        return project
     if len(held) == 1:
-        require(caller, action, await project_path(caller, held[0]))
-        await locks.touch(caller, held[0])
-        return held[0]
+        return await load_project(caller, held[0].id, action)
     if not held:
         raise Invalid(
             "no project given and you hold no project lock; call project-use NAME first "
@@ -392,7 +388,7 @@ async def _load_change(caller: Caller, change_id: str) -> tuple[Change, SpacePat
     return row, path
 
 
-def _handle(caller: Caller, client: Any, change_id: str) -> WorkflowHandle[Any, ChangeView]:
+def _handle(caller: Caller, client: Client, change_id: str) -> WorkflowHandle[Any, ChangeView]:
     return client.get_workflow_handle_for(ChangeWorkflow.run, change_id)
 
 

@@ -6,18 +6,18 @@ and write-only: listings show them masked, history records only that they change
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from access.credentials import admin_only_attributes, variable_rule
 from access.permissions import ADMIN, is_allowed
 from api.context import Caller
-from api.errors import Conflict, Invalid, NotFound
+from api.errors import Conflict, Forbidden, Invalid, NotFound
 from api.services import locks
 from api.services.access import require
-from api.services.projects import load_project, located, project_path
+from api.services.projects import load_project, located
 from store import environments as store_env
 from store import history
 from store.models import Integration, Project
@@ -35,20 +35,6 @@ __all__ = [
     "put_integration",
     "put_variable",
 ]
-
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,199}$")
-# Never: they change how the provider process itself runs, or speak for intent.
-_FORBIDDEN = re.compile(
-    r"^(LD_.*|PATH|HOME|TMPDIR|PLUGIN_.*|TF_PLUGIN_.*|TF_REATTACH_PROVIDERS|INTENT_.*)$"
-)
-# Admins only: logging (debug logs carry request bodies), trust and proxies (traffic can
-# be read), and pointers to credentials on the worker host (not the project's own).
-_ADMIN_ONLY = re.compile(
-    r"^(TF_.*|.*_PROXY|SSL_.*|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE|AWS_CA_BUNDLE|AWS_PROFILE"
-    r"|AWS_CONFIG_FILE|AWS_SHARED_CREDENTIALS_FILE|AWS_WEB_IDENTITY_TOKEN_FILE"
-    r"|AWS_CONTAINER_.*|AWS_EC2_METADATA_.*|AWS_ROLE_ARN)$",
-    re.IGNORECASE,
-)
 
 
 class VariablePut(BaseModel):
@@ -114,14 +100,21 @@ async def list_variables(caller: Caller, ref: str) -> list[VariableView]:
 
 
 async def put_variable(caller: Caller, ref: str, name: str, body: VariablePut) -> VariableView:
-    if not _NAME.match(name):
-        raise Invalid(f"{name!r} is not a valid variable name (letters, digits, _)")
-    if _FORBIDDEN.match(name):
+    try:
+        rule = variable_rule(name)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+    if rule == "reserved":
         raise Invalid(f"{name} is reserved: it would change how intent runs the provider")
+    project, path = await located(caller, ref)
+    if rule == "admin" and not is_allowed(caller.principal, ADMIN, path):
+        raise Forbidden(
+            f"setting {name} needs a space admin (intent-space:admin): project members may "
+            "set only plain cloud credentials and regions (the credential-source rule, "
+            "docs/security.md); a variable can also point a provider at files, endpoints, "
+            "proxies or logs on the worker host"
+        )
     project = await _editable(caller, ref, ENVIRONMENT)
-    if _ADMIN_ONLY.match(name):
-        # It changes logging, trust, proxies or where credentials come from.
-        require(caller, ADMIN, await project_path(caller, project))
     box = SecretBox.from_settings(caller.settings)
     async with caller.db.transaction() as session:
         row = await store_env.set_variable(
@@ -185,6 +178,15 @@ async def put_integration(
 ) -> IntegrationView:
     if body.kind == "sandbox" and not caller.settings.sandbox:
         raise Invalid("the sandbox cloud is off on this server (INTENT_SANDBOX=false)")
+    pointers = admin_only_attributes(body.config)
+    project, path = await located(caller, ref)
+    if pointers and not is_allowed(caller.principal, ADMIN, path):
+        raise Forbidden(
+            f"setting {', '.join(pointers)} on an integration needs a space admin "
+            "(intent-space:admin): these make the provider read files or profiles on the "
+            "worker host, or talk to other endpoints or proxies (the credential-source rule, "
+            "docs/security.md)"
+        )
     project = await _editable(caller, ref, INTEGRATION)
     async with caller.db.transaction() as session:
         row = await store_env.integration_for(session, project.id, provider)

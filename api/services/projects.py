@@ -139,7 +139,11 @@ READ = "intent-project:read"
 
 async def located(caller: Caller, ref: str) -> tuple[Project, SpacePath]:
     """The project ``ref`` names and its space path; among projects of the same name in
-    several spaces, the first the caller may see."""
+    several spaces, the first the caller may see.
+
+    Every project-scoped call (REST, MCP, UI; reads included) finds its project here, so
+    a call of the lock holder renews the lease: "the lease lapses only after that long
+    without calls" holds for every door."""
     async with caller.db.session() as session:
         found = await store_projects.find_projects(session, ref)
         spaces = await access_store.space_map(session)
@@ -149,10 +153,26 @@ async def located(caller: Caller, ref: str) -> tuple[Project, SpacePath]:
             "with project-create"
         )
     paths = [(project, space_path(project.space_id, spaces)) for project in found]
-    for project, path in paths:
-        if is_allowed(caller.principal, READ, path):
-            return project, path
-    return paths[0]
+    chosen = next(
+        ((p, path) for p, path in paths if is_allowed(caller.principal, READ, path)), paths[0]
+    )
+    async with caller.db.session() as session:
+        mirror = await store_projects.lock_of(session, chosen[0].id)
+    if mirror is not None and _renewal_due(caller, mirror):
+        await locks.touch(caller, chosen[0])
+    return chosen
+
+
+def _renewal_due(caller: Caller, mirror: ProjectLock) -> bool:
+    """Whether the caller holds the (mirrored) lease and it was not renewed just now.
+
+    A burst of calls renews once: within a tenth of the lease (at most 30 s) the expiry
+    has hardly moved, and each renewal is a Temporal update."""
+    now = utcnow()
+    if mirror.holder_id != caller.actor.id or not mirror.expires_at or mirror.expires_at <= now:
+        return False
+    quiet = min(30.0, caller.settings.lock_lease_seconds / 10)
+    return mirror.renewed_at is None or (now - mirror.renewed_at).total_seconds() >= quiet
 
 
 async def load_project(caller: Caller, ref: str, action: str = READ) -> Project:

@@ -433,13 +433,15 @@ def install(app: Any, app_ctx: AppContext) -> None:
     app.include_router(access.router)
     app.mount("/ui/static", StaticFiles(directory=str(HERE / "static")), name="ui-static")
 
-    @app.exception_handler(Refused)
-    async def _refused(request: Request, exc: Refused) -> HTMLResponse:
+    async def _refused(request: Request, exc: Exception) -> HTMLResponse:
+        assert isinstance(exc, Refused)
         signed_in = await sessions.current(request, app_ctx)
         actor = signed_in.actor() if signed_in else None
         return render(request, "refused.html", actor, problem=exc.message, status_code=403)
 
-    @app.exception_handler(SignIn)
-    async def _sign_in(request: Request, _: SignIn) -> RedirectResponse:
+    async def _sign_in(request: Request, _: Exception) -> RedirectResponse:
         target = request.url.path if request.method == "GET" else "/ui/projects"
         return RedirectResponse(f"/ui/login?next={quote(target)}", status_code=303)
+
+    app.add_exception_handler(Refused, _refused)
+    app.add_exception_handler(SignIn, _sign_in)

@@ -11,7 +11,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 
 from api.oauth.sessions import COOKIE, csrf_token
-from workflows.models import Actor
+from workflows.actor import Actor
 
 __all__ = ["page", "templates"]
 

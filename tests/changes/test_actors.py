@@ -15,6 +15,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from store.secrets import SecretBox
 from tests.changes.test_references_and_failures import POLICY_NO_RESOURCE, settled
 from tests.support.stack import IntentStack
+from workflows.actor import Actor
 from workflows.assertions import (
     KEY_PURPOSE,
     AssertionKeys,
@@ -24,7 +25,7 @@ from workflows.assertions import (
 )
 from workflows.change import ChangeWorkflow
 from workflows.lock import AcquireRequest, ForceReleaseRequest, Holder, ProjectLockWorkflow
-from workflows.models import Actor, ChangeInput, DecisionRequest, OperationRef, ProjectInfo
+from workflows.models import ChangeInput, DecisionRequest, OperationRef, ProjectInfo
 
 pytestmark = pytest.mark.slow
 

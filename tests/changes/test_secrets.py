@@ -37,12 +37,13 @@ async def test_sensitive_values_and_secret_env_never_leak(
             outputs.append(json.dumps(result.structured_content))
             assert not result.is_error, text_of(result)
             assert result.structured_content is not None
-            return result.structured_content
+            content: dict[str, Any] = result.structured_content
+            return content
 
         await start_project(client, "secrets")
         http = await aws_stack.http("alice")
         put = await http.put(
-            "/api/v1/projects/secrets/environment/DEPLOY_TOKEN",
+            "/api/v1/projects/secrets/environment/GITHUB_TOKEN",
             json={"value": ENV_SECRET, "secret": True},
         )
         assert put.status_code == 200 and put.json()["value"] == "********"
