@@ -1,4 +1,4 @@
-"""MCP tools for Intent policies (managing them needs the policy-author or admin role)."""
+"""MCP tools for Intent policies (managing them needs the intent-policy:* actions, role policy-author)."""
 
 from __future__ import annotations
 
