@@ -1,4 +1,4 @@
-"""MCP tools for Intent policies (managing them needs the intent-policy:* actions, role policy-author)."""
+"""MCP tools for Intent policies (managing them needs intent-policy:* actions: policy-author)."""
 
 from __future__ import annotations
 
