@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.history import ActorLike
 from store.models import AuthEvent
 
 __all__ = ["EVENTS", "count_failures", "list_events", "record"]
@@ -48,13 +49,14 @@ async def record(
     outcome: str = "succeeded",
     subject_id: str | None = None,
     subject_name: str | None = None,
-    actor_id: str | None = None,
-    actor_name: str | None = None,
+    actor: ActorLike | None = None,
     client_id: str | None = None,
     ip: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuthEvent:
-    """Add one event (in the caller's transaction). Never pass a secret in ``details``."""
+    """Add one event (in the caller's transaction). ``actor`` is who did it when that is
+    someone else than the subject (an admin binding a role). Never pass a secret in
+    ``details``."""
     if event not in EVENTS:
         raise ValueError(f"unknown auth event {event!r}")
     row = AuthEvent(
@@ -62,8 +64,8 @@ async def record(
         outcome=outcome,
         subject_id=subject_id,
         subject_name=subject_name,
-        actor_id=actor_id,
-        actor_name=actor_name,
+        actor_id=actor.id if actor is not None else None,
+        actor_name=actor.name if actor is not None else None,
         client_id=client_id,
         ip=ip,
         details=details or {},

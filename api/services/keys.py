@@ -120,8 +120,7 @@ async def create_key(caller: Caller, body: KeyCreate) -> KeyCreated:
             "key_created",
             subject_id=identity.id,
             subject_name=identity.name,
-            actor_id=caller.actor.id,
-            actor_name=caller.actor.name,
+            actor=caller.actor,
             details={"key": found[0].id, "name": body.name, "scopes": scopes, "space": body.space},
         )
     return KeyCreated(**KeyView.build(found[0], identity).model_dump(), key=clear)
@@ -153,8 +152,7 @@ async def revoke_key(caller: Caller, ref: str) -> KeyView:
             "key_revoked",
             subject_id=identity.id,
             subject_name=identity.name,
-            actor_id=caller.actor.id,
-            actor_name=caller.actor.name,
+            actor=caller.actor,
             details={"key": key.id, "name": key.name},
         )
     return KeyView.build(key, identity)

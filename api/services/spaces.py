@@ -145,8 +145,7 @@ async def create_space(caller: Caller, body: SpaceCreate) -> SpaceView:
             await audit.record(
                 session,
                 "space_created",
-                actor_id=caller.actor.id,
-                actor_name=caller.actor.name,
+                actor=caller.actor,
                 details={"space": space.name, "parent": parent.name},
             )
     except IntegrityError as exc:
@@ -176,8 +175,7 @@ async def delete_space(caller: Caller, ref: str) -> None:
         await audit.record(
             session,
             "space_deleted",
-            actor_id=caller.actor.id,
-            actor_name=caller.actor.name,
+            actor=caller.actor,
             details={"space": space.name},
         )
         await session.delete(await session.get(Space, space.id))
@@ -218,8 +216,7 @@ async def _role_event(caller: Caller, event: str, name: str, actions: list[str])
         await audit.record(
             session,
             event,
-            actor_id=caller.actor.id,
-            actor_name=caller.actor.name,
+            actor=caller.actor,
             details={"role": name, "actions": actions},
         )
 
@@ -358,8 +355,7 @@ async def bind(caller: Caller, space_ref: str, body: BindingCreate) -> BindingVi
             "role_bound",
             subject_id=subject if body.subject_kind == "user" else None,
             subject_name=body.subject,
-            actor_id=caller.actor.id,
-            actor_name=caller.actor.name,
+            actor=caller.actor,
             details={"role": body.role, "space": space.name, "kind": body.subject_kind},
         )
     return await _binding_view(caller, row, space.name)
@@ -378,7 +374,6 @@ async def unbind(caller: Caller, space_ref: str, binding_id: str) -> None:
             "role_unbound",
             subject_id=row.subject if row.subject_kind == "user" else None,
             subject_name=row.subject,
-            actor_id=caller.actor.id,
-            actor_name=caller.actor.name,
+            actor=caller.actor,
             details={"role": row.role, "space": space.name, "kind": row.subject_kind},
         )

@@ -141,8 +141,7 @@ async def create_user(caller: Caller, body: UserCreate) -> tuple[UserView, Passw
                 subject_id=user.id,
                 subject_name=user.name,
                 details={"roles": sorted(set(body.roles))},
-                actor_id=caller.actor.id,
-                actor_name=caller.actor.name,
+                actor=caller.actor,
             )
     except IntegrityError as exc:
         raise Conflict(f"a user or identity named {body.name!r} exists already") from exc
@@ -179,8 +178,7 @@ async def set_disabled(caller: Caller, name: str, disabled: bool) -> UserView:
             "user_disabled" if disabled else "user_enabled",
             subject_id=user.id,
             subject_name=user.name,
-            actor_id=caller.actor.id,
-            actor_name=caller.actor.name,
+            actor=caller.actor,
         )
     return await _view(caller, user)
 
@@ -200,8 +198,7 @@ async def set_password(caller: Caller, name: str, password: str) -> UserView:
             "password_set",
             subject_id=user.id,
             subject_name=user.name,
-            actor_id=caller.actor.id,
-            actor_name=caller.actor.name,
+            actor=caller.actor,
         )
     return await _view(caller, user)
 

@@ -52,19 +52,24 @@ class Registered:
         )
         query = code_of(redirect)
         assert query["iss"] == stack.base_url and query["state"] == "s1"
-        response = await self.anonymous.post(
+        response = await self.exchange(query["code"], verifier)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def exchange(
+        self, code: str, verifier: str, redirect_uri: str = REDIRECT
+    ) -> httpx.Response:
+        return await self.anonymous.post(
             "/oauth/token",
             data={
                 "grant_type": "authorization_code",
-                "code": query["code"],
-                "redirect_uri": REDIRECT,
+                "code": code,
+                "redirect_uri": redirect_uri,
                 "client_id": self.client_id,
                 "code_verifier": verifier,
             },
         )
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
 
     async def refresh(self, refresh_token: str) -> httpx.Response:
         return await self.anonymous.post(
@@ -143,43 +148,16 @@ async def test_wrong_verifier_and_redirect_mismatches_are_refused(stack: IntentS
     )
     assert other_port.headers["location"].startswith("http://127.0.0.1:4711/callback?code=")
     code = code_of(other_port)["code"]
-    mismatch = await client.anonymous.post(
-        "/oauth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT,
-            "client_id": client.client_id,
-            "code_verifier": verifier,
-        },
-    )
+    mismatch = await client.exchange(code, verifier)
     assert error_of(mismatch) == ("invalid_grant", "Invalid 'redirect_uri' in request.")
 
     fresh = code_of(await signed_in_code(client.browser, client.authorize_params(challenge)))
-    wrong = await client.anonymous.post(
-        "/oauth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": fresh["code"],
-            "redirect_uri": REDIRECT,
-            "client_id": client.client_id,
-            "code_verifier": pkce_pair()[0],
-        },
-    )
+    wrong = await client.exchange(fresh["code"], pkce_pair()[0])
     assert error_of(wrong) == (
         "invalid_grant",
         "code_verifier does not match the code_challenge of the authorization request",
     )
-    replay = await client.anonymous.post(
-        "/oauth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": fresh["code"],
-            "redirect_uri": REDIRECT,
-            "client_id": client.client_id,
-            "code_verifier": verifier,
-        },
-    )
+    replay = await client.exchange(fresh["code"], verifier)
     assert error_of(replay)[0] == "invalid_grant"
     assert "already used" in error_of(replay)[1]
 
