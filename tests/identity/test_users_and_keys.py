@@ -148,3 +148,22 @@ def test_users_cli(tmp_path: Path) -> None:
     assert runner.invoke(app, ["users", "disable", "ivy", *data]).exit_code == 0
     listed = runner.invoke(app, ["users", "list", *data]).output
     assert re.search(r"ivy\s+human\s+password\s+.*disabled", listed), listed
+
+
+async def test_automation_signs_in_to_the_web_ui_with_an_api_key(stack: IntentStack) -> None:
+    writer = await stack.http("wendy")
+    made = await writer.post("/api/v1/keys", json={"name": "robot", "scopes": ["mcp:read"]})
+    key = made.json()["key"]
+    async with httpx.AsyncClient(base_url=stack.base_url) as robot:
+        refused = await robot.post("/ui/login/key", data={"token": key + "x"})
+        assert "that API key is not valid" in refused.text
+        signed_in = await robot.post("/ui/login/key", data={"token": key})
+        assert signed_in.status_code == 303 and "intent_session" in signed_in.cookies
+        assert key not in str(signed_in.headers)  # the cookie is a session, not the key
+        page = await robot.get("/ui/projects")
+        assert page.status_code == 200 and "wendy" in page.text
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+        assert csrf is not None
+        # The session acts within the key's limits: this key is read-only.
+        create = await robot.post("/ui/projects", data={"name": "by-robot", "csrf": csrf.group(1)})
+        assert create.status_code == 403 and "read-only" in create.text
