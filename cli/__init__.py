@@ -76,11 +76,13 @@ def server(host: HostOpt = None, port: PortOpt = None, data_dir: DataOpt = None)
     """Run only the HTTP server (REST API, MCP endpoint, web UI)."""
     import uvicorn
 
+    from api import logs
     from server import create_app
 
     _configure_logging()
     settings = local_settings(host=host, port=port, data_dir=data_dir)
     secure_data_dir(settings)
+    logs.install()
     uvicorn.run(
         create_app(settings),
         host=settings.host,

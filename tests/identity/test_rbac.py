@@ -162,7 +162,9 @@ REST_PROBES: list[tuple[str, Probe]] = [
     ),
     (
         "intent-environment:write",
-        lambda w, h, t: h.put(f"/api/v1/projects/p-{t}/environment/FOO", json={"value": "1"}),
+        lambda w, h, t: h.put(
+            f"/api/v1/projects/p-{t}/environment/AWS_REGION", json={"value": "1"}
+        ),
     ),
     (
         "intent-integration:attach",
@@ -293,7 +295,7 @@ async def test_ui_actions_follow_the_permission_table(world: World) -> None:
                     "intent-environment:write",
                     browser.post(
                         f"/ui/projects/p-{target}/environment",
-                        data={"name": "BAR", "value": "2", "csrf": token},
+                        data={"name": "AWS_REGION", "value": "2", "csrf": token},
                     ),
                 ),
                 (
