@@ -29,6 +29,7 @@ def _register_subcommands() -> None:
     from cli.mcp_config import mcp_config
     from cli.policy import app as policy_app
     from cli.providers import app as providers_app
+    from cli.secrets import app as secrets_app
     from cli.tokens import app as tokens_app
     from cli.users import app as users_app
 
@@ -40,6 +41,7 @@ def _register_subcommands() -> None:
     app.command("mcp-config")(mcp_config)
     app.add_typer(providers_app, name="providers", help="Search, install and describe providers.")
     app.add_typer(policy_app, name="policy", help="Write and test Intent policies.")
+    app.add_typer(secrets_app, name="secrets", help="Keys for secrets at rest; rotation.")
 
 
 _register_subcommands()

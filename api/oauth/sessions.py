@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 COOKIE = "intent_session"
+_CSRF = "ui-csrf"
 
 
 @dataclass(frozen=True)
@@ -127,12 +128,18 @@ async def end_session(
 
 
 def csrf_token(settings: Settings, cookie: str) -> str:
-    key = SecretBox.from_settings(settings).derived_key("ui-csrf")
+    key = SecretBox.from_settings(settings).derived_key(_CSRF)
     return hmac.new(key, cookie.encode(), "sha256").hexdigest()
 
 
 def valid_csrf(settings: Settings, signed_in: SignedIn, given: str | None) -> bool:
-    return bool(given) and hmac.compare_digest(csrf_token(settings, signed_in.cookie), given or "")
+    """Whether ``given`` is this session's token under any active key (rotation)."""
+    if not given:
+        return False
+    return any(
+        hmac.compare_digest(hmac.new(key, signed_in.cookie.encode(), "sha256").hexdigest(), given)
+        for key in SecretBox.from_settings(settings).derived_keys(_CSRF)
+    )
 
 
 def same_origin(request: Request) -> bool:

@@ -44,6 +44,7 @@ __all__ = ["router"]
 router = APIRouter(include_in_schema=False)
 
 COOKIE = "intent_upstream"
+_PURPOSE = "upstream-sign-in"
 FLOW_SECONDS = 600
 _discovered: dict[str, tuple[float, dict[str, Any]]] = {}
 
@@ -85,8 +86,9 @@ def _sign(settings: Settings, data: dict[str, Any]) -> str:
 
 def _unsign(settings: Settings, value: str) -> dict[str, Any] | None:
     body, _, mac = value.partition(".")
-    expected = hmac.new(_key(settings), body.encode(), hashlib.sha256).hexdigest()
-    if not mac or not hmac.compare_digest(mac, expected):
+    keys = SecretBox.from_settings(settings).derived_keys(_PURPOSE)
+    macs = [hmac.new(key, body.encode(), hashlib.sha256).hexdigest() for key in keys]
+    if not mac or not any(hmac.compare_digest(mac, expected) for expected in macs):
         return None
     try:
         data: dict[str, Any] = json.loads(base64.urlsafe_b64decode(body))
@@ -96,7 +98,7 @@ def _unsign(settings: Settings, value: str) -> dict[str, Any] | None:
 
 
 def _key(settings: Settings) -> bytes:
-    return SecretBox.from_settings(settings).derived_key("upstream-sign-in")
+    return SecretBox.from_settings(settings).derived_key(_PURPOSE)
 
 
 def _client(request: Request, app: AppContext, client_id: str, secret: str) -> AsyncOAuth2Client:

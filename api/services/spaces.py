@@ -165,12 +165,13 @@ async def delete_space(caller: Caller, ref: str) -> None:
             (Space.parent_id, "child spaces"),
             (Project.space_id, "projects"),
             (Policy.space_id, "policies"),
+            (Token.space_id, "API keys limited to it"),
         )
         for column, what in holders:
             held = await session.scalar(select(func.count()).where(column == space.id))
             if held:
                 raise Conflict(
-                    f"space {space.name} still holds {held} {what}; move or delete them first"
+                    f"space {space.name} still has {held} {what}; move, delete or revoke them first"
                 )
         await audit.record(
             session,

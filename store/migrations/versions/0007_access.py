@@ -4,8 +4,8 @@ The four global roles identities carried become bindings in the root space, and 
 existing identity keeps what it could do before (change resources, under policy) as a
 space-writer binding at the root.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-26
 """
 
@@ -20,8 +20,8 @@ from ulid import ULID
 
 from store.types import JSONType, UTCDateTime
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
@@ -60,8 +60,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("role", "space_id", "subject_kind", "subject", name="uq_role_bindings"),
     )
     op.create_index("ix_role_bindings_subject", "role_bindings", ["subject_kind", "subject"])
-    with op.batch_alter_table("spaces") as batch:
-        batch.create_unique_constraint("uq_spaces_name", ["name"])
+    op.create_index("uq_spaces_name", "spaces", ["name"], unique=True)
 
     conn = op.get_bind()
     now = datetime.now(UTC)
@@ -95,15 +94,13 @@ def upgrade() -> None:
             )
     if rows:
         op.bulk_insert(bindings, rows)
-    with op.batch_alter_table("identities") as batch:
-        batch.drop_column("roles")
+    # Plain ALTER TABLE (no table copy, which trips SQLite's foreign keys).
+    op.drop_column("identities", "roles")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("identities") as batch:
-        batch.add_column(sa.Column("roles", JSONType, nullable=False, server_default="[]"))
-    with op.batch_alter_table("spaces") as batch:
-        batch.drop_constraint("uq_spaces_name", type_="unique")
+    op.add_column("identities", sa.Column("roles", JSONType, nullable=False, server_default="[]"))
+    op.drop_index("uq_spaces_name", table_name="spaces")
     op.drop_index("ix_role_bindings_subject", table_name="role_bindings")
     op.drop_table("role_bindings")
     op.drop_table("roles")

@@ -1,8 +1,8 @@
 """Identity: users with passwords, scoped API keys, the OAuth authorization server's
 clients, codes and tokens, browser sessions and the authentication audit trail.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-26
 """
 
@@ -13,35 +13,27 @@ from alembic import op
 
 from store.types import JSONType, UTCDateTime
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("identities") as batch:
-        batch.add_column(sa.Column("password_hash", sa.Text, nullable=True))
-        batch.add_column(sa.Column("subject", sa.String(400), nullable=True))
-        batch.add_column(sa.Column("groups", JSONType, nullable=False, server_default="[]"))
-        batch.add_column(sa.Column("last_login_at", UTCDateTime(), nullable=True))
-        batch.create_unique_constraint("uq_identities_subject", ["subject"])
-    with op.batch_alter_table("tokens") as batch:
-        # Keys made before scopes existed could do everything their identity could.
-        batch.add_column(
-            sa.Column(
-                "scopes", JSONType, nullable=False, server_default='["mcp:read", "mcp:write"]'
-            )
-        )
-        batch.add_column(
-            sa.Column(
-                "space_id",
-                sa.String(64),
-                sa.ForeignKey("spaces.id", name="fk_tokens_space_id"),
-                nullable=True,
-            )
-        )
-        batch.add_column(sa.Column("created_by", sa.String(64), nullable=True))
+    # Plain ALTER TABLE ... ADD COLUMN (no table copy): on SQLite, recreating a table
+    # that others reference trips its foreign keys once rows exist.
+    op.add_column("identities", sa.Column("password_hash", sa.Text, nullable=True))
+    op.add_column("identities", sa.Column("subject", sa.String(400), nullable=True))
+    op.add_column("identities", sa.Column("groups", JSONType, nullable=False, server_default="[]"))
+    op.add_column("identities", sa.Column("last_login_at", UTCDateTime(), nullable=True))
+    op.create_index("uq_identities_subject", "identities", ["subject"], unique=True)
+    # Keys made before scopes existed could do everything their identity could.
+    op.add_column(
+        "tokens",
+        sa.Column("scopes", JSONType, nullable=False, server_default='["mcp:read", "mcp:write"]'),
+    )
+    op.add_column("tokens", sa.Column("space_id", sa.String(64), nullable=True))
+    op.add_column("tokens", sa.Column("created_by", sa.String(64), nullable=True))
     op.create_table(
         "password_links",
         sa.Column("id", sa.String(64), primary_key=True),
@@ -161,13 +153,8 @@ def downgrade() -> None:
         "password_links",
     ):
         op.drop_table(table)
-    with op.batch_alter_table("tokens") as batch:
-        batch.drop_column("created_by")
-        batch.drop_column("space_id")
-        batch.drop_column("scopes")
-    with op.batch_alter_table("identities") as batch:
-        batch.drop_constraint("uq_identities_subject", type_="unique")
-        batch.drop_column("last_login_at")
-        batch.drop_column("groups")
-        batch.drop_column("subject")
-        batch.drop_column("password_hash")
+    for column in ("created_by", "space_id", "scopes"):
+        op.drop_column("tokens", column)
+    op.drop_index("uq_identities_subject", table_name="identities")
+    for column in ("last_login_at", "groups", "subject", "password_hash"):
+        op.drop_column("identities", column)
