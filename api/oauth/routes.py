@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import OAuth2Error
@@ -137,7 +137,7 @@ async def authorize(request: Request, app: AppDep) -> Response:
     signed_in = await sessions.current(request, app)
     if signed_in is None:
         target = request.url.path + "?" + request.url.query
-        return RedirectResponse(f"/ui/login?next={_quote(target)}", status_code=303)
+        return RedirectResponse(f"/ui/login?next={quote(target, safe='')}", status_code=303)
     client: IntentClient = grant.client
     requested = scope_to_list(oauth_request.scope) or list(ALL_SCOPES)
     redirect = grant.redirect_uri
@@ -158,12 +158,6 @@ async def authorize(request: Request, app: AppDep) -> Response:
             for value in oauth_request.payload.datalist.get(key, [])
         ],
     )
-
-
-def _quote(value: str) -> str:
-    from urllib.parse import quote
-
-    return quote(value, safe="")
 
 
 @router.post("/oauth/authorize")
