@@ -72,6 +72,25 @@ def redirect_uri_problem(uri: str) -> str | None:
     return None  # a private-use scheme of a native app (RFC 8252 §7.1), e.g. cursor://
 
 
+def client_metadata_problem(
+    redirect_uris: list[str], grant_types: list[str], response_types: list[str]
+) -> str | None:
+    """What makes a client's metadata (registered or from a document) unusable here."""
+    if not redirect_uris:
+        return "redirect_uris is required"
+    for uri in redirect_uris:
+        problem = redirect_uri_problem(uri)
+        if problem:
+            return problem
+    unknown = (set(grant_types) - set(GRANT_TYPES)) | (set(response_types) - set(RESPONSE_TYPES))
+    if unknown:
+        return (
+            f"{', '.join(sorted(unknown))} not supported; grant types: "
+            f"{', '.join(GRANT_TYPES)}; response types: {', '.join(RESPONSE_TYPES)}"
+        )
+    return None
+
+
 def _loopback_match(registered: str, requested: str) -> bool:
     a, b = urlsplit(registered), urlsplit(requested)
     return (

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import anyio
 import httpcore
 
-from api.oauth.clients import GRANT_TYPES, RESPONSE_TYPES, redirect_uri_problem
+from api.oauth.clients import client_metadata_problem
 from store.models import OAuthClient
 from store.types import utcnow
 
@@ -193,21 +193,12 @@ def parse_document(url: str, body: bytes) -> OAuthClient:
             f"the client metadata document at {url} asks for token_endpoint_auth_method "
             f"{method!r}; only public clients ('none') can be identified by a document here"
         )
-    redirects = _strings(doc.get("redirect_uris"), "redirect_uris", url)
-    if not redirects:
-        raise ClientMetadataError(f"the client metadata document at {url} lists no redirect_uris")
-    for uri in redirects:
-        problem = redirect_uri_problem(uri)
-        if problem:
-            raise ClientMetadataError(f"client metadata document at {url}: {problem}")
+    redirects = _strings(doc.get("redirect_uris", []), "redirect_uris", url)
     grants = _strings(doc.get("grant_types", ["authorization_code"]), "grant_types", url)
     responses = _strings(doc.get("response_types", ["code"]), "response_types", url)
-    unknown = (set(grants) - set(GRANT_TYPES)) | (set(responses) - set(RESPONSE_TYPES))
-    if unknown:
-        raise ClientMetadataError(
-            f"the client metadata document at {url} asks for {', '.join(sorted(unknown))}; "
-            f"supported: grant types {', '.join(GRANT_TYPES)}, response type code"
-        )
+    problem = client_metadata_problem(redirects, grants, responses)
+    if problem:
+        raise ClientMetadataError(f"the client metadata document at {url}: {problem}")
     name = doc.get("client_name")
     scope = doc.get("scope", "")
     return OAuthClient(
