@@ -48,19 +48,16 @@ async def worker_runtime(
     client: Client, settings: Settings, db: Database
 ) -> AsyncIterator[Runtime]:
     """The provider pool and friends for one worker; providers stop when it closes."""
+    box = SecretBox.from_settings(settings)
+    # The worker is where sealed configs and states are opened (store.types).
+    db.use_secrets(box, may_open=True)
     pool = ProviderPool(
         settings,
         schema_cache=SchemaCache(settings.resolved_schema_dir),
         runtime_dir=settings.provider_runtime_dir,
     )
     try:
-        yield Runtime(
-            settings=settings,
-            db=db,
-            temporal=client,
-            pool=pool,
-            box=SecretBox.from_settings(settings),
-        )
+        yield Runtime(settings=settings, db=db, temporal=client, pool=pool, box=box)
     finally:
         await pool.aclose()
 
@@ -118,6 +115,7 @@ async def warm_providers(runtime: Runtime) -> None:
 async def run_worker(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM, then drain in-flight activity attempts and stop."""
     db = Database(settings.resolved_database_url)
+    db.use_secrets(SecretBox.from_settings(settings), may_open=True)
     await db.migrate()
     client = await connect(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)

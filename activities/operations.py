@@ -109,7 +109,7 @@ class Operations:
             change = await store_changes.get_change(session, change_id)
             if change is None:
                 raise invalid(f"change {change_id} has no request in the database")
-            requests = [OperationRequest.model_validate(r) for r in change.request]
+            requests = [OperationRequest.model_validate(r).patched() for r in change.request]
             if indexes is not None:
                 wanted = set(indexes)
                 requests = [r for r in requests if r.index in wanted]

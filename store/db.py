@@ -21,6 +21,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from store.secrets import SecretBox
+from store.types import BoundSecrets, bind_secrets
+
 __all__ = ["Database"]
 
 log = logging.getLogger(__name__)
@@ -49,7 +52,13 @@ class Database:
         self.url = url
         # hide_parameters: SQL logging (echo, or DEBUG logs) must never print the values
         # of configs and states, which hold secrets.
-        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
+        # A SQLite file connection never goes stale: pinging it before every checkout
+        # only costs a round trip (a fifth of an authenticated request's overhead).
+        kwargs: dict[str, Any] = {
+            "echo": echo,
+            "pool_pre_ping": not url.startswith("sqlite"),
+            "hide_parameters": True,
+        }
         if url.startswith("sqlite"):
             self._prepare_sqlite_dir(url)
             # aiosqlite logs every statement with its parameters at DEBUG: configs and
@@ -59,9 +68,6 @@ class Database:
             )
             # The server, the worker and the CLI share one file: wait on locks, don't fail.
             kwargs["connect_args"] = {"timeout": 30}
-        else:
-            # A server connection can drop (restarts, idle timeouts); a file cannot.
-            kwargs["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -69,6 +75,14 @@ class Database:
         # SQLite has one writer at a time and its busy handler sleeps in steps of up
         # to 100 ms: writers of this process take turns here instead.
         self._writer = asyncio.Lock() if self.is_sqlite else None
+
+    def use_secrets(self, box: SecretBox, *, may_open: bool) -> None:
+        """Bind the keyring that seals secret columns on write; ``may_open`` lets this
+        process read them in the clear (the worker does; the server does not need to)."""
+        current = getattr(self.engine.sync_engine.dialect, "intent_secrets", None)
+        if current is not None and current.may_open and not may_open:
+            return  # one engine shared by server and worker (tests): keep the wider one
+        bind_secrets(self.engine.sync_engine.dialect, BoundSecrets(box, may_open))
 
     @property
     def is_sqlite(self) -> bool:

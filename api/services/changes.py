@@ -29,24 +29,26 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from access.models import SpacePath
 from api.context import Caller
 from api.errors import Busy, Conflict, Forbidden, IntentError, Invalid, NotFound, Unavailable
 from api.services import locks
-from api.services.projects import load_project
+from api.services.access import readable, require
+from api.services.projects import load_project, project_path
 from store import changes as store_changes
 from store import projects as store_projects
 from store import resources as store_resources
 from store.models import Change, Project
 from store.types import new_id, utcnow
+from workflows.actor import Actor
 from workflows.change import (
     CHANGE_FORBIDDEN,
     CHANGE_NOT_WAITING,
     CHANGE_UNVERIFIED,
     ChangeWorkflow,
     change_workflow_id,
-    may_operate,
+    decision_refusal,
 )
-from workflows.merge_patch import compose_patches, merge_patch
 from workflows.models import (
     SETTLED_STATUSES,
     ChangeInput,
@@ -150,15 +152,17 @@ class ChangeList(BaseModel):
 # -- submitting ---------------------------------------------------------------------------
 
 
-async def current_project(caller: Caller, ref: str | None) -> Project:
-    """The named project, or the one whose lock the caller holds (``load_project``
-    renews the holder's lease)."""
+async def current_project(
+    caller: Caller, ref: str | None, action: str = "intent-project:read"
+) -> Project:
+    """The named project, or the one whose lock the caller holds, if the caller may
+    ``action`` in it (``load_project`` renews the holder's lease)."""
     if ref:
-        return await load_project(caller, ref)
+        return await load_project(caller, ref, action)
     async with caller.db.session() as session:
         held = await store_projects.projects_locked_by(session, caller.actor.id)
     if len(held) == 1:
-        return await load_project(caller, held[0].id)
+        return await load_project(caller, held[0].id, action)
     if not held:
         raise Invalid(
             "no project given and you hold no project lock; call project-use NAME first "
@@ -258,6 +262,7 @@ async def _requests(
 @dataclass(frozen=True)
 class _Submission:
     project: Project
+    path: SpacePath
     requests: list[OperationRequest]
     change_id: str
     dry_run: bool
@@ -299,6 +304,9 @@ async def _store(
 ) -> _Submission:
     """Check the caller, the lease and the operations, and store the request."""
     project = await current_project(caller, project_ref)
+    path = await project_path(caller, project)
+    for kind in sorted({op.kind for op in operations}):
+        require(caller, f"intent-resource:{kind}", path)
     await require_lease(caller, project)
     requests = await _requests(caller, project, operations)
     change_id = change_workflow_id(project.id, new_id())
@@ -309,7 +317,7 @@ async def _store(
         # once their rows are closed: look for them only when something is blocked.
         await _close_orphans(caller, project, set(busy.blocking))
         await _record(caller, project, requests, change_id, dry_run)
-    return _Submission(project, requests, change_id, dry_run)
+    return _Submission(project, path, requests, change_id, dry_run)
 
 
 class _Busy(Conflict):
@@ -422,7 +430,8 @@ async def _start(caller: Caller, submission: _Submission, wait_seconds: float) -
         project=ProjectInfo(
             id=project.id, name=project.name, space=project.space_id, labels=project.labels
         ),
-        actor=caller.actor,
+        # Resolved for the project's space: policies see the roles held there.
+        actor=caller.actor_in(submission.path),
         operations=[r.ref() for r in requests],
         dry_run=dry_run,
         confirmation_timeout_seconds=caller.settings.confirmation_timeout_seconds,
@@ -468,12 +477,16 @@ async def _start(caller: Caller, submission: _Submission, wait_seconds: float) -
 # -- following ----------------------------------------------------------------------------
 
 
-async def _load_change(caller: Caller, change_id: str) -> Change:
+async def _load_change(caller: Caller, change_id: str) -> tuple[Change, SpacePath]:
+    """The change row and its project's space path, if the caller may see the project."""
     async with caller.db.session() as session:
         row = await store_changes.get_change(session, change_id)
-    if row is None:
+        project = await session.get(Project, row.project_id) if row is not None else None
+    if row is None or project is None:
         raise NotFound(f"change {change_id} does not exist; list changes with history-list")
-    return row
+    path = await project_path(caller, project)
+    require(caller, "intent-project:read", path)
+    return row, path
 
 
 def _handle(caller: Caller, client: Client, change_id: str) -> WorkflowHandle[Any, ChangeView]:
@@ -557,14 +570,19 @@ def _translate(exc: WorkflowUpdateFailedError | RPCError) -> IntentError:
 
 
 async def _update(caller: Caller, change_id: str, method: Any, comment: str) -> ChangeView:
-    """Send a decision update, signed for this caller, this change and this update."""
-    await _load_change(caller, change_id)
+    """Send a decision update, signed for this caller, this change and this update.
+
+    The actor carries the actions the caller holds in the project's space; the
+    workflow's validator decides with them (access.permissions.change_refusal).
+    """
+    _, path = await _load_change(caller, change_id)
     client = await caller.temporal()
     handle = _handle(caller, client, change_id)
     update = method.__name__
+    actor = caller.actor_in(path)
     request_type = RetryRequest if update == "retry" else DecisionRequest
     request = request_type(
-        actor=caller.actor, assertion=caller.assertion(handle.id, update), comment=comment
+        actor=actor, assertion=caller.assertion(handle.id, update, actor), comment=comment
     )
     try:
         result: ChangeView = await handle.execute_update(method, request)
@@ -589,14 +607,13 @@ async def retry(
 ) -> ChangeView:
     """Retry a failed change; ``config_patches`` (resource id → merge patch) fix configs."""
     if config_patches:
-        change = await _load_change(caller, change_id)
-        if not may_operate(caller.actor, change.actor_id):
-            # The workflow's own rule, checked here too: the patch is stored before the
-            # workflow's validator sees the retry.
-            raise Forbidden(
-                f"{caller.actor.name} may not retry change {change_id}: only "
-                f"{change.actor_name} or an operator/admin may"
-            )
+        change, path = await _load_change(caller, change_id)
+        # The workflow's own rule, asked here too: the patch is stored before the
+        # workflow's validator sees the retry.
+        requester = Actor(id=change.actor_id, name=change.actor_name)
+        refused = decision_refusal(caller.actor_in(path), requester, "retry", change_id)
+        if refused:
+            raise Forbidden(refused)
         await _patch_request(caller, change_id, config_patches)
     return await _update(caller, change_id, ChangeWorkflow.retry, comment)
 
@@ -618,24 +635,23 @@ async def _patch_request(
             f"{', '.join(sorted(unknown))} did not fail in change {change_id}; patch only "
             f"failed operations ({', '.join(sorted(failed))})"
         )
+    for resource_id, patch in patches.items():
+        try:
+            find_references(patch)
+        except ReferenceError as exc:
+            raise Invalid(f"{resource_id}: {exc}") from exc
     async with caller.db.transaction() as session:
         row = await store_changes.get_change(session, change_id)
         assert row is not None
-        request = [OperationRequest.model_validate(r) for r in row.request]
-        for op in request:
-            patch = patches.get(op.resource_id)
-            if patch is None:
-                continue
-            try:
-                find_references(patch)
-            except ReferenceError as exc:
-                raise Invalid(f"{op.resource_id}: {exc}") from exc
-            # An update's config is itself a patch: keep the fix's nulls (they remove keys).
-            combine = compose_patches if op.kind == "update" else merge_patch
-            op.config = combine(op.config or {}, patch)
-        await store_changes.update_request(
-            session, change_id, [r.model_dump(mode="json") for r in request]
-        )
+        # The configs are sealed (the server does not open them): each fix is appended
+        # to its operation and the worker folds it in (OperationRequest.patched).
+        request = [
+            {**op, "patches": [*op.get("patches", []), patches[op["resource_id"]]]}
+            if op["resource_id"] in patches
+            else op
+            for op in row.request
+        ]
+        await store_changes.update_request(session, change_id, request)
 
 
 # -- summaries ----------------------------------------------------------------------------
@@ -718,9 +734,17 @@ async def list_changes(
     cursor: str | None = None,
 ) -> list[Change]:
     project_id = None
+    visible = None
     if project_ref:
         project_id = (await load_project(caller, project_ref)).id
+    else:
+        visible = await readable(caller, "intent-project:read")
     async with caller.db.session() as session:
         return await store_changes.list_changes(
-            session, project_id=project_id, status=status, limit=limit, before_id=cursor
+            session,
+            project_id=project_id,
+            status=status,
+            limit=limit,
+            before_id=cursor,
+            space_ids=visible,
         )

@@ -49,8 +49,17 @@ from workflows.models import (
 )
 
 KEY = b"fast-tier-key-0123456789abcdef!!"
-ALICE = Actor(id="u-alice", name="alice", roles=["operator"], via="api")
-REVIEWER = Actor(id="u-rita", name="rita", roles=["reviewer"], via="api")
+# Actors as the server signs them for the project's space: their actions there.
+ALICE = Actor(
+    id="u-alice",
+    name="alice",
+    roles=["operator"],
+    via="api",
+    actions=["intent-change:confirm", "intent-change:retry", "intent-change:abandon"],
+)
+REVIEWER = Actor(
+    id="u-rita", name="rita", roles=["reviewer"], via="api", actions=["intent-change:review"]
+)
 PROJECT = ProjectInfo(id="p1", name="demo")
 
 Plan = Callable[[PlanInput], PlanResult]
