@@ -58,7 +58,7 @@ proto: install-test
 bench: install-test
 	$(PY) bench/providers.py
 	$(PY) bench/policies.py
-	$(PY) bench/changes.py
+	$(PY) bench/changes.py --resources 1,10,50 --delete
 	$(PY) bench/auth.py
 
 clean:
