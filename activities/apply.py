@@ -135,25 +135,39 @@ class ApplyActivities:
         stored = loaded.stored
         results: dict[int, ApplyResult] = {}
         interrupted: dict[int, bool] = {}
-        async with self.rt.db.transaction() as session:
-            if input.stage is not None:
-                await write_stage(session, input.stage)
-            for index in items:
-                recorded, interrupted[index] = await journal.start(session, input.change_id, index)
-                if recorded is not None:  # a finished attempt: its result, as it was
-                    results[index] = ApplyResult.model_validate(recorded)
-        work = [requests[i] for i in items if i not in results]
+        # The bindings (installation checks, the project's environment) and the journal
+        # are independent: both at once.
+        binding = asyncio.ensure_future(
+            self.ops.bindings(input.project.id, [requests[i] for i in items], stored)
+        )
         try:
-            bindings = await self.ops.bindings(input.project.id, work, stored)
-        except ProviderRefused as exc:
-            bindings = {}
-            for request in work:
-                results[request.index] = ApplyResult(
-                    index=request.index,
-                    status="failed",
-                    action=items[request.index].approved_action,
-                    diagnostics=error_view(exc),
+            async with self.rt.db.transaction() as session:
+                if input.stage is not None:
+                    await write_stage(session, input.stage)
+                for index in items:
+                    recorded, interrupted[index] = await journal.start(
+                        session, input.change_id, index
+                    )
+                    if recorded is not None:  # a finished attempt: its result, as it was
+                        results[index] = ApplyResult.model_validate(recorded)
+        finally:
+            bound = await asyncio.gather(binding, return_exceptions=True)
+        bindings: dict[int, ProviderBinding] = {}
+        if isinstance(bound[0], ProviderRefused):
+            for index in items:
+                results.setdefault(
+                    index,
+                    ApplyResult(
+                        index=index,
+                        status="failed",
+                        action=items[index].approved_action,
+                        diagnostics=error_view(bound[0]),
+                    ),
                 )
+        elif isinstance(bound[0], BaseException):
+            raise bound[0]
+        else:
+            bindings = bound[0]
         # Wire values references resolve against, updated as operations commit.
         values: dict[str, dict[str, Any] | None] = {rid: r.state for rid, r in stored.items()}
 

@@ -8,7 +8,6 @@ days later takes the lock back when it is free, never from someone else.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -55,21 +54,20 @@ class LeaseActivities:
         await self.ensure(input, renew=True)
 
     async def ensure(self, input: CheckLeaseInput, *, renew: bool = False) -> None:
+        """The requester must be the one intent recorded, and hold the project's lock."""
+        await self.check_requester(input)
+        await self.hold(input, renew=renew)
+
+    async def hold(self, input: CheckLeaseInput, *, renew: bool = False) -> None:
         """The requester must hold the project's lock: renew it when it is not fresh
         (or ``renew``), take it if it is free (a long review or a retry days later),
-        never from someone else."""
+        never from someone else. (``check_requester`` first: this acts in their name.)"""
         handle = self.rt.temporal.get_workflow_handle_for(
             ProjectLockWorkflow.run, lock_workflow_id(input.project.id)
         )
         holder = Holder(id=input.actor.id, name=input.actor.name, via=input.actor.via)
-        if renew:
-            await self._check_requester(input)
-        else:
-            _, fresh = await asyncio.gather(
-                self._check_requester(input), self._fresh(handle, holder)
-            )
-            if fresh:
-                return
+        if not renew and await self._fresh(handle, holder):
+            return
 
         def signed(update: str) -> str:
             return self.rt.signer.sign(input.actor, workflow_id=handle.id, update=update)
@@ -114,7 +112,7 @@ class LeaseActivities:
         left = (lease.expires_at - datetime.now(UTC)).total_seconds()
         return term > 0 and left > _FRESH * term
 
-    async def _check_requester(self, input: CheckLeaseInput) -> None:
+    async def check_requester(self, input: CheckLeaseInput) -> None:
         """The workflow's requester must be the one intent recorded for this change.
 
         A change is started by the server after it wrote the change's row; a workflow

@@ -101,25 +101,22 @@ class PlanActivities:
     @activity.defn(name="plan_change")
     async def plan_change(self, input: PlanInput) -> PlanResult:
         lease = CheckLeaseInput(project=input.project, actor=input.actor, change_id=input.change_id)
-        # The lease check and the reads are independent: both at once. The lease's
-        # refusal comes first (a change nobody requested has no request to read either).
-        checked, loaded = await asyncio.gather(
-            self.lease.ensure(lease),
-            self.ops.load(input.change_id, input.project.id, input.indexes),
-            return_exceptions=True,
+        # Who asked comes first (a change nobody requested reads and installs nothing);
+        # then the lease (a Temporal round trip) and the preparation, both at once. The
+        # lease's refusal wins over anything the preparation found.
+        await self.lease.check_requester(lease)
+        held, prepared = await asyncio.gather(
+            self.lease.hold(lease), self._prepare(input), return_exceptions=True
         )
-        for failure in (checked, loaded):
+        for failure in (held, prepared):
             if isinstance(failure, BaseException):
                 raise failure
-        assert isinstance(loaded, Loaded)
-        state = _Planning(input, loaded)
+        assert isinstance(prepared, tuple)
+        state, bindings = prepared
         requests = list(state.by_index.values())
-        if input.discover:
-            await self._discover(input.project.id, requests, state.stored)
         order = self._order(state, requests)
         if order is None:
             return PlanResult(operations=[], errors=state.errors)
-        bindings = await self._bindings(state, requests)
         async with heartbeating():
             outcomes = await run_window(
                 order, input.window, lambda i: self._plan_one(state, i, bindings.get(i))
@@ -146,6 +143,17 @@ class PlanActivities:
             )
         )
         return PlanResult(operations=planned, verdicts=verdicts)
+
+    async def _prepare(self, input: PlanInput) -> tuple[_Planning, dict[int, ProviderBinding]]:
+        """The operations and the rows they touch, their providers installed (first round)
+        and bound to the project."""
+        state = _Planning(
+            input, await self.ops.load(input.change_id, input.project.id, input.indexes)
+        )
+        requests = list(state.by_index.values())
+        if input.discover:
+            await self._discover(input.project.id, requests, state.stored)
+        return state, await self._bindings(state, requests)
 
     # -- discovery ---------------------------------------------------------------------
 
