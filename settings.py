@@ -111,6 +111,13 @@ class Settings(BaseSettings):
         description="Let providers use the worker host's cloud instance credentials "
         "(IMDS). Off: a project only ever acts with its own credentials.",
     )
+    schema_cache_dir: Path | None = Field(
+        default=None,
+        description="Where provider schemas are cached, by binary digest (content-"
+        "addressed, so shared safely): default $XDG_CACHE_HOME/intent/schemas "
+        "(~/.cache/intent/schemas), so a fresh data dir finds the schemas this machine "
+        "already fetched.",
+    )
     hash_cache_dir: Path | None = Field(
         default=None,
         description="Where provider binaries' SHA-256 digests are remembered, by path, "
@@ -235,15 +242,16 @@ class Settings(BaseSettings):
 
     @property
     def resolved_schema_dir(self) -> Path:
-        """Provider schemas, cached on disk by binary digest."""
-        return self.resolved_provider_dir / "schemas"
+        """Provider schemas, cached on disk by binary digest, per machine."""
+        if self.schema_cache_dir is not None:
+            return self.schema_cache_dir.expanduser().resolve()
+        return _machine_cache() / "schemas"
 
     @property
     def resolved_hash_cache_dir(self) -> Path:
         if self.hash_cache_dir is not None:
             return self.hash_cache_dir.expanduser().resolve()
-        cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        return Path(cache_home).expanduser().resolve() / "intent" / "sha256"
+        return _machine_cache() / "sha256"
 
     @property
     def temporal_target(self) -> str:
@@ -262,3 +270,9 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Process-wide settings; tests build their own ``Settings`` instead of using this."""
     return Settings()
+
+
+def _machine_cache() -> Path:
+    """This user's cache for what is the same for every data dir on the machine."""
+    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache_home).expanduser().resolve() / "intent"

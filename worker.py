@@ -53,7 +53,7 @@ async def worker_runtime(
     db.use_secrets(box, may_open=True)
     pool = ProviderPool(
         settings,
-        schema_cache=SchemaCache(settings.resolved_schema_dir),
+        schema_cache=SchemaCache.from_settings(settings),
         runtime_dir=settings.provider_runtime_dir,
     )
     try:

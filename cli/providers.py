@@ -24,7 +24,6 @@ from providers.schema import (
     AttributeDescription,
     BlockDescription,
     ResourceTypeDescription,
-    SchemaCache,
 )
 from settings import Settings
 
@@ -126,7 +125,7 @@ def install(
         address, constraint = parse_requirement(requirement)
         installed = await install_provider(address, constraint, settings, upgrade=upgrade)
         # Fetch and cache its schema now, so the first change using it does not wait.
-        pool = ProviderPool(settings, schema_cache=SchemaCache(settings.resolved_schema_dir))
+        pool = ProviderPool(settings)
         try:
             await pool.schema(installed)
             schema = "cached"
@@ -279,7 +278,7 @@ def describe(
         settings = Settings()
         address, constraint = parse_requirement(requirement)
         installed = await install_provider(address, constraint, settings)
-        pool = ProviderPool(settings, schema_cache=SchemaCache(settings.resolved_schema_dir))
+        pool = ProviderPool(settings)
         schema = await pool.schema(installed)
         describe_fn = schema.describe_data_source if data_source else schema.describe_resource
         return describe_fn(

@@ -49,9 +49,13 @@ def test_install_warms_the_schema_cache(aws_provider: InstalledProvider, tmp_pat
     """`intent providers install` leaves the schema cached where the worker reads it, so
     the first change using the provider does not fetch it."""
     mirror = aws_provider.path.parents[5]
-    env = {"INTENT_DATA_DIR": str(tmp_path), "INTENT_PROVIDER_MIRRORS": str(mirror)}
+    env = {
+        "INTENT_DATA_DIR": str(tmp_path),
+        "INTENT_PROVIDER_MIRRORS": str(mirror),
+        "INTENT_SCHEMA_CACHE_DIR": str(tmp_path / "schemas"),
+    }
     result = CliRunner().invoke(providers_cli, ["install", "hashicorp/aws@5.100.0"], env=env)
     assert result.exit_code == 0, result.output
     assert "schema:    cached" in result.output
-    schemas = Settings(data_dir=tmp_path).resolved_schema_dir
-    assert (schemas / aws_provider.sha256).is_dir()
+    schemas = Settings(schema_cache_dir=tmp_path / "schemas").resolved_schema_dir
+    assert (schemas / aws_provider.sha256 / "index.json").is_file()
