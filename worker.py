@@ -99,15 +99,23 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
 async def warm_providers(runtime: Runtime) -> None:
     """Install the providers in use (and, with the sandbox on, the AWS provider new
     projects use when it is available locally) and load their schemas, in the
-    background: the first change then finds them ready. Best effort."""
+    background: the first change then finds them ready. With the sandbox, the AWS
+    provider also starts configured as a new project binds it (it idles out like any
+    other process when unused). Best effort."""
     async with runtime.db.session() as session:
         wanted: set[tuple[str, str | None]] = set(await resources.providers_in_use(session))
-    if runtime.settings.sandbox and await list_local_providers(runtime.settings, "hashicorp/aws"):
+    sandbox = runtime.settings.sandbox and bool(
+        await list_local_providers(runtime.settings, "hashicorp/aws")
+    )
+    if sandbox:
         wanted.add(("hashicorp/aws", None))
     for source, version in sorted(wanted, key=lambda pair: (pair[0], pair[1] or "")):
         try:
             installed = await runtime.install(source, version)
             await runtime.pool.schema(installed)
+            if sandbox and source == "hashicorp/aws" and version is None:
+                async with runtime.client(runtime.sandbox_binding(installed)):
+                    pass
         except Exception as exc:  # a provider that cannot be warmed is reported when used
             log.warning("could not warm provider %s %s: %s", source, version or "", exc)
 

@@ -187,6 +187,21 @@ class Runtime:
         async with self.db.session() as session:
             env, secret = await environments.resolved_environment(session, self.box, project_id)
             integration = await environments.integration_for(session, project_id, short)
+        return self._bound(installed, env, secret, integration)
+
+    def sandbox_binding(self, installed: InstalledProvider) -> ProviderBinding:
+        """What a new project (sandbox integration, no variables) binds the AWS provider
+        to: the worker starts that process ahead, so a first change finds it warm."""
+        integration = environments.sandbox_integration("", self.settings.sandbox_region)
+        return self._bound(installed, {}, set(), integration)
+
+    def _bound(
+        self,
+        installed: InstalledProvider,
+        env: dict[str, str],
+        secret: set[str],
+        integration: Integration | None,
+    ) -> ProviderBinding:
         config = self._integration_config(integration, env)
         if not self.settings.provider_instance_metadata:
             # The host's instance role is not the project's: never fall back to it.
