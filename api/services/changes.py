@@ -33,7 +33,7 @@ from access.models import SpacePath
 from api.context import Caller
 from api.errors import Busy, Conflict, Forbidden, IntentError, Invalid, NotFound, Unavailable
 from api.services import locks
-from api.services.access import readable, require
+from api.services.access import check_local_files, readable, require
 from api.services.projects import load_project, project_path
 from store import changes as store_changes
 from store import projects as store_projects
@@ -309,6 +309,7 @@ async def _store(
         require(caller, f"intent-resource:{kind}", path)
     await require_lease(caller, project)
     requests = await _requests(caller, project, operations)
+    check_local_files(caller, path, [(r.resource_id, r.config) for r in requests])
     change_id = change_workflow_id(project.id, new_id())
     try:
         await _record(caller, project, requests, change_id, dry_run)
@@ -640,6 +641,8 @@ async def _patch_request(
             find_references(patch)
         except ReferenceError as exc:
             raise Invalid(f"{resource_id}: {exc}") from exc
+    project = await load_project(caller, view.project.id)
+    check_local_files(caller, await project_path(caller, project), patches.items())
     async with caller.db.transaction() as session:
         row = await store_changes.get_change(session, change_id)
         assert row is not None
