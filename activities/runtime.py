@@ -183,10 +183,11 @@ class Runtime:
         self, project_id: str, source: str, constraint: str | None
     ) -> ProviderBinding:
         installed = await self.install_for(project_id, source, constraint)
-        short = installed.address.short
         async with self.db.session() as session:
             env, secret = await environments.resolved_environment(session, self.box, project_id)
-            integration = await environments.integration_for(session, project_id, short)
+            integration = await environments.integration_for(
+                session, project_id, installed.address.short
+            )
         return self._bound(installed, env, secret, integration)
 
     def sandbox_binding(self, installed: InstalledProvider) -> ProviderBinding:
@@ -203,6 +204,7 @@ class Runtime:
         integration: Integration | None,
     ) -> ProviderBinding:
         config = self._integration_config(integration, env)
+        short = installed.address.short
         if not self.settings.provider_instance_metadata:
             # The host's instance role is not the project's: never fall back to it. The
             # provider's own switch beats the variable, so it is set too, whatever the
