@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from tests.changes.test_provider_lock import fake_mirror
+from tests.changes.test_provider_lock import fake_mirror, fake_provider_settings
 from tests.changes.test_references_and_failures import settled
 from tests.support.stack import run_stack
 
@@ -25,12 +25,7 @@ async def test_a_tainted_object_is_replaced_by_the_next_change(
 ) -> None:
     fake_mirror(tmp_path / "mirror")
     async with run_stack(
-        temporal_env,
-        tmp_path,
-        provider_mirrors=[tmp_path / "mirror"],
-        provider_runtime_dir=provider_runtime_dir,
-        registry_url="http://127.0.0.1:9",
-        provider_user="",  # the fake provider runs on this test's Python
+        temporal_env, tmp_path, **fake_provider_settings(tmp_path, provider_runtime_dir)
     ) as stack:
         alice = await stack.http("alice")
         await alice.post("/api/v1/projects", json={"name": "taint"})
