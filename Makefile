@@ -10,6 +10,13 @@ PYTEST_ARGS ?=
 INTENT_PROVIDER_MIRRORS ?= $(shell ./deploy/find-provider-mirrors.sh)
 export INTENT_PROVIDER_MIRRORS
 
+# What `intent up` reads, forwarded by `make run` from the environment or the command line
+# (`make run INTENT_PORT=9090 INTENT_DATA_DIR=/srv/intent`); unset ones keep their defaults.
+UP_VARIABLES := INTENT_DATA_DIR INTENT_HOST INTENT_PORT INTENT_TEMPORAL_PORT \
+	INTENT_TEMPORAL_UI_PORT INTENT_SANDBOX INTENT_SANDBOX_PORT INTENT_TEMPORAL_ADDRESS \
+	INTENT_DATABASE_URL INTENT_METRICS_PORT INTENT_OTLP_ENDPOINT INTENT_LOG_FORMAT INTENT_LOG_LEVEL
+$(foreach v,$(UP_VARIABLES),$(if $(value $(v)),$(eval export $(v))))
+
 .PHONY: run test lint check install install-test system-deps proto bench clean
 
 run: install

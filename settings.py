@@ -8,6 +8,7 @@ else installed: SQLite and the Temporal dev server's SQLite file live in ``./.in
 from __future__ import annotations
 
 import fnmatch
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -34,6 +35,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy async URL; default sqlite+aiosqlite in the data dir.",
+    )
+
+    instance_id: str = Field(
+        default_factory=lambda: secrets.token_hex(8),
+        description="Names this process on /healthz (set by `intent up` for its server).",
     )
 
     # -- HTTP server ------------------------------------------------------------------

@@ -62,32 +62,27 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+PORT_FLAGS = {
+    "port": "--port",
+    "temporal_port": "--temporal-port",
+    "ui_port": "--temporal-ui-port",
+    "sandbox_port": "--sandbox-port",
+}
+
+
 class Up:
-    def __init__(self, data_dir: Path) -> None:
-        self.port, self.temporal_port, self.ui_port = free_port(), free_port(), free_port()
-        self.sandbox_port = free_port()
+    def __init__(self, data_dir: Path, **ports: int) -> None:
+        self.data_dir = data_dir
+        self.port = ports.get("port") or free_port()
+        self.temporal_port = ports.get("temporal_port") or free_port()
+        self.ui_port = ports.get("ui_port") or free_port()
+        self.sandbox_port = ports.get("sandbox_port") or free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("INTENT_")}
+        argv = [sys.executable, "-m", "cli", "up", "--data-dir", str(data_dir)]
+        for attribute, flag in PORT_FLAGS.items():
+            argv += [flag, str(getattr(self, attribute))]
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cli",
-                "up",
-                "--data-dir",
-                str(data_dir),
-                "--port",
-                str(self.port),
-                "--temporal-port",
-                str(self.temporal_port),
-                "--temporal-ui-port",
-                str(self.ui_port),
-                "--sandbox-port",
-                str(self.sandbox_port),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
         )
         self.output: list[str] = []
 
@@ -132,6 +127,7 @@ async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
                 "database": "ok",
                 "temporal": "ok",
                 "workers": "ok",
+                "instance": health.json()["instance"],
             }
             ui = await http.get(f"http://127.0.0.1:{first.ui_port}/")
             assert ui.status_code == 200
@@ -171,3 +167,54 @@ async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
             assert project["lock"]["holder"] == "admin"
     finally:
         assert second.stop() == 0
+
+
+def _refused(up: Up, timeout: float = 5.0) -> tuple[int, str, set[int]]:
+    """Wait for a refused ``intent up`` to exit; (exit code, output, children it ever had)."""
+    seen: set[int] = set()
+    deadline = time.monotonic() + timeout
+    while up.process.poll() is None and time.monotonic() < deadline:
+        seen |= _descendants(up.process.pid)
+        time.sleep(0.05)
+    if up.process.poll() is None:
+        up.process.kill()
+        up.process.wait(10)
+        raise AssertionError(f"intent up was still running after {timeout}s")
+    assert up.process.stdout is not None
+    return up.process.returncode, up.process.stdout.read(), seen
+
+
+async def test_up_refuses_what_a_running_stack_holds(tmp_path: Path) -> None:
+    """Each port of a running stack, then its data dir: refused at once, nothing started,
+    and the running stack untouched."""
+    running = Up(tmp_path / "running")
+    try:
+        running.wait_ready()
+        temporal_log = running.data_dir / "temporal.log"
+        before = temporal_log.stat()
+        cases: list[tuple[dict[str, int], Path, list[str]]] = [
+            (
+                {attribute: getattr(running, attribute)},
+                tmp_path / f"new-{attribute}",
+                [str(getattr(running, attribute)), flag],
+            )
+            for attribute, flag in PORT_FLAGS.items()
+        ]
+        cases.append(({}, running.data_dir, [str(running.data_dir), "--data-dir"]))
+        for ports, data_dir, needles in cases:
+            code, output, children = _refused(Up(data_dir, **ports))
+            assert code != 0, output
+            for needle in needles:
+                assert needle in output, (needle, output)
+            assert "intent is up" not in output
+            assert not children, f"started {children} before refusing:\n{output}"
+            if data_dir != running.data_dir:
+                assert not list(data_dir.glob("*.log")), output
+                assert not (data_dir / "intent.db").exists(), output
+        after = temporal_log.stat()
+        assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+        async with httpx.AsyncClient() as http:
+            health = (await http.get(f"{running.base}/healthz")).json()
+        assert health["status"] == "ok", health
+    finally:
+        assert running.stop() == 0
