@@ -17,6 +17,7 @@ COPY providers ./providers
 COPY policies ./policies
 COPY store ./store
 COPY cli ./cli
+COPY observability ./observability
 RUN pip install .
 
 USER intent

@@ -24,12 +24,15 @@ from api.routers import (
     health,
     history,
     me,
+    metrics,
     policies,
     projects,
     providers,
     resources,
 )
 from api.ui import routes as ui
+from observability.http import ObservedHTTP
+from observability.metrics import server_metrics
 from settings import Settings, get_settings
 from store.db import Database
 
@@ -91,7 +94,9 @@ def create_app(
         api.include_router(router)
     app.include_router(api)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     for path in MCP_PATHS:
         app.router.routes.append(Route(path, endpoint=mcp.asgi))
     ui.install(app, app_ctx)
+    app.add_middleware(ObservedHTTP, metrics=server_metrics())
     return app

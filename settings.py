@@ -11,7 +11,7 @@ import fnmatch
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -124,6 +124,27 @@ class Settings(BaseSettings):
         default=None, description="AWS endpoint of the sandbox; default the local moto server"
     )
     sandbox_region: str = "us-east-1"
+
+    # -- operating it -------------------------------------------------------------------
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="json: one object per line with request, change and trace ids.",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        description="The worker's Prometheus endpoint (SDK and intent metrics); off if unset.",
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="Address it binds.")
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve the server's /metrics without a bearer token (a scraper on a "
+        "private network).",
+    )
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/gRPC collector for traces, e.g. http://127.0.0.1:4317; off if unset.",
+    )
 
     # -- secrets ----------------------------------------------------------------------
     secret_key: SecretStr | None = Field(

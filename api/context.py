@@ -9,6 +9,7 @@ from temporalio.client import Client
 
 from api.auth import Actor
 from api.errors import Unavailable
+from observability.temporal import ClientObserver, telemetry_runtime
 from settings import Settings
 from store.db import Database
 from workflows.temporal import connect
@@ -30,7 +31,11 @@ class TemporalConnector:
         async with self._lock:
             if self._client is None:
                 try:
-                    self._client = await connect(self.settings)
+                    self._client = await connect(
+                        self.settings,
+                        runtime=telemetry_runtime(self.settings, metrics=False),
+                        interceptors=[ClientObserver()],
+                    )
                 except Exception as exc:  # the SDK raises RuntimeError subclasses
                     raise Unavailable(
                         f"Temporal at {self.settings.temporal_target} is not reachable ({exc}); "

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -40,9 +38,10 @@ def _register_subcommands() -> None:
 _register_subcommands()
 
 
-def _configure_logging() -> None:
-    level = os.environ.get("INTENT_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _configure_logging(settings: Settings) -> None:
+    from observability.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
 
 
 def _settings(
@@ -52,8 +51,10 @@ def _settings(
     temporal_ui_port: int | None = None,
     data_dir: Path | None = None,
     sandbox_port: int | None = None,
+    metrics_port: int | None = None,
 ) -> Settings:
     overrides = {
+        "metrics_port": metrics_port,
         "host": host,
         "port": port,
         "temporal_port": temporal_port,
@@ -68,6 +69,9 @@ def _settings(
 HostOpt = Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")]
 PortOpt = Annotated[int | None, typer.Option(help="HTTP port (default 8080).")]
 DataOpt = Annotated[Path | None, typer.Option(help="Data directory (default ./.intent).")]
+MetricsOpt = Annotated[
+    int | None, typer.Option(help="The worker's Prometheus port (default: off).")
+]
 
 
 @app.command()
@@ -78,12 +82,15 @@ def up(
     temporal_ui_port: Annotated[int | None, typer.Option(help="Temporal UI port.")] = None,
     data_dir: DataOpt = None,
     sandbox_port: Annotated[int | None, typer.Option(help="Sandbox cloud (moto) port.")] = None,
+    metrics_port: MetricsOpt = None,
 ) -> None:
     """Start everything: Temporal dev server (unless INTENT_TEMPORAL_ADDRESS), the sandbox
     cloud (unless INTENT_SANDBOX=false), worker and server."""
     from cli.stack import run_stack
 
-    settings = _settings(host, port, temporal_port, temporal_ui_port, data_dir, sandbox_port)
+    settings = _settings(
+        host, port, temporal_port, temporal_ui_port, data_dir, sandbox_port, metrics_port
+    )
     raise typer.Exit(run_stack(settings))
 
 
@@ -92,27 +99,32 @@ def server(host: HostOpt = None, port: PortOpt = None, data_dir: DataOpt = None)
     """Run only the HTTP server (REST API, MCP endpoint, web UI)."""
     import uvicorn
 
+    from observability.tracing import configure_tracing
     from server import create_app
 
-    _configure_logging()
     settings = _settings(host=host, port=port, data_dir=data_dir)
+    _configure_logging(settings)
+    configure_tracing(settings, "intent-server")
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        log_level=os.environ.get("INTENT_LOG_LEVEL", "info").lower(),
+        log_level=settings.log_level.lower(),
+        # Our handler on the root logger formats uvicorn's lines too (text or json).
+        log_config=None,
         # Behind a proxy, the public URL is configured; don't trust arbitrary forwards.
         proxy_headers=False,
     )
 
 
 @app.command()
-def worker(data_dir: DataOpt = None) -> None:
+def worker(data_dir: DataOpt = None, metrics_port: MetricsOpt = None) -> None:
     """Run only the Temporal worker (workflows and activities)."""
     from worker import run_worker
 
-    _configure_logging()
-    asyncio.run(run_worker(_settings(data_dir=data_dir)))
+    settings = _settings(data_dir=data_dir, metrics_port=metrics_port)
+    _configure_logging(settings)
+    asyncio.run(run_worker(settings))
 
 
 @tokens_app.command("create")

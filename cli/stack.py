@@ -128,6 +128,16 @@ def bindings(settings: Settings) -> list[Binding]:
                 "INTENT_SANDBOX_PORT (or INTENT_SANDBOX=false)",
             )
         )
+    if s.metrics_port is not None:
+        found.append(
+            Binding(
+                "the worker's metrics",
+                s.metrics_host,
+                s.metrics_port,
+                "--metrics-port",
+                "INTENT_METRICS_PORT",
+            )
+        )
     found.append(Binding("the HTTP server", s.host, s.port, "--port", "INTENT_PORT"))
     return found
 
@@ -291,6 +301,8 @@ class Stack:
         env["INTENT_SANDBOX"] = "true" if self.settings.sandbox else "false"
         env["INTENT_SANDBOX_PORT"] = str(self.settings.sandbox_port)
         env["INTENT_INSTANCE_ID"] = self.instance_id
+        if self.settings.metrics_port is not None:
+            env["INTENT_METRICS_PORT"] = str(self.settings.metrics_port)
         if self.settings.database_url:
             env["INTENT_DATABASE_URL"] = self.settings.database_url
         return env

@@ -38,5 +38,14 @@ def test_compose_runs_the_production_shape() -> None:
         assert env["INTENT_SANDBOX"] == "false"  # never the sandbox cloud in production
     assert services["temporal"]["image"].startswith("temporalio/server")
     dockerfile = (ROOT / "Dockerfile").read_text()
-    for package in ("api", "workflows", "activities", "providers", "policies", "store", "cli"):
+    for package in (
+        "api",
+        "workflows",
+        "activities",
+        "providers",
+        "policies",
+        "store",
+        "cli",
+        "observability",
+    ):
         assert f"COPY {package} ./{package}" in dockerfile

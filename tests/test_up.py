@@ -6,8 +6,6 @@ import asyncio
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,99 +13,9 @@ import httpx
 import pytest
 
 from tests.api.mcp_client import mcp_client
-from tests.support.stack import free_port
+from tests.support.up import PORT_FLAGS, Up, alive, child_running, descendants
 
 pytestmark = pytest.mark.slow
-
-
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
-def _child_running(parent: int, role: str) -> int | None:
-    """The live `python -m cli ROLE` child of ``parent``."""
-    for pid in _descendants(parent):
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        # argv ends with b"ROLE", b"" (cmdline is NUL-terminated)
-        if role.encode() in argv[-2:] and _alive(pid):
-            return pid
-    return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-PORT_FLAGS = {
-    "port": "--port",
-    "temporal_port": "--temporal-port",
-    "ui_port": "--temporal-ui-port",
-    "sandbox_port": "--sandbox-port",
-}
-
-
-class Up:
-    def __init__(self, data_dir: Path, **ports: int) -> None:
-        self.data_dir = data_dir
-        self.port = ports.get("port") or free_port()
-        self.temporal_port = ports.get("temporal_port") or free_port()
-        self.ui_port = ports.get("ui_port") or free_port()
-        self.sandbox_port = ports.get("sandbox_port") or free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("INTENT_")}
-        argv = [sys.executable, "-m", "cli", "up", "--data-dir", str(data_dir)]
-        for attribute, flag in PORT_FLAGS.items():
-            argv += [flag, str(getattr(self, attribute))]
-        self.process = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-        )
-        self.output: list[str] = []
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def wait_ready(self, timeout: float = 120) -> None:
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            self.output.append(line)
-            if "Press Ctrl-C" in line:
-                return
-        raise AssertionError("intent up did not come up:\n" + "".join(self.output))
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGINT)
-        code = self.process.wait(60)
-        assert self.process.stdout is not None
-        self.output.append(self.process.stdout.read())
-        return code
 
 
 async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
@@ -137,24 +45,24 @@ async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
             used = await client.call_tool("project-use", {"project": "survivor"})
             assert not used.is_error, used.content
         # A crashed worker is restarted; the stack keeps serving.
-        worker = _child_running(first.process.pid, "worker")
+        worker = child_running(first.process.pid, "worker")
         assert worker is not None
         os.kill(worker, signal.SIGKILL)
         async with httpx.AsyncClient() as http:
             for _ in range(150):
-                replacement = _child_running(first.process.pid, "worker")
+                replacement = child_running(first.process.pid, "worker")
                 health = (await http.get(f"{first.base}/healthz")).json()
                 if replacement not in (None, worker) and health["workers"] == "ok":
                     break
                 await asyncio.sleep(0.2)
             assert replacement not in (None, worker), "worker was not restarted"
-        children = _descendants(first.process.pid)
+        children = descendants(first.process.pid)
         assert len(children) >= 4  # temporal, sandbox, worker, server
     finally:
         code = first.stop()
     assert code == 0, "".join(first.output)
     await asyncio.sleep(0.5)
-    assert not [pid for pid in children if _alive(pid)], "children outlived intent up"
+    assert not [pid for pid in children if alive(pid)], "children outlived intent up"
 
     second = Up(data)
     try:
@@ -174,7 +82,7 @@ def _refused(up: Up, timeout: float = 5.0) -> tuple[int, str, set[int]]:
     seen: set[int] = set()
     deadline = time.monotonic() + timeout
     while up.process.poll() is None and time.monotonic() < deadline:
-        seen |= _descendants(up.process.pid)
+        seen |= descendants(up.process.pid)
         time.sleep(0.05)
     if up.process.poll() is None:
         up.process.kill()
@@ -202,7 +110,7 @@ async def test_up_refuses_what_a_running_stack_holds(tmp_path: Path) -> None:
         ]
         cases.append(({}, running.data_dir, [str(running.data_dir), "--data-dir"]))
         for ports, data_dir, needles in cases:
-            code, output, children = _refused(Up(data_dir, **ports))
+            code, output, children = _refused(Up(data_dir, ports=ports))
             assert code != 0, output
             for needle in needles:
                 assert needle in output, (needle, output)

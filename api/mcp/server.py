@@ -21,6 +21,8 @@ from api.auth import Actor, BearerAuthMiddleware
 from api.context import AppContext, Caller
 from api.errors import IntentError
 from api.mcp import tools_changes, tools_policies, tools_projects, tools_providers, tools_state
+from observability.mcp import ObservedMCP
+from observability.metrics import server_metrics
 from store.secrets import SecretBox
 
 __all__ = ["INSTRUCTIONS", "McpEndpoint", "build_mcp"]
@@ -128,6 +130,8 @@ def build_mcp(app_ctx: AppContext) -> McpEndpoint:
         version="0.1.0",
         website_url=app_ctx.settings.base_url,
     )
+    # First in the chain: the SDK's own span then nests under the HTTP request's.
+    server.middleware.insert(0, ObservedMCP(server_metrics()))
     endpoint = McpEndpoint(app_ctx, server)
     for module in (tools_projects, tools_providers, tools_changes, tools_state, tools_policies):
         module.register(endpoint)
