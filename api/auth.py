@@ -14,7 +14,29 @@ from store import identities
 from store.db import Database
 from workflows.models import Actor, Via
 
-__all__ = ["Actor", "BearerAuthMiddleware", "Via", "authenticate", "bearer_token", "challenge"]
+__all__ = [
+    "Actor",
+    "BearerAuthMiddleware",
+    "Via",
+    "authenticate",
+    "bearer_token",
+    "challenge",
+    "refusal",
+]
+
+MISSING_TOKEN = (
+    "a bearer token is required: send 'Authorization: Bearer <token>' "
+    "(`intent tokens create` prints one)"
+)
+INVALID_TOKEN = (
+    "this token is not valid (expired, revoked or unknown); use another one, or get a new "
+    "one with `intent tokens create`"
+)
+
+
+def refusal(token: str | None) -> str:
+    """Why a request without an actor was refused: no token, or one we do not accept."""
+    return INVALID_TOKEN if token else MISSING_TOKEN
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -63,20 +85,15 @@ class BearerAuthMiddleware:
         token = bearer_token(headers.get("authorization"))
         actor = await authenticate(self.db, token, self.via)
         if actor is None:
-            await _unauthorized(send, "invalid_token" if token else None)
+            await _unauthorized(send, token)
             return
         scope.setdefault("state", {})["actor"] = actor
         await self.app(scope, receive, send)
 
 
-async def _unauthorized(send: Send, error: str | None) -> None:
-    body = json.dumps(
-        {
-            "error": "unauthorized",
-            "message": "a bearer token is required: send 'Authorization: Bearer <token>' "
-            "(`intent tokens create` prints one)",
-        }
-    ).encode()
+async def _unauthorized(send: Send, token: str | None) -> None:
+    error = "invalid_token" if token else None
+    body = json.dumps({"error": "unauthorized", "message": refusal(token)}).encode()
     await send(
         {
             "type": "http.response.start",

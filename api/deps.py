@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
-from api.auth import Actor, Via, authenticate, bearer_token, challenge
+from api.auth import Actor, Via, authenticate, bearer_token, challenge, refusal
 from api.context import AppContext, Caller
 
 __all__ = ["ActorDep", "AppDep", "CallerDep"]
@@ -29,8 +29,7 @@ async def get_actor(request: Request, app: AppDep) -> Actor:
     if actor is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            detail="a bearer token is required: send 'Authorization: Bearer <token>' "
-            "(`intent tokens create` prints one)",
+            detail=refusal(token),
             headers={"WWW-Authenticate": challenge("invalid_token" if token else None)},
         )
     return actor
