@@ -7,7 +7,6 @@ else installed: SQLite and the Temporal dev server's SQLite file live in ``./.in
 
 from __future__ import annotations
 
-import fnmatch
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -62,6 +61,12 @@ class Settings(BaseSettings):
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
     temporal_ui_url: str | None = None
+    temporal_ui_operators: bool = Field(
+        default=False,
+        description="Accept retry/abandon typed into the Temporal UI without intent's "
+        "signature, recorded as actor 'temporal-ui' (unverified). `intent up` turns it on "
+        "for its loopback dev server; keep it off where others reach Temporal.",
+    )
 
     # -- locks and changes ------------------------------------------------------------
     lock_lease_seconds: float = 300.0
@@ -84,14 +89,23 @@ class Settings(BaseSettings):
         default=None, description="Where installed providers go; default DATA_DIR/providers"
     )
     allowed_providers: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["hashicorp/*"],
-        description="Provider addresses (namespace/type, * wildcards) intent may install "
-        "and run: a provider is code running on the worker.",
+        default_factory=lambda: [
+            "registry.opentofu.org/hashicorp/*",
+            "registry.terraform.io/hashicorp/*",
+        ],
+        description="Provider source addresses (HOST/NAMESPACE/TYPE, * wildcards; a "
+        "NAMESPACE/TYPE pattern means the public registries) intent may install and run: "
+        "a provider is code running on the worker.",
     )
     blocked_providers: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["hashicorp/local", "hashicorp/external", "hashicorp/http"],
+        default_factory=lambda: ["*/hashicorp/local", "*/hashicorp/external", "*/hashicorp/http"],
         description="Providers never run even when allowed: they act on the worker host "
         "itself (files, commands, requests from inside).",
+    )
+    provider_trust_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Extra directories of pinned signing keys (NAMESPACE/*.asc) for registry "
+        "packages; HashiCorp's key for hashicorp/* ships with intent.",
     )
     provider_instance_metadata: bool = Field(
         default=False,
@@ -152,7 +166,7 @@ class Settings(BaseSettings):
         description="Key for secrets at rest; default a key file generated in the data dir.",
     )
 
-    @field_validator("provider_mirrors", mode="before")
+    @field_validator("provider_mirrors", "provider_trust_dirs", mode="before")
     @classmethod
     def _mirrors(cls, value: object) -> object:
         return _split_paths(value)
@@ -163,22 +177,6 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.startswith("["):
             return [p.strip().lower() for p in value.split(",") if p.strip()]
         return value
-
-    def provider_refusal(self, short: str) -> str | None:
-        """Why ``namespace/type`` may not run here, or None when it may."""
-        name = short.lower()
-        if any(fnmatch.fnmatchcase(name, p) for p in self.blocked_providers):
-            return (
-                f"provider {short} is blocked on this server (it acts on the worker host "
-                "itself); an admin can change INTENT_BLOCKED_PROVIDERS"
-            )
-        if not any(fnmatch.fnmatchcase(name, p) for p in self.allowed_providers):
-            allowed = ", ".join(self.allowed_providers) or "none"
-            return (
-                f"provider {short} is not allowed on this server (allowed: {allowed}); an "
-                "admin can add it to INTENT_ALLOWED_PROVIDERS"
-            )
-        return None
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

@@ -15,8 +15,12 @@ from contextlib import asynccontextmanager
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.changes import ChangeActivities
+from activities.apply import ApplyActivities
+from activities.bookkeeping import BookkeepingActivities
+from activities.lease import LeaseActivities
 from activities.locks import LockActivities
+from activities.operations import Operations
+from activities.plan import PlanActivities
 from activities.policies import PolicyEvaluator
 from activities.runtime import Runtime
 from observability.metrics import install_worker_meter
@@ -27,6 +31,7 @@ from providers.schema import SchemaCache
 from settings import Settings
 from store.db import Database
 from store.secrets import SecretBox
+from workflows.assertions import KEY_PURPOSE, AssertionKeys, register_keys
 from workflows.change import ChangeWorkflow
 from workflows.lock import ProjectLockWorkflow
 from workflows.lookup import ProviderLookupWorkflow
@@ -64,8 +69,21 @@ async def worker_runtime(
 def build_worker(client: Client, settings: Settings, db: Database, runtime: Runtime) -> Worker:
     from activities.lookup import LookupActivities
 
+    # Update validators check actor assertions against the keys of this task queue.
+    register_keys(
+        settings.temporal_task_queue,
+        AssertionKeys(
+            keys=tuple(runtime.box.derived_keys(KEY_PURPOSE)),
+            temporal_ui_operators=settings.temporal_ui_operators,
+        ),
+    )
     locks = LockActivities(db)
-    changes = ChangeActivities(runtime, PolicyEvaluator(db, settings))
+    operations = Operations(runtime)
+    lease = LeaseActivities(runtime)
+    plan = PlanActivities(runtime, operations)
+    policies = PolicyEvaluator(db, settings)
+    apply = ApplyActivities(runtime, operations)
+    bookkeeping = BookkeepingActivities(db)
     lookups = LookupActivities(runtime)
     return Worker(
         client,
@@ -73,13 +91,13 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
         workflows=list(WORKFLOWS),
         activities=[
             locks.mirror_lock,
-            changes.check_lease,
-            changes.discover_providers,
-            changes.plan_operations,
-            changes.evaluate_policies,
-            changes.apply_operation,
-            changes.record_history,
-            changes.update_change,
+            lease.check_lease,
+            plan.discover_providers,
+            plan.plan_operations,
+            policies.evaluate_policies,
+            apply.apply_operation,
+            bookkeeping.record_history,
+            bookkeeping.update_change,
             *lookups.activities(),
         ],
         max_concurrent_activities=settings.worker_max_activities,

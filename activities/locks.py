@@ -6,7 +6,7 @@ from temporalio import activity
 
 from store import history, locks
 from store.db import Database
-from workflows.lock import MirrorLockInput
+from workflows.models import MirrorLockInput
 
 __all__ = ["LockActivities"]
 

@@ -8,22 +8,24 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.errors import user_error
 from activities.planning import check_sensitive_references, error_view, resolve_config
 from activities.runtime import ProviderRefused, Runtime
 from providers import RegistryClient, RegistryError, list_local_providers
 from providers.codec import from_wire, to_user
-from providers.errors import ProviderError
+from providers.errors import ProviderCrashedError, ProviderError, ProviderLaunchError
+from providers.install import ProviderInstallError, lock_key
 from providers.plan import redact
 from providers.schema import ProviderSchema, UnknownTypeError
 from store import resources
-from workflows.lookup import LookupInput
+from workflows.models import LookupInput
 from workflows.references import ReferenceError
 
 __all__ = ["LookupActivities"]
 
 
 def _invalid(message: str) -> ApplicationError:
-    return ApplicationError(message, type="InvalidLookup", non_retryable=True)
+    return user_error(message, "InvalidLookup")
 
 
 class LookupActivities:
@@ -37,6 +39,7 @@ class LookupActivities:
             self.lookup_resources,
             self.lookup_data_sources,
             self.lookup_read_data,
+            self.lookup_lock,
         ]
 
     async def _schema(self, input: LookupInput) -> tuple[str, str, ProviderSchema]:
@@ -47,17 +50,34 @@ class LookupActivities:
         if constraint is None and input.project_id:
             constraint = await self.rt.pinned_version(input.project_id, source)
         try:
-            installed = await self.rt.install(source, constraint)
+            installed = (
+                await self.rt.install_for(input.project_id, source, constraint)
+                if input.project_id
+                else await self.rt.install(source, constraint)
+            )
             schema = await self.rt.pool.schema(installed)
-        except ProviderRefused as exc:
+        except (ProviderLaunchError, ProviderCrashedError):
+            raise  # the machinery, not the request: retried
+        except (ProviderRefused, ProviderInstallError, ProviderError, ValueError) as exc:
             raise _invalid(str(exc)) from exc
-        except ProviderError:
-            raise
-        except Exception as exc:
-            if type(exc).__name__.endswith(("NotFoundError", "InstallError", "ConfigError")):
-                raise _invalid(str(exc)) from exc
-            raise
         return installed.address.short, installed.version, schema
+
+    @activity.defn(name="lookup_lock")
+    async def lookup_lock(self, input: LookupInput) -> dict[str, Any]:
+        """What a provider lock entry would record for the package installed now (the
+        admin's ``providers lock --update``); writes nothing."""
+        if not input.provider:
+            raise _invalid("name a provider, e.g. hashicorp/aws")
+        try:
+            installed = await self.rt.install(input.provider, input.version)
+        except (ProviderRefused, ProviderInstallError, ValueError) as exc:
+            raise _invalid(str(exc)) from exc
+        return {
+            "provider": lock_key(installed.address),
+            "version": installed.version,
+            "hashes": await self.rt.package_hashes(installed),
+            "path": str(installed.path),
+        }
 
     @activity.defn(name="lookup_search")
     async def lookup_search(self, input: LookupInput) -> dict[str, Any]:

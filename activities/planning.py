@@ -1,11 +1,14 @@
-"""Helpers the change activities share: config merging, references, redacted views."""
+"""Helpers the change activities share: desired configs, references, ordering checks,
+redacted views. Pure: the rooms that read the database and call providers use them."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from providers.client import ProviderClient
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import user_error
 from providers.codec import UNKNOWN, is_unknown_wire, to_user
 from providers.config import convert_config
 from providers.errors import Diagnostic, ProviderError
@@ -13,6 +16,7 @@ from providers.plan import SENSITIVE_DISPLAY, redact
 from providers.results import PlannedChange, ResourceState
 from providers.schema import Block
 from store.models import Resource
+from workflows.merge_patch import merge_patch
 from workflows.models import Action, DiagnosticView, OperationRequest, PlannedOperation
 from workflows.references import (
     Reference,
@@ -23,47 +27,33 @@ from workflows.references import (
     resolve_references,
 )
 
+if TYPE_CHECKING:
+    from providers.client import ProviderClient
+
 __all__ = [
     "action_of",
+    "check_deletes",
+    "check_existence",
     "check_sensitive_references",
-    "compose_patches",
+    "config_from_state",
+    "depends_on",
+    "desired_config",
     "diagnostics_view",
+    "error_view",
     "import_id_candidates",
-    "merge_patch",
+    "invalid",
     "planned_view",
     "redacted_config",
+    "references_of",
     "resolve_config",
     "stored_state",
+    "warn_dependents",
     "wire_lookup",
 ]
 
 # Config attributes that commonly are the import id of the object they name; used only
 # to recover a create whose worker died between the provider call and the commit.
 _IDENTITY_ATTRIBUTES = ("id", "bucket", "name", "function_name", "identifier", "arn")
-
-
-def merge_patch(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """JSON merge patch: objects merge recursively, null removes a key."""
-    out = dict(base)
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = merge_patch(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def compose_patches(first: Mapping[str, Any], second: Mapping[str, Any]) -> dict[str, Any]:
-    """One merge patch doing ``first`` then ``second`` (nulls kept: they still remove)."""
-    out = dict(first)
-    for key, value in second.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = compose_patches(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def stored_state(row: Resource) -> ResourceState | None:
@@ -247,3 +237,141 @@ def import_id_candidates(config: Mapping[str, Any] | None) -> list[str]:
         if isinstance(value, str) and value and "${" not in value and value not in out:
             out.append(value)
     return out
+
+
+def invalid(message: str) -> ApplicationError:
+    """A change that cannot go on as asked: the workflow ends it (or holds it) with this."""
+    return user_error(message, "InvalidChange")
+
+
+def desired_config(request: OperationRequest, row: Resource | None) -> dict[str, Any] | None:
+    """The whole config an operation asks for: an update's patch merged over the stored one."""
+    if request.kind == "delete":
+        return None
+    if request.kind == "update":
+        assert row is not None
+        return merge_patch(row.config, request.config or {})
+    return request.config or {}
+
+
+def depends_on(
+    request: OperationRequest,
+    stored_deps: Mapping[str, set[str]],
+    row: Resource | None = None,
+) -> list[str]:
+    """The resource ids an operation must come after (before, for a delete)."""
+    deps = set(request.depends_on)
+    if request.kind == "create":
+        deps |= references_of(request)
+    if request.kind == "update":
+        # The whole config after the patch, not just the patch: an untouched
+        # reference still orders this update after its target.
+        merged = desired_config(request, row) if row is not None else request.config
+        deps |= references_of(request.model_copy(update={"config": merged}))
+        deps |= stored_deps.get(request.resource_id, set())
+    if request.kind in ("delete", "refresh"):
+        deps |= stored_deps.get(request.resource_id, set())
+    deps.discard(request.resource_id)
+    return sorted(deps)
+
+
+def check_deletes(
+    requests: list[OperationRequest],
+    stored: Mapping[str, Resource],
+    stored_deps: Mapping[str, set[str]],
+) -> dict[int, list[DiagnosticView]]:
+    """Refuse deleting what something that stays still references."""
+    deleted = {r.resource_id for r in requests if r.kind == "delete"}
+    errors: dict[int, list[DiagnosticView]] = {}
+    for request in requests:
+        if request.kind != "delete":
+            continue
+        users = sorted(
+            rid
+            for rid, deps in stored_deps.items()
+            if request.resource_id in deps and rid not in deleted and rid in stored
+        )
+        if users:
+            errors[request.index] = [
+                DiagnosticView(
+                    summary=f"deleting {request.resource_id} is refused: "
+                    f"{', '.join(users)} still depend(s) on it; delete them in the same "
+                    "change or remove the reference/dependency first"
+                )
+            ]
+    return errors
+
+
+def check_existence(request: OperationRequest, row: Resource | None, change_id: str) -> None:
+    """What an operation needs to exist (or not) in state; ``ValueError`` names the fix."""
+    if (
+        request.kind == "create"
+        and row is not None
+        and row.last_change_id == change_id
+        and row.status in ("tainted", "missing")
+    ):
+        return  # a retry of this change's own create that got partway: plan from there
+    if request.kind in ("create", "import") and row is not None:
+        raise ValueError(
+            f"{request.resource_id} already exists in this project (a "
+            f"{row.resource_type}); update it, or pick another resource id"
+        )
+    if request.kind in ("update", "delete", "refresh") and row is None:
+        raise ValueError(
+            f"{request.resource_id} is not in this project's state; list resources with state-list"
+        )
+    if (
+        request.kind in ("update", "delete", "refresh")
+        and row is not None
+        and row.resource_type != request.resource_type
+    ):
+        raise ValueError(
+            f"{request.resource_id} is a {row.resource_type}, not a {request.resource_type}"
+        )
+
+
+def warn_dependents(
+    view: PlannedOperation,
+    stored_deps: Mapping[str, set[str]],
+    in_change: Mapping[int, OperationRequest],
+) -> PlannedOperation:
+    """A replacement gets a new identity: resources referring to it (and not part of
+    this change) keep the old values until they are applied again. Say so."""
+    if view.action != "replace":
+        return view
+    changing = {r.resource_id for r in in_change.values()}
+    users = sorted(
+        rid for rid, deps in stored_deps.items() if view.resource_id in deps and rid not in changing
+    )
+    if not users:
+        return view
+    warning = DiagnosticView(
+        severity="warning",
+        summary=f"{', '.join(users)} refer(s) to {view.resource_id}, which is replaced: "
+        "update them afterwards (an update with an empty config re-plans them) so they "
+        "point at the new object",
+    )
+    return view.model_copy(update={"diagnostics": [*view.diagnostics, warning]})
+
+
+def config_from_state(
+    client: ProviderClient, type_name: str, state: ResourceState
+) -> dict[str, Any]:
+    """A config for an imported object, as Terraform's config generation makes one.
+
+    Every user-settable attribute with a value (optional+computed ones too, so
+    "exactly one of" rules hold and the next plan is a no-op), except ``id``,
+    deprecated and write-only attributes, and empty optional values (the legacy
+    SDK treats them as unset). Nested blocks are left to the user.
+    """
+    block = client.resource_schema(type_name).block
+    view = client.user_view(type_name, state.attributes, redact_sensitive=False) or {}
+    config: dict[str, Any] = {}
+    for name, attr in block.attributes.items():
+        value = view.get(name)
+        if name == "id" or not attr.configurable or attr.write_only or attr.deprecated:
+            continue
+        if value is None or (not attr.required and value in ("", {}, [])):
+            continue
+        config[name] = value
+    return config

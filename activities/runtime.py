@@ -7,24 +7,31 @@ environment (integration + project environment variables) the process gets.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from temporalio.client import Client
 
-from providers import install_provider
-from providers.client import ProviderClient
+from providers import install_provider, trust
+from providers.install import hash_cache_dir, installed_zip_sha256, lock_key
 from providers.models import InstalledProvider, ProviderAddress
-from providers.pool import ProviderPool
-from providers.versions import Version
+from providers.versions import Version, VersionConstraints
 from settings import Settings
-from store import environments
+from store import environments, provider_locks
 from store.db import Database
 from store.models import Integration, Resource
 from store.secrets import SecretBox
+from workflows.assertions import KEY_PURPOSE, ActorSigner
+
+if TYPE_CHECKING:
+    # Annotations only: rooms import this module, and the server imports the rooms
+    # (typed activity references) without loading the plugin machinery.
+    from providers.client import ProviderClient
+    from providers.pool import ProviderPool
 
 __all__ = [
     "SANDBOX_CREDENTIALS",
@@ -91,12 +98,72 @@ class Runtime:
     pool: ProviderPool
     box: SecretBox
 
+    @property
+    def signer(self) -> ActorSigner:
+        """Signs the requester for the lease renewals a change makes on its behalf."""
+        return ActorSigner(self.box.derived_key(KEY_PURPOSE))
+
     async def install(self, source: str, constraint: str | None) -> InstalledProvider:
         """Install (or find) an allowed provider; a refused one raises ``ProviderRefused``."""
-        refusal = self.settings.provider_refusal(ProviderAddress.parse(source).short)
-        if refusal:
-            raise ProviderRefused(refusal)
-        return await install_provider(source, constraint, self.settings)
+        address = ProviderAddress.parse(source)
+        reason = trust.refusal(address, self.settings)
+        if reason:
+            raise ProviderRefused(reason)
+        return await install_provider(address, constraint, self.settings)
+
+    async def package_hashes(self, installed: InstalledProvider) -> list[str]:
+        """The lock hashes of an installed package: ``h1:`` always, ``zh:`` when the zip
+        it came from is known."""
+        h1 = await asyncio.to_thread(
+            trust.package_h1, installed.path.parent, hash_cache_dir(self.settings)
+        )
+        zip_sha = installed_zip_sha256(installed)
+        return [h1, f"zh:{zip_sha}"] if zip_sha else [h1]
+
+    async def install_for(
+        self, project_id: str, source: str, constraint: str | None
+    ) -> InstalledProvider:
+        """Install a provider for a project, held to the project's provider lock.
+
+        The first use records version and hashes; every later use must find the same
+        package, so a binary swapped on disk (or served anew by a mirror) never runs
+        for the project. Changing the lock is an admin's decision."""
+        address = ProviderAddress.parse(source)
+        key = lock_key(address)
+        async with self.db.session() as session:
+            lock = await provider_locks.get_lock(session, project_id, key)
+        if lock is not None:
+            if constraint and not VersionConstraints.parse(constraint).allows(
+                Version.parse(lock.version)
+            ):
+                raise ProviderRefused(
+                    f"this project's provider lock pins {key} {lock.version}, which does not "
+                    f"match {constraint!r}; keep the locked version, or ask an admin to update "
+                    "the lock (`intent providers lock PROJECT --update`)"
+                )
+            constraint = lock.version
+        installed = await self.install(source, constraint)
+        hashes = await self.package_hashes(installed)
+        if lock is None:
+            async with self.db.transaction() as session:
+                await provider_locks.put_lock(
+                    session,
+                    project_id=project_id,
+                    provider=key,
+                    version=installed.version,
+                    hashes=hashes,
+                    recorded_by="first use",
+                )
+        elif hashes[0] not in lock.hashes:
+            raise ProviderRefused(
+                f"the provider binary {installed.path} does not match this project's provider "
+                f"lock for {key} {lock.version} (it was locked as "
+                f"{', '.join(h for h in lock.hashes if h.startswith('h1:'))}, it is now "
+                f"{hashes[0]}); it changed on disk after it was locked, so it is not run. "
+                "Restore the original package, or have an admin review and update the lock "
+                "(`intent providers lock PROJECT --update`)"
+            )
+        return installed
 
     async def pinned_version(self, project_id: str, source: str) -> str | None:
         """The version the project's existing resources of this provider use."""
@@ -115,7 +182,7 @@ class Runtime:
     async def binding(
         self, project_id: str, source: str, constraint: str | None
     ) -> ProviderBinding:
-        installed = await self.install(source, constraint)
+        installed = await self.install_for(project_id, source, constraint)
         short = installed.address.short
         async with self.db.session() as session:
             env, secret = await environments.resolved_environment(session, self.box, project_id)

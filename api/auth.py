@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from store import identities
 from store.db import Database
-from workflows.models import Actor, Via
+from workflows.actor import Actor, Via
 
 __all__ = [
     "Actor",

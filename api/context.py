@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from temporalio.client import Client
 
@@ -12,6 +12,8 @@ from api.errors import Unavailable
 from observability.temporal import ClientObserver, telemetry_runtime
 from settings import Settings
 from store.db import Database
+from store.secrets import SecretBox
+from workflows.assertions import KEY_PURPOSE, ActorSigner
 from workflows.temporal import connect
 
 __all__ = ["AppContext", "Caller", "TemporalConnector"]
@@ -51,6 +53,12 @@ class AppContext:
     settings: Settings
     db: Database
     temporal: TemporalConnector
+    box: SecretBox = field(init=False)
+    signer: ActorSigner = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.box = SecretBox.from_settings(self.settings)
+        self.signer = ActorSigner(self.box.derived_key(KEY_PURPOSE))
 
 
 @dataclass
@@ -70,3 +78,7 @@ class Caller:
 
     async def temporal(self) -> Client:
         return await self.app.temporal.get()
+
+    def assertion(self, workflow_id: str, update: str) -> str:
+        """This caller, signed for one update of one workflow (workflows.assertions)."""
+        return self.app.signer.sign(self.actor, workflow_id=workflow_id, update=update)

@@ -132,6 +132,50 @@ def install(
     typer.echo(f"  pin with:  {installed.address.short}@{installed.version}")
 
 
+@app.command()
+def lock(
+    project: Annotated[str, typer.Argument(help="Project name or id.")],
+    update: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ADDR[@VERSION]",
+            help="Admins: re-record this provider's entry from the package installed now.",
+        ),
+    ] = None,
+    url: Annotated[str | None, typer.Option(help="Server URL (default $INTENT_URL).")] = None,
+    token: Annotated[str | None, typer.Option(help="Bearer token (default $INTENT_TOKEN).")] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Show (or, as an admin, update) a project's provider lock: the provider packages,
+    by version and hash, its changes may run."""
+    from cli.remote import Remote, print_json
+
+    remote = Remote(url, token)
+    if update:
+        provider, _, version = update.partition("@")
+        entries = [
+            remote.request(
+                "POST",
+                f"/projects/{project}/provider-locks",
+                json={"provider": provider, "version": version or None},
+            )
+        ]
+    else:
+        entries = remote.request("GET", f"/projects/{project}/provider-locks")
+    if json_output:
+        print_json(entries)
+        return
+    if not entries:
+        typer.echo(
+            f"project {project} has no provider lock entries yet (its first change records them)"
+        )
+        return
+    for entry in entries:
+        typer.echo(f"{entry['provider']} {entry['version']}  (recorded by {entry['recorded_by']})")
+        for digest in entry["hashes"]:
+            typer.echo(f"  {digest}")
+
+
 @app.command("list")
 def list_(
     provider: Annotated[

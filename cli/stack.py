@@ -305,6 +305,10 @@ class Stack:
             env["INTENT_METRICS_PORT"] = str(self.settings.metrics_port)
         if self.settings.database_url:
             env["INTENT_DATABASE_URL"] = self.settings.database_url
+        if not self.settings.temporal_address:
+            # Our own dev server on loopback (a laptop): retry/abandon typed into its UI
+            # keep working, recorded as unverified. Production turns this off.
+            env.setdefault("INTENT_TEMPORAL_UI_OPERATORS", "true")
         return env
 
     # -- the children --------------------------------------------------------------------

@@ -224,7 +224,7 @@ def known_builtins() -> frozenset[str]:
 
 def _literal_kind(expr: Any) -> str | None:
     if isinstance(expr, dict) and len(expr) == 1:
-        kind = next(iter(expr))
+        kind = str(next(iter(expr)))
         if kind in _LITERALS:
             return kind
     return None

@@ -1,12 +1,18 @@
 """Provider plugins: installation (registry, mirrors) and the runtime that drives them.
 
 See ``docs/providers.md`` for how callers plan, apply, import and read.
+
+The parts that speak gRPC to a plugin (client, launcher, pool) load on first use: the
+server imports this package for values, plans and installation, never to run a provider,
+and must not pay for (or depend on) the plugin machinery.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 # -- runtime: launch, schema, values, planning, operations, pool ------------------------
-from providers.client import TERRAFORM_VERSION, ProviderClient
 from providers.codec import (
     UNKNOWN,
     UNKNOWN_DISPLAY,
@@ -42,7 +48,6 @@ from providers.install import (
     list_local_providers,
     parse_requirement,
 )
-from providers.launcher import ProviderProcess, build_provider_env, launch_provider
 from providers.models import (
     DEFAULT_REGISTRY_HOST,
     PUBLIC_REGISTRY_HOSTS,
@@ -52,7 +57,6 @@ from providers.models import (
     same_origin,
 )
 from providers.plan import SENSITIVE_DISPLAY, AttributeChange, ChangeAction, redact
-from providers.pool import ProviderPool
 from providers.registry import (
     DEFAULT_SEARCH_URL,
     PackageInfo,
@@ -80,6 +84,31 @@ from providers.schema import (
     UnknownTypeError,
 )
 from providers.versions import Version, VersionConstraints, VersionError, newest_matching
+
+if TYPE_CHECKING:
+    from providers.client import TERRAFORM_VERSION, ProviderClient
+    from providers.launcher import ProviderProcess, build_provider_env, launch_provider
+    from providers.pool import ProviderPool
+
+# Loaded on first use (see the module docstring).
+_LAZY = {
+    "TERRAFORM_VERSION": "providers.client",
+    "ProviderClient": "providers.client",
+    "ProviderProcess": "providers.launcher",
+    "build_provider_env": "providers.launcher",
+    "launch_provider": "providers.launcher",
+    "ProviderPool": "providers.pool",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _LAZY.get(name)
+    if home is None:
+        raise AttributeError(f"module 'providers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
 
 # installation
 __all__ = [

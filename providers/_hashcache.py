@@ -38,7 +38,14 @@ def _sidecar(cache_dir: Path, binary: Path) -> Path:
 
 def _fingerprint(binary: Path) -> dict[str, object]:
     st = binary.stat()
-    return {"path": str(binary), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "ino": st.st_ino}
+    # ctime cannot be set back by the file's owner, unlike mtime: a rewrite always shows.
+    return {
+        "path": str(binary),
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "ctime_ns": st.st_ctime_ns,
+        "ino": st.st_ino,
+    }
 
 
 def remember_sha256(cache_dir: Path, binary: Path, sha256: str) -> None:

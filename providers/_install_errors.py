@@ -10,6 +10,7 @@ __all__ = [
     "PackageVerificationError",
     "ProviderConfigError",
     "ProviderInstallError",
+    "ProviderNotAllowedError",
     "ProviderNotFoundError",
     "RegistryError",
 ]
@@ -17,6 +18,10 @@ __all__ = [
 
 class ProviderInstallError(Exception):
     """Base class: a provider could not be resolved or installed."""
+
+
+class ProviderNotAllowedError(ProviderInstallError):
+    """The address is not allowed (or is blocked) on this server; nothing was fetched."""
 
 
 class ProviderNotFoundError(ProviderInstallError):

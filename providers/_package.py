@@ -48,19 +48,29 @@ _PROTOCOL_SUFFIX = re.compile(r"_x(\d+)(?:\.exe)?$")
 def verify_signature(
     shasums: bytes,
     signature: bytes,
-    armored_keys: Sequence[str],
+    pinned: Sequence[str],
     *,
+    listed: Sequence[str] = (),
+    namespace: str,
     what: str,
     shasums_url: str,
     signature_url: str,
 ) -> str:
-    """Check the detached OpenPGP ``signature`` over ``shasums`` against the registry's
-    keys; return the id of the key that signed. ``what`` names the package in errors."""
-    if not armored_keys:
+    """Check the detached OpenPGP ``signature`` over ``shasums`` against the keys pinned
+    for ``namespace`` on this server; return the id of the key that signed.
+
+    The keys the registry ``listed`` are never trusted (a registry can list any key); they
+    only make the refusal say which key signed. ``what`` names the package in errors.
+    """
+    fix = (
+        f"an admin who has checked the publisher's key can pin it for {namespace} in "
+        "INTENT_PROVIDER_TRUST_DIRS (NAMESPACE/*.asc)"
+    )
+    if not pinned:
         raise PackageVerificationError(
-            f"the registry lists no signing keys for {what}, so its SHA256SUMS ({shasums_url}) "
-            "cannot be authenticated; refusing to install an unsigned package. Place a package "
-            "you trust in a filesystem mirror (INTENT_PROVIDER_MIRRORS) instead"
+            f"no signing key is pinned for providers of namespace {namespace!r} on this server, "
+            f"so {what} cannot be authenticated; not installing. {fix[0].upper()}{fix[1:]}, or "
+            "place a package you trust in a filesystem mirror (INTENT_PROVIDER_MIRRORS)"
         )
     try:
         sig = pgpy.PGPSignature.from_blob(signature)
@@ -70,42 +80,38 @@ def verify_signature(
             "corrupted or tampered with - not installing"
         ) from exc
 
-    keys: list[pgpy.PGPKey] = []
-    for armor in armored_keys:
-        try:
-            key, _ = pgpy.PGPKey.from_blob(armor)
-        except (PGPError, ValueError, TypeError, NotImplementedError):
-            continue  # one unreadable key must not veto the others
-        keys.append(key)
+    keys = _read_keys(pinned)
     if not keys:
         raise PackageVerificationError(
-            f"none of the registry's signing keys for {what} could be read as an OpenPGP public "
-            "key; the registry is misconfigured - report it to its operator"
+            f"none of the signing keys pinned for {namespace!r} could be read as an OpenPGP "
+            "public key; fix the files in INTENT_PROVIDER_TRUST_DIRS"
         )
-
     signer = (sig.signer or "").upper()
-
-    def key_ids(key: pgpy.PGPKey) -> set[str]:
-        return {key.fingerprint.keyid.upper(), *(k.upper() for k in key.subkeys)}
-
     # A signature names its issuer; only keys with that id can have made it. (Without an
     # issuer every key is a candidate.)
-    candidates = [key for key in keys if not signer or signer in key_ids(key)]
+    candidates = [key for key in keys if not signer or signer in _key_ids(key)]
     if not candidates:
-        known = ", ".join(key.fingerprint.keyid.upper() for key in keys)
+        listed_ids = {i for key in _read_keys(listed) for i in _key_ids(key)}
+        pinned_ids = ", ".join(key.fingerprint.keyid.upper() for key in keys)
+        if signer in listed_ids:
+            raise PackageVerificationError(
+                f"SHA256SUMS for {what} ({shasums_url}) is signed by key {signer}, which the "
+                f"registry lists but which is not pinned for {namespace!r} here (pinned: "
+                f"{pinned_ids}); not installing. If that key really is the publisher's, {fix}"
+            )
         raise PackageVerificationError(
-            f"SHA256SUMS for {what} ({shasums_url}) is signed by key {signer}, which is not one "
-            f"of the registry's signing keys for this provider ({known}); the package may have "
-            "been tampered with - not installing"
+            f"SHA256SUMS for {what} ({shasums_url}) is signed by key {signer}, which is not a "
+            f"key pinned for {namespace!r} ({pinned_ids}); the package may have been tampered "
+            "with - not installing"
         )
     for key in candidates:
         try:
             with warnings.catch_warnings():
-                # pgpy warns that it skips some self-signature/revocation checks; the
-                # registry vouches for the key itself, so the signature check is what counts.
+                # pgpy warns that it skips some self-signature/revocation checks; the key
+                # is pinned here, so the signature check is what counts.
                 warnings.simplefilter("ignore")
                 if key.verify(shasums, sig):
-                    return key.fingerprint.keyid.upper()
+                    return str(key.fingerprint.keyid).upper()
         except (PGPError, ValueError, TypeError, NotImplementedError):
             continue
     raise PackageVerificationError(
@@ -113,6 +119,21 @@ def verify_signature(
         "the file was altered or corrupted in transit - not installing. Retry, and report it "
         "to the registry operator if it persists"
     )
+
+
+def _read_keys(armored: Sequence[str]) -> list[pgpy.PGPKey]:
+    keys: list[pgpy.PGPKey] = []
+    for armor in armored:
+        try:
+            key, _ = pgpy.PGPKey.from_blob(armor)
+        except (PGPError, ValueError, TypeError, NotImplementedError):
+            continue  # one unreadable key must not veto the others
+        keys.append(key)
+    return keys
+
+
+def _key_ids(key: pgpy.PGPKey) -> set[str]:
+    return {key.fingerprint.keyid.upper(), *(k.upper() for k in key.subkeys)}
 
 
 # ------------------------------------------------------------------------------- checksums

@@ -47,6 +47,7 @@ from providers.ctytype import (
     ListType,
     MapType,
     ObjectType,
+    PrimitiveType,
     SetType,
     TupleType,
     parse_type,
@@ -259,69 +260,161 @@ def contains_unknown(value: Any) -> bool:
 
 
 # ------------------------------------------------------------------------------------
-# msgpack
+# One walk over a type, four forms at its leaves
 # ------------------------------------------------------------------------------------
+
+
+class _Form:
+    """How one encoding treats nulls' neighbours: unknowns, dynamic values, primitives and
+    map keys. ``_walk`` does the rest (collections, objects, paths), the same for all."""
+
+    # What a list/set/tuple may arrive as.
+    sequences: tuple[type[list[Any]] | type[tuple[Any, ...]], ...] = (list,)
+    verb = "expected"  # "string expected" / "string required", for errors
+    wire_unknowns = False  # whether {"$unknown": true} arrives for unknowns
+
+    def unknown(self) -> Any:
+        """What an unknown becomes in this form."""
+        return UNKNOWN
+
+    def dynamic(self, v: Any, path: AttributePath) -> Any:
+        raise NotImplementedError
+
+    def typed(self, v: Typed, ty: CtyType, path: AttributePath) -> Any:
+        # A concretely typed value where the schema knows the type: use the value.
+        return _walk(v.value, ty, path, self)
+
+    def string(self, v: Any, path: AttributePath) -> Any:
+        if not isinstance(v, str):
+            raise CodecError(f"string {self.verb}, got {type(v).__name__}", path)
+        return v
+
+    def number(self, v: Any, path: AttributePath) -> Any:
+        return _number_from_any(v, path)
+
+    def boolean(self, v: Any, path: AttributePath) -> Any:
+        if not isinstance(v, bool):
+            raise CodecError(f"bool {self.verb}, got {type(v).__name__}", path)
+        return v
+
+    def key(self, k: Any) -> str:
+        return str(k)
+
+    def items(self, v: dict[Any, Any]) -> Any:
+        return v.items()
+
+    def check_attributes(self, v: dict[str, Any], ty: ObjectType, path: AttributePath) -> None:
+        """Attributes the type does not have: ignored unless the form refuses them."""
+
+
+def _walk(v: Any, ty: CtyType, path: AttributePath, form: _Form) -> Any:
+    if v is UNKNOWN or (form.wire_unknowns and is_unknown_wire(v)):
+        return form.unknown()
+    if v is None:
+        return None
+    if isinstance(ty, DynamicType):
+        return form.dynamic(v, path)
+    if isinstance(v, Typed):
+        return form.typed(v, ty, path)
+    if isinstance(ty, PrimitiveType):
+        # Names, not ``ty == STRING``: this runs for every leaf of every value.
+        name = ty.name
+        if name == "string":
+            return form.string(v, path)
+        if name == "number":
+            return form.number(v, path)
+        if name == "bool":
+            return form.boolean(v, path)
+    if isinstance(ty, ListType | SetType):
+        if not isinstance(v, form.sequences):
+            raise CodecError(f"{ty.kind} {form.verb}, got {type(v).__name__}", path)
+        element = ty.element
+        return [_walk(e, element, [*path, i], form) for i, e in enumerate(v)]
+    if isinstance(ty, TupleType):
+        if not isinstance(v, form.sequences) or len(v) != len(ty.elements):
+            raise CodecError(f"tuple of {len(ty.elements)} elements {form.verb}", path)
+        return [
+            _walk(e, t, [*path, i], form)
+            for i, (e, t) in enumerate(zip(v, ty.elements, strict=True))
+        ]
+    if isinstance(ty, MapType):
+        if not isinstance(v, dict):
+            raise CodecError(f"map {form.verb}, got {type(v).__name__}", path)
+        element = ty.element
+        out = {}
+        for k, e in form.items(v):
+            key = form.key(k)
+            out[key] = _walk(e, element, [*path, MapKey(key)], form)
+        return out
+    if isinstance(ty, ObjectType):
+        if not isinstance(v, dict):
+            raise CodecError(f"object {form.verb}, got {type(v).__name__}", path)
+        form.check_attributes(v, ty, path)
+        # Every attribute is present, absent ones as null.
+        return {
+            name: _walk(v.get(name), aty, [*path, name], form)
+            for name, aty in ty.attributes.items()
+        }
+    raise CodecError(f"unsupported type {ty!r}", path)
+
+
+# -- msgpack ----------------------------------------------------------------------------
 
 _UNKNOWN_EXT: Final = msgpack.ExtType(0, b"\x00")
 
 
-def encode(value: Any, ty: CtyType) -> bytes:
-    """msgpack bytes of ``value`` as type ``ty`` (go-cty's encoding)."""
-    return msgpack.packb(_to_mp(value, ty, []), use_bin_type=True)
+class _ToMsgpack(_Form):
+    sequences = (list, tuple)
+    verb = "required"
 
-
-def _to_mp(v: Any, ty: CtyType, path: AttributePath) -> Any:
-    if isinstance(ty, DynamicType):
-        if v is None:
-            return None
-        if v is UNKNOWN:
-            return _UNKNOWN_EXT
-        concrete = infer_type(v)
-        inner = v.value if isinstance(v, Typed) else v
-        if isinstance(concrete, DynamicType):
-            return _to_mp(inner, concrete, path)
-        return [concrete.to_json_bytes(), _to_mp(inner, concrete, path)]
-    if isinstance(v, Typed):
-        v = v.value
-    if v is None:
-        return None
-    if v is UNKNOWN:
+    def unknown(self) -> Any:
         return _UNKNOWN_EXT
-    if ty is STRING or ty == STRING:
-        if not isinstance(v, str):
-            raise CodecError(f"string required, got {type(v).__name__}", path)
-        return v
-    if ty == NUMBER:
+
+    def dynamic(self, v: Any, path: AttributePath) -> Any:
+        concrete = infer_type(v)
+        if isinstance(concrete, DynamicType):
+            return self.unknown()  # only an unknown has no concrete type
+        inner = v.value if isinstance(v, Typed) else v
+        return [concrete.to_json_bytes(), _walk(inner, concrete, path, self)]
+
+    def number(self, v: Any, path: AttributePath) -> Any:
         return _number_for_msgpack(v, path)
-    if ty == BOOL:
-        if not isinstance(v, bool):
-            raise CodecError(f"bool required, got {type(v).__name__}", path)
-        return v
-    if isinstance(ty, ListType | SetType):
-        if not isinstance(v, list | tuple):
-            raise CodecError(f"{ty.kind} required, got {type(v).__name__}", path)
-        return [_to_mp(e, ty.element, [*path, i]) for i, e in enumerate(v)]
-    if isinstance(ty, TupleType):
-        if not isinstance(v, list | tuple) or len(v) != len(ty.elements):
-            raise CodecError(f"tuple of {len(ty.elements)} elements required", path)
-        return [
-            _to_mp(e, t, [*path, i]) for i, (e, t) in enumerate(zip(v, ty.elements, strict=True))
-        ]
-    if isinstance(ty, MapType):
-        if not isinstance(v, dict):
-            raise CodecError(f"map required, got {type(v).__name__}", path)
-        return {str(k): _to_mp(e, ty.element, [*path, MapKey(k)]) for k, e in sorted(v.items())}
-    if isinstance(ty, ObjectType):
-        if not isinstance(v, dict):
-            raise CodecError(f"object required, got {type(v).__name__}", path)
+
+    def items(self, v: dict[Any, Any]) -> Any:
+        return sorted(v.items())
+
+    def check_attributes(self, v: dict[str, Any], ty: ObjectType, path: AttributePath) -> None:
         extra = set(v) - set(ty.attributes)
         if extra:
             raise CodecError(f"unexpected attribute(s) {', '.join(sorted(extra))}", path)
-        # Every attribute is present on the wire, absent ones as null.
-        return {
-            name: _to_mp(v.get(name), aty, [*path, name]) for name, aty in ty.attributes.items()
-        }
-    raise CodecError(f"unsupported type {ty!r}", path)
+
+
+class _FromMsgpack(_Form):
+    def dynamic(self, v: Any, path: AttributePath) -> Any:
+        if not isinstance(v, list) or len(v) != 2:
+            raise CodecError("dynamic value must be [type, value]", path)
+        concrete = parse_type(v[0])
+        return Typed(concrete, _walk(v[1], concrete, path, self))
+
+    def string(self, v: Any, path: AttributePath) -> Any:
+        if isinstance(v, str):
+            return v
+        if isinstance(v, bytes):
+            return v.decode()
+        raise CodecError(f"string {self.verb}, got {type(v).__name__}", path)
+
+    def key(self, k: Any) -> str:
+        return k.decode() if isinstance(k, bytes) else str(k)
+
+
+_TO_MSGPACK: Final = _ToMsgpack()
+_FROM_MSGPACK: Final = _FromMsgpack()
+
+
+def encode(value: Any, ty: CtyType) -> bytes:
+    """msgpack bytes of ``value`` as type ``ty`` (go-cty's encoding)."""
+    packed: bytes = msgpack.packb(_walk(value, ty, [], _TO_MSGPACK), use_bin_type=True)
+    return packed
 
 
 def _ext_hook(code: int, data: bytes) -> Any:
@@ -335,148 +428,61 @@ def decode(data: bytes, ty: CtyType) -> Any:
     if not data:
         return None
     raw = msgpack.unpackb(data, raw=False, ext_hook=_ext_hook, strict_map_key=False)
-    return _from_mp(raw, ty, [])
+    return _walk(raw, ty, [], _FROM_MSGPACK)
 
 
-def _from_mp(v: Any, ty: CtyType, path: AttributePath) -> Any:
-    if v is None or v is UNKNOWN:
+# -- wire JSON (JSON-safe, exact given the type) -----------------------------------------
+
+
+class _ToWire(_Form):
+    sequences = (list, tuple)
+    verb = "required"
+
+    def unknown(self) -> Any:
+        return dict(UNKNOWN_WIRE)
+
+    def dynamic(self, v: Any, path: AttributePath) -> Any:
+        concrete = infer_type(v)
+        if isinstance(concrete, DynamicType):
+            return self.unknown()
+        inner = v.value if isinstance(v, Typed) else v
+        return {"value": _walk(inner, concrete, path, self), "type": concrete.to_json()}
+
+    def string(self, v: Any, path: AttributePath) -> Any:
         return v
-    if isinstance(ty, DynamicType):
-        if not isinstance(v, list) or len(v) != 2:
-            raise CodecError("dynamic value must be [type, value]", path)
-        type_json = v[0]
-        concrete = parse_type(type_json)
-        return Typed(concrete, _from_mp(v[1], concrete, path))
-    if ty == STRING:
-        if isinstance(v, bytes):
-            return v.decode()
-        if not isinstance(v, str):
-            raise CodecError(f"string expected, got {type(v).__name__}", path)
+
+    def number(self, v: Any, path: AttributePath) -> Any:
+        return _number_for_json(_number_from_any(v, path))
+
+    def boolean(self, v: Any, path: AttributePath) -> Any:
         return v
-    if ty == NUMBER:
-        return _number_from_any(v, path)
-    if ty == BOOL:
-        if not isinstance(v, bool):
-            raise CodecError(f"bool expected, got {type(v).__name__}", path)
-        return v
-    if isinstance(ty, ListType | SetType):
-        if not isinstance(v, list):
-            raise CodecError(f"{ty.kind} expected", path)
-        return [_from_mp(e, ty.element, [*path, i]) for i, e in enumerate(v)]
-    if isinstance(ty, TupleType):
-        if not isinstance(v, list) or len(v) != len(ty.elements):
-            raise CodecError("tuple length mismatch", path)
-        return [
-            _from_mp(e, t, [*path, i]) for i, (e, t) in enumerate(zip(v, ty.elements, strict=True))
-        ]
-    if isinstance(ty, MapType):
-        if not isinstance(v, dict):
-            raise CodecError("map expected", path)
-        return {_key(k): _from_mp(e, ty.element, [*path, MapKey(_key(k))]) for k, e in v.items()}
-    if isinstance(ty, ObjectType):
-        if not isinstance(v, dict):
-            raise CodecError("object expected", path)
-        return {
-            name: _from_mp(v.get(name), aty, [*path, name]) for name, aty in ty.attributes.items()
-        }
-    raise CodecError(f"unsupported type {ty!r}", path)
 
 
-def _key(k: Any) -> str:
-    return k.decode() if isinstance(k, bytes) else str(k)
+class _FromWire(_Form):
+    wire_unknowns = True
+
+    def dynamic(self, v: Any, path: AttributePath) -> Any:
+        if isinstance(v, dict) and set(v) == {"value", "type"}:
+            concrete = parse_type(v["type"])
+            return Typed(concrete, _walk(v["value"], concrete, path, self))
+        return v  # already typed, or a plain value from config (typed when encoding)
+
+    def typed(self, v: Typed, ty: CtyType, path: AttributePath) -> Any:
+        return v  # already decoded
 
 
-# ------------------------------------------------------------------------------------
-# wire JSON (JSON-safe, exact given the type)
-# ------------------------------------------------------------------------------------
+_TO_WIRE: Final = _ToWire()
+_FROM_WIRE: Final = _FromWire()
 
 
 def to_wire(value: Any, ty: CtyType) -> Any:
     """JSON-safe form of a value: cty JSON + ``{"$unknown": true}`` for unknowns."""
-    return _to_wire(value, ty, [])
-
-
-def _to_wire(v: Any, ty: CtyType, path: AttributePath) -> Any:
-    if v is UNKNOWN:
-        return dict(UNKNOWN_WIRE)
-    if isinstance(ty, DynamicType):
-        if v is None:
-            return None
-        concrete = infer_type(v)
-        inner = v.value if isinstance(v, Typed) else v
-        if isinstance(concrete, DynamicType):
-            return _to_wire(inner, concrete, path)
-        return {"value": _to_wire(inner, concrete, path), "type": concrete.to_json()}
-    if isinstance(v, Typed):
-        v = v.value
-    if v is None:
-        return None
-    if ty == NUMBER:
-        return _number_for_json(_number_from_any(v, path))
-    if ty in (STRING, BOOL):
-        return v
-    if isinstance(ty, ListType | SetType):
-        return [_to_wire(e, ty.element, [*path, i]) for i, e in enumerate(v)]
-    if isinstance(ty, TupleType):
-        return [
-            _to_wire(e, t, [*path, i]) for i, (e, t) in enumerate(zip(v, ty.elements, strict=True))
-        ]
-    if isinstance(ty, MapType):
-        return {str(k): _to_wire(e, ty.element, [*path, MapKey(k)]) for k, e in v.items()}
-    if isinstance(ty, ObjectType):
-        return {
-            name: _to_wire(v.get(name), aty, [*path, name]) for name, aty in ty.attributes.items()
-        }
-    raise CodecError(f"unsupported type {ty!r}", path)
+    return _walk(value, ty, [], _TO_WIRE)
 
 
 def from_wire(value: Any, ty: CtyType) -> Any:
     """Inverse of ``to_wire`` (also accepts numbers given as strings, as cty JSON does)."""
-    return _from_wire(value, ty, [])
-
-
-def _from_wire(v: Any, ty: CtyType, path: AttributePath) -> Any:
-    if v is None or v is UNKNOWN or isinstance(v, Typed):
-        return v
-    if is_unknown_wire(v):
-        return UNKNOWN
-    if isinstance(ty, DynamicType):
-        if isinstance(v, dict) and set(v) == {"value", "type"}:
-            concrete = parse_type(v["type"])
-            return Typed(concrete, _from_wire(v["value"], concrete, path))
-        return v  # a plain value from config: its type is inferred when encoding
-    if ty == STRING:
-        if not isinstance(v, str):
-            raise CodecError(f"string expected, got {type(v).__name__}", path)
-        return v
-    if ty == NUMBER:
-        return _number_from_any(v, path)
-    if ty == BOOL:
-        if not isinstance(v, bool):
-            raise CodecError(f"bool expected, got {type(v).__name__}", path)
-        return v
-    if isinstance(ty, ListType | SetType):
-        if not isinstance(v, list):
-            raise CodecError(f"{ty.kind} expected, got {type(v).__name__}", path)
-        return [_from_wire(e, ty.element, [*path, i]) for i, e in enumerate(v)]
-    if isinstance(ty, TupleType):
-        if not isinstance(v, list) or len(v) != len(ty.elements):
-            raise CodecError("tuple length mismatch", path)
-        return [
-            _from_wire(e, t, [*path, i])
-            for i, (e, t) in enumerate(zip(v, ty.elements, strict=True))
-        ]
-    if isinstance(ty, MapType):
-        if not isinstance(v, dict):
-            raise CodecError(f"map expected, got {type(v).__name__}", path)
-        return {str(k): _from_wire(e, ty.element, [*path, MapKey(k)]) for k, e in v.items()}
-    if isinstance(ty, ObjectType):
-        if not isinstance(v, dict):
-            raise CodecError(f"object expected, got {type(v).__name__}", path)
-        return {
-            name: _from_wire(v.get(name), aty, [*path, name]) for name, aty in ty.attributes.items()
-        }
-    raise CodecError(f"unsupported type {ty!r}", path)
+    return _walk(value, ty, [], _FROM_WIRE)
 
 
 # ------------------------------------------------------------------------------------

@@ -37,11 +37,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from providers import trust
 from providers._hashcache import cached_sha256, remember_sha256
 from providers._install_errors import (
     PackageVerificationError,
     ProviderConfigError,
     ProviderInstallError,
+    ProviderNotAllowedError,
     ProviderNotFoundError,
     RegistryError,
 )
@@ -53,7 +55,13 @@ from providers._package import (
     verify_checksum,
     verify_signature,
 )
-from providers.models import InstalledProvider, Platform, ProviderAddress
+from providers.models import (
+    DEFAULT_REGISTRY_HOST,
+    PUBLIC_REGISTRY_HOSTS,
+    InstalledProvider,
+    Platform,
+    ProviderAddress,
+)
 from providers.registry import RegistryClient, RegistryVersion, protocol_majors
 from providers.versions import Version, VersionConstraintError, VersionConstraints
 from settings import Settings
@@ -63,11 +71,15 @@ __all__ = [
     "PackageVerificationError",
     "ProviderConfigError",
     "ProviderInstallError",
+    "ProviderNotAllowedError",
     "ProviderNotFoundError",
     "RegistryError",
     "VersionConstraintError",
+    "hash_cache_dir",
     "install_provider",
+    "installed_zip_sha256",
     "list_local_providers",
+    "lock_key",
     "parse_requirement",
 ]
 
@@ -170,6 +182,11 @@ async def install_provider(
     :class:`ProviderInstallError` subclasses for everything else, each naming the fix.
     """
     address = ProviderAddress.parse(source) if isinstance(source, str) else source
+    reason = trust.refusal(address, settings)
+    if reason:
+        # Before anything else, the network included: an address that is not allowed
+        # must not even be looked up.
+        raise ProviderNotAllowedError(reason)
     constraints = VersionConstraints.parse(constraint)
     platform = platform or Platform.current()
     wanted = _describe(address, constraints, platform)
@@ -300,8 +317,22 @@ def _package_dir(
     )
 
 
-def _hash_cache(settings: Settings) -> Path:
+def hash_cache_dir(settings: Settings) -> Path:
+    """Where binaries' digests are remembered (see ``providers._hashcache``)."""
     return settings.resolved_provider_dir / ".cache" / "sha256"
+
+
+def lock_key(address: ProviderAddress) -> str:
+    """How a project's provider lock names a provider: the full address, with the two
+    public registries (which publish the same packages) spelled one way."""
+    host = DEFAULT_REGISTRY_HOST if address.hostname in PUBLIC_REGISTRY_HOSTS else address.hostname
+    return f"{host}/{address.namespace}/{address.type}"
+
+
+def installed_zip_sha256(installed: InstalledProvider) -> str | None:
+    """The SHA-256 of the registry zip a package was unpacked from, when we know it."""
+    recorded = _read_meta(installed.path.parent).get("zip_sha256")
+    return recorded if isinstance(recorded, str) and len(recorded) == 64 else None
 
 
 def _read_meta(directory: Path) -> dict[str, Any]:
@@ -334,10 +365,10 @@ async def _describe_installed(
             "directory and retry so the provider is installed afresh"
         )
     if known_sha256:
-        await asyncio.to_thread(remember_sha256, _hash_cache(settings), executable, known_sha256)
+        await asyncio.to_thread(remember_sha256, hash_cache_dir(settings), executable, known_sha256)
         digest = known_sha256
     else:
-        digest = await asyncio.to_thread(cached_sha256, _hash_cache(settings), executable)
+        digest = await asyncio.to_thread(cached_sha256, hash_cache_dir(settings), executable)
     return InstalledProvider(
         address=address,
         version=str(version),
@@ -442,7 +473,9 @@ async def _install_from_registry(
                 verify_signature,
                 shasums,
                 signature,
-                [key.ascii_armor for key in info.signing_keys],
+                trust.pinned_keys(address.namespace, settings),
+                listed=[key.ascii_armor for key in info.signing_keys],
+                namespace=address.namespace,
                 what=what,
                 shasums_url=info.shasums_url,
                 signature_url=info.shasums_signature_url,

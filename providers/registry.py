@@ -247,7 +247,7 @@ class RegistryClient:
                 "check INTENT_REGISTRY_URL, or the hostname in the provider source address",
                 url=url,
             )
-        providers = urljoin(url, document["providers.v1"])
+        providers = urljoin(url, str(document["providers.v1"]))
         if not providers.endswith("/"):
             providers += "/"
         self._check_scheme(providers, "the providers.v1 URL")

@@ -29,6 +29,7 @@ __all__ = [
     "PolicySample",
     "Project",
     "ProjectLock",
+    "ProviderLock",
     "Resource",
     "ResourceDependency",
     "Space",
@@ -195,6 +196,28 @@ class ProjectLock(Base):
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProviderLock(Base):
+    """Which provider package a project runs, by hash (Terraform's lock file, per project).
+
+    Recorded when the project first uses a provider; every later launch must find the
+    same bytes. Changing it is an admin action (``intent providers lock --update``).
+    """
+
+    __tablename__ = "provider_locks"
+
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The full source address, HOST/NAMESPACE/TYPE.
+    provider: Mapped[str] = mapped_column(String(300), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64))
+    # ["h1:…", "zh:…"]: any one matching the package on disk is enough.
+    hashes: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class Change(Base):

@@ -71,6 +71,10 @@ class SecretBox:
         """A key for another use (e.g. MCP request state), never the Fernet key itself."""
         return hmac.new(self._key, purpose.encode(), hashlib.sha256).digest()
 
+    def derived_keys(self, purpose: str) -> list[bytes]:
+        """``derived_key`` for every active key: what still verifies during a rotation."""
+        return [self.derived_key(purpose)]
+
     def seal(self, clear: str) -> str:
         return _PREFIX + self._fernet.encrypt(clear.encode()).decode()
 

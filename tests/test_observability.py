@@ -89,8 +89,9 @@ def labelled(text: str, name: str) -> list[str]:
 async def call(client: McpClient, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
     result = await client.call_tool(tool, arguments)
     assert not result.is_error, text_of(result)
-    assert result.structured_content is not None
-    return result.structured_content
+    content: dict[str, Any] | None = result.structured_content
+    assert content is not None
+    return content
 
 
 def create_token(data_dir: Path, name: str) -> str:

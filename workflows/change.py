@@ -19,12 +19,17 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.apply import ApplyActivities
+    from activities.bookkeeping import BookkeepingActivities
+    from activities.lease import LeaseActivities
+    from activities.plan import PlanActivities
+    from activities.policies import PolicyEvaluator
+    from workflows.actor import Actor
+    from workflows.assertions import ActorAssertionError, keys_for, verify_actor
     from workflows.graph import GraphOperation, apply_waves
     from workflows.models import (
         FINAL_STATUSES,
-        Actor,
         ApplyInput,
-        ApplyResult,
         ChangeInput,
         ChangeStatus,
         ChangeView,
@@ -32,14 +37,11 @@ with workflow.unsafe.imports_passed_through():
         DecisionRequest,
         DiagnosticView,
         DiscoverInput,
-        DiscoverResult,
         HistoryRow,
         OperationState,
         PlanInput,
         PlannedOperation,
-        PlanResult,
         PolicyCheckInput,
-        PolicyVerdictView,
         RecordInput,
         RetryRequest,
         UpdateChangeInput,
@@ -49,6 +51,8 @@ with workflow.unsafe.imports_passed_through():
 __all__ = [
     "CHANGE_FORBIDDEN",
     "CHANGE_NOT_WAITING",
+    "CHANGE_UNVERIFIED",
+    "TEMPORAL_UI_ACTOR",
     "ChangeWorkflow",
     "change_workflow_id",
     "may_operate",
@@ -56,13 +60,23 @@ __all__ = [
 
 CHANGE_NOT_WAITING = "ChangeNotWaiting"
 CHANGE_FORBIDDEN = "ChangeForbidden"
+CHANGE_UNVERIFIED = "ChangeUnverifiedActor"
+# Who history names for an operator action typed into the Temporal UI (no assertion).
+TEMPORAL_UI_ACTOR = Actor(id="temporal-ui", name="temporal-ui", roles=[], via="temporal-ui")
 REVIEWER_ROLES = frozenset({"admin", "reviewer"})
 OPERATOR_ROLES = frozenset({"admin", "operator"})
 
 
 def may_operate(actor: Actor, requester_id: str) -> bool:
-    """Who may retry or abandon a failed change: whoever asked for it, or an operator."""
-    return actor.id == requester_id or bool(OPERATOR_ROLES & set(actor.roles))
+    """Who may retry or abandon a failed change: whoever asked for it, or an operator.
+
+    An unverified Temporal UI operator only gets this far where the admin allowed it.
+    """
+    return (
+        actor.id == requester_id
+        or bool(OPERATOR_ROLES & set(actor.roles))
+        or actor == TEMPORAL_UI_ACTOR
+    )
 
 
 class _LocalOptions(TypedDict, total=False):
@@ -111,6 +125,11 @@ _LEASE: _LocalOptions = {
         non_retryable_error_types=["LeaseNotHeld"],
     ),
 }
+
+
+# How a failed activity reaches the workflow: regular activities raise ActivityError; a
+# local activity's own ApplicationError (the lease check) arrives unwrapped.
+_FAILED = (ActivityError, ApplicationError)
 
 
 def change_workflow_id(project_id: str, ulid: str) -> str:
@@ -167,6 +186,8 @@ class ChangeWorkflow:
         self.decided_by: str | None = None
         # After the wait for a decision ends (decided or expired) no decision is taken.
         self.decision_closed = False
+        # Assertions already used: a copy lifted from this history cannot be replayed.
+        self._used_assertions: set[str] = set()
         self._lease_keeper: asyncio.Task[None] | None = None
 
     # -- the run -------------------------------------------------------------------------
@@ -178,7 +199,7 @@ class ChangeWorkflow:
         while pending:
             try:
                 outcome = await self._round(pending, first)
-            except ActivityError as exc:
+            except _FAILED as exc:
                 # A lease that cannot be held, a provider that cannot be installed or
                 # launched: before anything was applied the change ends; afterwards it
                 # waits, like a failed apply, so the cause can be fixed and retried.
@@ -204,10 +225,9 @@ class ChangeWorkflow:
         self._keep_lease()
         if first:
             await self._set_status("discovering")
-            await workflow.execute_activity(
-                "discover_providers",
+            await workflow.execute_activity_method(
+                PlanActivities.discover_providers,
                 DiscoverInput(change_id=self.input.change_id, project_id=self.input.project.id),
-                result_type=DiscoverResult,
                 **_PROVIDER,
             )
         decided = await self._plan_check_confirm(pending, retrying=not first)
@@ -241,7 +261,7 @@ class ChangeWorkflow:
             await workflow.sleep(max(self.input.lease_renew_seconds, 1.0))
             try:
                 await self._check_lease()
-            except ActivityError:
+            except _FAILED:
                 # Someone else holds it now; the next apply step reports that.
                 workflow.logger.info("lease of %s not renewed", self.input.project.name)
 
@@ -250,8 +270,8 @@ class ChangeWorkflow:
         await self._check_lease()
 
     async def _check_lease(self) -> None:
-        await workflow.execute_local_activity(
-            "check_lease",
+        await workflow.execute_local_activity_method(
+            LeaseActivities.check_lease,
             CheckLeaseInput(
                 project=self.input.project, actor=self.input.actor, change_id=self.input.change_id
             ),
@@ -267,10 +287,9 @@ class ChangeWorkflow:
         await self._set_status("planning")
         for i in indexes:
             self.ops[i].status = "planning"
-        result: PlanResult = await workflow.execute_activity(
-            "plan_operations",
+        result = await workflow.execute_activity_method(
+            PlanActivities.plan_operations,
             PlanInput(change_id=self.input.change_id, project=self.input.project, indexes=indexes),
-            result_type=PlanResult,
             **_PROVIDER,
         )
         for planned in result.operations:
@@ -298,8 +317,8 @@ class ChangeWorkflow:
             return False
 
         await self._set_status("policy_check")
-        verdicts: list[PolicyVerdictView] = await workflow.execute_activity(
-            "evaluate_policies",
+        verdicts = await workflow.execute_activity_method(
+            PolicyEvaluator.evaluate_policies,
             PolicyCheckInput(
                 change_id=self.input.change_id,
                 project=self.input.project,
@@ -307,7 +326,6 @@ class ChangeWorkflow:
                 operations=[self.plan[i] for i in indexes],
                 timestamp_ns=workflow.time_ns(),
             ),
-            result_type=list[PolicyVerdictView],
             **_POLICY,
         )
         for verdict in verdicts:
@@ -375,7 +393,7 @@ class ChangeWorkflow:
         self.confirm_deadline = None
         if self.decision_kind == "confirm":
             assert self.decision is not None
-            self.decided_by = self.decision.actor.name
+            self.decided_by = self._actor_of(self.decision).name
             for i in waiting:
                 self.ops[i].status = "confirmed"
             await self._record(
@@ -389,7 +407,7 @@ class ChangeWorkflow:
         for i in indexes:
             self.ops[i].status = status  # type: ignore[assignment]
         if status == "rejected" and self.decision is not None:
-            self.decided_by = self.decision.actor.name
+            self.decided_by = self._actor_of(self.decision).name
             await self._record(
                 [
                     self._row(i, "rejected", actor_name=self.decided_by, reasons=self._comment())
@@ -421,7 +439,7 @@ class ChangeWorkflow:
         """Apply ``indexes`` in dependency order; return the ones that failed or were blocked."""
         try:
             await self._check_lease()
-        except ActivityError as exc:
+        except _FAILED as exc:
             for i in indexes:
                 self.ops[i].status = "failed"
                 self.ops[i].error = _error_text(exc)
@@ -482,8 +500,8 @@ class ChangeWorkflow:
             await self._record([self._row(index, "applied", details={"no_op": True})])
             return True
         try:
-            result: ApplyResult = await workflow.execute_activity(
-                "apply_operation",
+            result = await workflow.execute_activity_method(
+                ApplyActivities.apply_operation,
                 ApplyInput(
                     change_id=self.input.change_id,
                     project=self.input.project,
@@ -493,7 +511,6 @@ class ChangeWorkflow:
                     approved_by=self.decided_by,
                     request_digest=planned.request_digest,
                 ),
-                result_type=ApplyResult,
                 **_PROVIDER,
             )
         except ActivityError as exc:
@@ -531,7 +548,7 @@ class ChangeWorkflow:
         await workflow.wait_condition(lambda: self.hold is not None)
         if self.hold == "retry":
             return True
-        who = self.hold_request.actor.name if self.hold_request else "someone"
+        who = self._who(self.hold_request) if self.hold_request else "someone"
         for i in failed:
             self.ops[i].status = "abandoned"
         await self._record([self._row(i, "abandoned", actor_name=who) for i in failed])
@@ -548,6 +565,7 @@ class ChangeWorkflow:
 
     @workflow.update
     async def confirm(self, request: DecisionRequest) -> ChangeView:
+        self._used_assertions.add(request.assertion)
         self.decision = request
         self.decision_kind = "confirm"
         await workflow.wait_condition(lambda: self.status != "awaiting_confirmation")
@@ -555,10 +573,11 @@ class ChangeWorkflow:
 
     @confirm.validator
     def _validate_confirm(self, request: DecisionRequest) -> None:
-        self._check_decider(request, "confirm")
+        self._check_decider(self._verified(request, "confirm"), "confirm")
 
     @workflow.update
     async def reject(self, request: DecisionRequest) -> ChangeView:
+        self._used_assertions.add(request.assertion)
         self.decision = request
         self.decision_kind = "reject"
         await workflow.wait_condition(lambda: self.status != "awaiting_confirmation")
@@ -566,10 +585,11 @@ class ChangeWorkflow:
 
     @reject.validator
     def _validate_reject(self, request: DecisionRequest) -> None:
-        self._check_decider(request, "reject")
+        self._check_decider(self._verified(request, "reject"), "reject")
 
     @workflow.update
     async def retry(self, request: RetryRequest) -> ChangeView:
+        self._used_assertions.add(request.assertion)
         self.hold_request = request
         self.hold = "retry"
         await workflow.wait_condition(lambda: self.status != "failed")
@@ -577,10 +597,11 @@ class ChangeWorkflow:
 
     @retry.validator
     def _validate_retry(self, request: RetryRequest) -> None:
-        self._check_holder(request.actor, "retry")
+        self._check_holder(self._verified(request, "retry", operator_ok=True), "retry")
 
     @workflow.update
     async def abandon(self, request: DecisionRequest) -> ChangeView:
+        self._used_assertions.add(request.assertion)
         self.hold_request = request
         self.hold = "abandon"
         await workflow.wait_condition(lambda: self.status != "failed")
@@ -588,9 +609,81 @@ class ChangeWorkflow:
 
     @abandon.validator
     def _validate_abandon(self, request: DecisionRequest) -> None:
-        self._check_holder(request.actor, "abandon")
+        self._check_holder(self._verified(request, "abandon", operator_ok=True), "abandon")
 
-    def _check_decider(self, request: DecisionRequest, verb: str) -> None:
+    def _verified(
+        self, request: DecisionRequest, update: str, *, operator_ok: bool = False
+    ) -> Actor:
+        """The actor behind ``request``, proven by its assertion (see workflows.assertions).
+
+        Without one, only retry/abandon typed into the Temporal UI pass, and only where
+        the admin turned that on (INTENT_TEMPORAL_UI_OPERATORS); history then names
+        "temporal-ui" and keeps the typed name as an unverified claim.
+        """
+        info = workflow.info()
+        keys = keys_for(info.task_queue)
+        if not request.assertion:
+            if operator_ok and keys.temporal_ui_operators:
+                return TEMPORAL_UI_ACTOR
+            allowed = (
+                "retry and abandon from the Temporal UI are turned off on this server "
+                "(INTENT_TEMPORAL_UI_OPERATORS)"
+                if operator_ok
+                else f"a {update} must come through intent so it can be attributed"
+            )
+            raise ApplicationError(
+                f"{update} of change {self.input.change_id} refused: it carries no signed actor "
+                f"assertion; {allowed}. Use `intent changes {update}`, the web UI, the REST API "
+                "or the MCP tools",
+                type=CHANGE_UNVERIFIED,
+                non_retryable=True,
+            )
+        try:
+            verified = verify_actor(
+                keys.keys,
+                request.assertion,
+                workflow_id=info.workflow_id,
+                update=update,
+                now=workflow.now().timestamp(),
+            )
+        except ActorAssertionError as exc:
+            raise ApplicationError(
+                f"{update} of change {self.input.change_id} refused: {exc}",
+                type=CHANGE_UNVERIFIED,
+                non_retryable=True,
+            ) from None
+        if request.assertion in self._used_assertions:
+            raise ApplicationError(
+                f"{update} of change {self.input.change_id} refused: this actor assertion was "
+                "already used; send the request again",
+                type=CHANGE_UNVERIFIED,
+                non_retryable=True,
+            )
+        if request.actor is not None and request.actor != verified.actor:
+            raise ApplicationError(
+                f"{update} of change {self.input.change_id} refused: the actor in the request "
+                "is not the one its assertion vouches for",
+                type=CHANGE_UNVERIFIED,
+                non_retryable=True,
+            )
+        return verified.actor
+
+    @staticmethod
+    def _actor_of(request: DecisionRequest) -> Actor:
+        """Who sent an accepted request (its validator checked the assertion)."""
+        if request.assertion and request.actor is not None:
+            return request.actor
+        return TEMPORAL_UI_ACTOR
+
+    def _who(self, request: DecisionRequest) -> str:
+        """The name history records for an accepted request."""
+        actor = self._actor_of(request)
+        if actor.via != "temporal-ui":
+            return actor.name
+        claimed = request.operator or (request.actor.name if request.actor else "")
+        return f"temporal-ui (typed: {claimed}, unverified)" if claimed else "temporal-ui"
+
+    def _check_decider(self, actor: Actor, verb: str) -> None:
         if (
             self.status != "awaiting_confirmation"
             or self.decision is not None
@@ -602,7 +695,6 @@ class ChangeWorkflow:
                 type=CHANGE_NOT_WAITING,
                 non_retryable=True,
             )
-        actor = request.actor
         review = any(op.status == "pending_review" for op in self.ops.values())
         requester = actor.id == self.input.actor.id
         if verb == "reject" and requester:
@@ -717,8 +809,8 @@ class ChangeWorkflow:
     async def _record(self, rows: list[HistoryRow]) -> None:
         if not rows:
             return
-        await workflow.execute_local_activity(
-            "record_history",
+        await workflow.execute_local_activity_method(
+            BookkeepingActivities.record_history,
             RecordInput(
                 change_id=self.input.change_id,
                 project_id=self.input.project.id,
@@ -731,8 +823,8 @@ class ChangeWorkflow:
     async def _set_status(self, status: ChangeStatus, *, final: bool = False) -> None:
         self.status = status
         workflow.upsert_search_attributes([SA_STATUS.value_set(status)])
-        await workflow.execute_local_activity(
-            "update_change",
+        await workflow.execute_local_activity_method(
+            BookkeepingActivities.update_change,
             UpdateChangeInput(
                 change_id=self.input.change_id,
                 status=status,

@@ -18,10 +18,22 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, Field
 
+    from activities.locks import LockActivities
+    from workflows.actor import Actor
+    from workflows.assertions import (
+        ASSERTION_SKEW_SECONDS,
+        ActorAssertionError,
+        assertion_expiry,
+        keys_for,
+        verify_actor,
+    )
+    from workflows.models import Holder, MirrorLockInput
+
 __all__ = [
     "LOCK_BUSY",
     "LOCK_FORBIDDEN",
     "LOCK_NOT_HELD",
+    "LOCK_UNVERIFIED",
     "AcquireRequest",
     "ForceReleaseRequest",
     "Holder",
@@ -39,6 +51,7 @@ __all__ = [
 LOCK_BUSY = "LockBusy"
 LOCK_NOT_HELD = "LockNotHeld"
 LOCK_FORBIDDEN = "LockForbidden"
+LOCK_UNVERIFIED = "LockUnverifiedActor"
 
 # Well below Temporal's own limits; the SDK's "suggested" flag is honoured as well.
 DEFAULT_MAX_HISTORY = 2_000
@@ -48,14 +61,6 @@ def lock_workflow_id(project_id: str) -> str:
     return f"lock-{project_id}"
 
 
-class Holder(BaseModel):
-    """Who holds (or asks for) the lease."""
-
-    id: str
-    name: str
-    via: str = "api"
-
-
 class LockState(BaseModel):
     holder: Holder | None = None
     acquired_at: datetime | None = None
@@ -63,6 +68,8 @@ class LockState(BaseModel):
     expires_at: datetime | None = None
     # Orders database mirror writes; microseconds of workflow time, strictly increasing.
     seq: int = 0
+    # Actor assertions already used, with their expiry: none can be replayed.
+    used: dict[str, float] = Field(default_factory=dict)
 
 
 class LockInput(BaseModel):
@@ -77,20 +84,25 @@ class LockInput(BaseModel):
 class AcquireRequest(BaseModel):
     holder: Holder
     lease_seconds: float | None = None
+    # The server's (or worker's) signature over the holder: see workflows.assertions.
+    assertion: str = ""
 
 
 class RenewRequest(BaseModel):
     holder: Holder
+    assertion: str = ""
 
 
 class ReleaseRequest(BaseModel):
     holder: Holder
+    assertion: str = ""
 
 
 class ForceReleaseRequest(BaseModel):
     actor: Holder
     roles: list[str]
     reason: str = ""
+    assertion: str = ""
 
 
 class Lease(BaseModel):
@@ -101,22 +113,6 @@ class Lease(BaseModel):
     acquired_at: datetime | None = None
     renewed_at: datetime | None = None
     expires_at: datetime | None = None
-
-
-class MirrorLockInput(BaseModel):
-    """What the mirror activity writes, plus the event to record in history (if any)."""
-
-    project_id: str
-    seq: int
-    holder_id: str | None
-    holder_name: str | None
-    acquired_at: datetime | None
-    renewed_at: datetime | None
-    expires_at: datetime | None
-    # acquire / release / force_release / expire; None for quiet renewals.
-    event: str | None = None
-    actor: Holder | None = None
-    reason: str = ""
 
 
 def _fmt(moment: datetime | None) -> str:
@@ -169,6 +165,7 @@ class ProjectLockWorkflow:
 
     @workflow.update
     async def acquire(self, request: AcquireRequest) -> Lease:
+        self._spend(request.assertion)
         now = workflow.now()
         same = self._held_by(request.holder)
         if not same:
@@ -183,11 +180,13 @@ class ProjectLockWorkflow:
 
     @acquire.validator
     def _validate_acquire(self, request: AcquireRequest) -> None:
+        self._verify(request.assertion, "acquire", request.holder)
         if self._live() and not self._held_by(request.holder):
             raise self._busy_error()
 
     @workflow.update
     async def renew(self, request: RenewRequest) -> Lease:
+        self._spend(request.assertion)
         now = workflow.now()
         self.state.renewed_at = now
         self.state.expires_at = now + timedelta(seconds=self.input.lease_seconds)
@@ -196,20 +195,24 @@ class ProjectLockWorkflow:
 
     @renew.validator
     def _validate_renew(self, request: RenewRequest) -> None:
+        self._verify(request.assertion, "renew", request.holder)
         self._require_holder(request.holder, "renew")
 
     @workflow.update
     async def release(self, request: ReleaseRequest) -> Lease:
+        self._spend(request.assertion)
         self._clear()
         await self._mirror(event="release", actor=request.holder)
         return self._lease()
 
     @release.validator
     def _validate_release(self, request: ReleaseRequest) -> None:
+        self._verify(request.assertion, "release", request.holder)
         self._require_holder(request.holder, "release")
 
     @workflow.update
     async def force_release(self, request: ForceReleaseRequest) -> Lease:
+        self._spend(request.assertion)
         was_held = self._live()
         self._clear()
         if was_held:
@@ -218,7 +221,8 @@ class ProjectLockWorkflow:
 
     @force_release.validator
     def _validate_force_release(self, request: ForceReleaseRequest) -> None:
-        if "admin" not in request.roles:
+        actor = self._verify(request.assertion, "force_release", request.actor)
+        if "admin" not in actor.roles or sorted(actor.roles) != sorted(request.roles):
             raise ApplicationError(
                 f"{request.actor.name} may not force-release project "
                 f"{self.input.project_name}: that needs the admin role; ask an admin, or "
@@ -228,6 +232,44 @@ class ProjectLockWorkflow:
             )
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _verify(self, assertion: str, update: str, claimed: Holder) -> Actor:
+        """The actor the request's assertion proves; it must be the holder it names."""
+        info = workflow.info()
+        now = workflow.now().timestamp()
+        try:
+            verified = verify_actor(
+                keys_for(info.task_queue).keys,
+                assertion,
+                workflow_id=info.workflow_id,
+                update=update,
+                now=now,
+            )
+        except ActorAssertionError as exc:
+            raise self._unverified(update, str(exc)) from None
+        if assertion in self.state.used:
+            raise self._unverified(update, "this actor assertion was already used")
+        actor = verified.actor
+        if (actor.id, actor.name) != (claimed.id, claimed.name):
+            raise self._unverified(update, "the holder named is not the one its assertion proves")
+        return actor
+
+    def _unverified(self, update: str, why: str) -> ApplicationError:
+        return ApplicationError(
+            f"{update} of the lock of project {self.input.project_name} refused: {why}. Locks "
+            "are taken and released through intent (project-use, project-release)",
+            type=LOCK_UNVERIFIED,
+            non_retryable=True,
+        )
+
+    def _spend(self, assertion: str) -> None:
+        """Remember a used assertion until it expires anyway (state stays small)."""
+        now = workflow.now().timestamp()
+        self.state.used = {
+            a: exp for a, exp in self.state.used.items() if exp + ASSERTION_SKEW_SECONDS >= now
+        }
+        if assertion:
+            self.state.used[assertion] = assertion_expiry(assertion)
 
     def _live(self) -> bool:
         return self.state.holder is not None and not self._expired()
@@ -319,8 +361,8 @@ class ProjectLockWorkflow:
         )
         try:
             # Local: a lock answer must not queue behind long applies for a task slot.
-            await workflow.execute_local_activity(
-                "mirror_lock",
+            await workflow.execute_local_activity_method(
+                LockActivities.mirror_lock,
                 snapshot,
                 start_to_close_timeout=timedelta(seconds=15),
                 schedule_to_close_timeout=timedelta(minutes=2),

@@ -8,38 +8,34 @@ visible in the Temporal UI like any change, but changes nothing.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
+    from activities.lookup import LookupActivities
+    from workflows.models import LookupInput
 
 __all__ = ["LookupInput", "ProviderLookupWorkflow"]
 
-LookupKind = Literal["search", "provider", "resources", "data_sources", "read_data"]
-
-
-class LookupInput(BaseModel):
-    kind: LookupKind
-    project_id: str | None = None
-    provider: str | None = None
-    version: str | None = None
-    query: str = ""
-    types: list[str] = []
-    limit: int = 50
-    cursor: str | None = None
-    data_source: str | None = None
-    config: dict[str, Any] | None = None
+# One activity per kind of question.
+_ANSWERS = {
+    "search": LookupActivities.lookup_search,
+    "provider": LookupActivities.lookup_provider,
+    "resources": LookupActivities.lookup_resources,
+    "data_sources": LookupActivities.lookup_data_sources,
+    "read_data": LookupActivities.lookup_read_data,
+    "lock": LookupActivities.lookup_lock,
+}
 
 
 @workflow.defn
 class ProviderLookupWorkflow:
     @workflow.run
     async def run(self, input: LookupInput) -> dict[str, Any]:
-        result: dict[str, Any] = await workflow.execute_activity(
-            f"lookup_{input.kind}",
+        return await workflow.execute_activity_method(
+            _ANSWERS[input.kind],
             input,
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=RetryPolicy(
@@ -47,4 +43,3 @@ class ProviderLookupWorkflow:
                 non_retryable_error_types=["InvalidLookup", "ProviderError"],
             ),
         )
-        return result

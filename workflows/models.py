@@ -12,9 +12,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from workflows.actor import Actor
+
 __all__ = [
     "FINAL_STATUSES",
-    "Actor",
     "ApplyInput",
     "ApplyResult",
     "ChangeInput",
@@ -26,6 +27,9 @@ __all__ = [
     "DiscoverInput",
     "DiscoverResult",
     "HistoryRow",
+    "Holder",
+    "LookupInput",
+    "MirrorLockInput",
     "OperationKind",
     "OperationRef",
     "OperationRequest",
@@ -42,8 +46,8 @@ __all__ = [
     "UpdateChangeInput",
 ]
 
-Via = Literal["mcp", "api", "ui", "cli", "system"]
 OperationKind = Literal["create", "update", "delete", "import", "refresh"]
+LookupKind = Literal["search", "provider", "resources", "data_sources", "read_data", "lock"]
 Action = Literal["create", "update", "replace", "delete", "no-op", "import", "refresh", "forget"]
 
 ChangeStatus = Literal[
@@ -84,19 +88,6 @@ OperationStatus = Literal[
     "blocked",
     "abandoned",
 ]
-
-
-class Actor(BaseModel):
-    """The caller, as recorded on every history row and passed to policies."""
-
-    id: str
-    name: str
-    roles: list[str] = []
-    via: Via = "api"
-
-    @property
-    def is_admin(self) -> bool:
-        return "admin" in self.roles
 
 
 class ProjectInfo(BaseModel):
@@ -239,13 +230,22 @@ class ChangeView(BaseModel):
 
 
 class DecisionRequest(BaseModel):
-    actor: Actor
-    comment: str = ""
+    """A human's decision on a change.
+
+    intent's own doors send ``actor`` with ``assertion``, the server's signature over it
+    (see ``workflows.assertions``); the workflow refuses an actor that does not match
+    its assertion. Someone typing an update into the Temporal UI has no assertion: they
+    may name themselves in ``operator``, which history keeps as an unverified claim.
+    """
+
+    actor: Actor | None = None
+    assertion: str = ""
+    operator: str = Field(default="", max_length=200)
+    comment: str = Field(default="", max_length=2000)
 
 
-class RetryRequest(BaseModel):
-    actor: Actor
-    comment: str = ""
+class RetryRequest(DecisionRequest):
+    pass
 
 
 # -- activity inputs and outputs ---------------------------------------------------------
@@ -329,3 +329,46 @@ class UpdateChangeInput(BaseModel):
     status: str
     summary: dict[str, Any] = {}
     final: bool = False
+
+
+# -- the project lock --------------------------------------------------------------------
+
+
+class Holder(BaseModel):
+    """Who holds (or asks for) the lease."""
+
+    id: str
+    name: str
+    via: str = "api"
+
+
+class MirrorLockInput(BaseModel):
+    """What the mirror activity writes, plus the event to record in history (if any)."""
+
+    project_id: str
+    seq: int
+    holder_id: str | None
+    holder_name: str | None
+    acquired_at: datetime | None
+    renewed_at: datetime | None
+    expires_at: datetime | None
+    # acquire / release / force_release / expire; None for quiet renewals.
+    event: str | None = None
+    actor: Holder | None = None
+    reason: str = ""
+
+
+# -- provider lookups --------------------------------------------------------------------
+
+
+class LookupInput(BaseModel):
+    kind: LookupKind
+    project_id: str | None = None
+    provider: str | None = None
+    version: str | None = None
+    query: str = ""
+    types: list[str] = []
+    limit: int = 50
+    cursor: str | None = None
+    data_source: str | None = None
+    config: dict[str, Any] | None = None

@@ -9,10 +9,20 @@ from pydantic import BaseModel
 
 from api.deps import CallerDep
 from api.services.changes import current_project, require_lease
-from api.services.providers import lookup
+from api.services.providers import (
+    ProviderLockView,
+    list_provider_locks,
+    lookup,
+    update_provider_lock,
+)
 from workflows.lookup import LookupInput
 
-router = APIRouter(prefix="/providers", tags=["providers"])
+router = APIRouter(tags=["providers"])
+
+
+class ProviderLockUpdate(BaseModel):
+    provider: str
+    version: str | None = None
 
 
 class DataSourceRead(BaseModel):
@@ -23,14 +33,14 @@ class DataSourceRead(BaseModel):
     version: str | None = None
 
 
-@router.get("/search")
+@router.get("/providers/search")
 async def search(
     caller: CallerDep, q: str, limit: Annotated[int, Query(ge=1, le=50)] = 10
 ) -> dict[str, Any]:
     return await lookup(caller, LookupInput(kind="search", query=q, limit=limit))
 
 
-@router.get("/{namespace}/{name}")
+@router.get("/providers/{namespace}/{name}")
 async def describe(
     caller: CallerDep,
     namespace: str,
@@ -53,7 +63,7 @@ async def describe(
     )
 
 
-@router.get("/{namespace}/{name}/resources")
+@router.get("/providers/{namespace}/{name}/resources")
 async def describe_resources(
     caller: CallerDep,
     namespace: str,
@@ -67,7 +77,7 @@ async def describe_resources(
     )
 
 
-@router.get("/{namespace}/{name}/data-sources")
+@router.get("/providers/{namespace}/{name}/data-sources")
 async def describe_data_sources(
     caller: CallerDep,
     namespace: str,
@@ -83,7 +93,7 @@ async def describe_data_sources(
     )
 
 
-@router.post("/data-sources/read")
+@router.post("/providers/data-sources/read")
 async def read_data_source(caller: CallerDep, body: DataSourceRead) -> dict[str, Any]:
     project = await current_project(caller, body.project)
     await require_lease(caller, project)  # it reads with the project's credentials
@@ -98,3 +108,16 @@ async def read_data_source(caller: CallerDep, body: DataSourceRead) -> dict[str,
             config=body.config,
         ),
     )
+
+
+@router.get("/projects/{ref}/provider-locks")
+async def provider_locks(caller: CallerDep, ref: str) -> list[ProviderLockView]:
+    """Which provider packages (version and hashes) the project's changes may run."""
+    return await list_provider_locks(caller, ref)
+
+
+@router.post("/projects/{ref}/provider-locks")
+async def update_lock(caller: CallerDep, ref: str, body: ProviderLockUpdate) -> ProviderLockView:
+    """Admins: re-record a provider's entry from the package installed now (history
+    keeps the old and new hashes)."""
+    return await update_provider_lock(caller, ref, body.provider, body.version)

@@ -13,12 +13,16 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.planning import compose_patches, merge_patch
 from api.context import Caller
 from api.errors import Busy, Conflict, Forbidden, IntentError, Invalid, NotFound, Unavailable
 from api.services import locks
@@ -31,10 +35,12 @@ from store.types import new_id, utcnow
 from workflows.change import (
     CHANGE_FORBIDDEN,
     CHANGE_NOT_WAITING,
+    CHANGE_UNVERIFIED,
     ChangeWorkflow,
     change_workflow_id,
     may_operate,
 )
+from workflows.merge_patch import compose_patches, merge_patch
 from workflows.models import (
     FINAL_STATUSES,
     ChangeInput,
@@ -375,7 +381,7 @@ async def _load_change(caller: Caller, change_id: str) -> Change:
     return row
 
 
-def _handle(caller: Caller, client: Any, change_id: str) -> WorkflowHandle[Any, ChangeView]:
+def _handle(caller: Caller, client: Client, change_id: str) -> WorkflowHandle[Any, ChangeView]:
     return client.get_workflow_handle_for(ChangeWorkflow.run, change_id)
 
 
@@ -417,7 +423,7 @@ async def wait(
 def _translate(exc: WorkflowUpdateFailedError | RPCError) -> IntentError:
     cause = exc.cause if isinstance(exc, WorkflowUpdateFailedError) else None
     if isinstance(cause, ApplicationError):
-        if cause.type == CHANGE_FORBIDDEN:
+        if cause.type in (CHANGE_FORBIDDEN, CHANGE_UNVERIFIED):
             return Forbidden(cause.message)
         if cause.type == CHANGE_NOT_WAITING:
             return Conflict(cause.message)
@@ -427,34 +433,29 @@ def _translate(exc: WorkflowUpdateFailedError | RPCError) -> IntentError:
     return Unavailable(f"the change did not answer: {exc}")
 
 
-async def _update(caller: Caller, change_id: str, method: Any, request: Any) -> ChangeView:
+async def _update(caller: Caller, change_id: str, method: Any, comment: str) -> ChangeView:
+    """Send a decision update, signed for this caller, this change and this update."""
     await _load_change(caller, change_id)
     client = await caller.temporal()
+    handle = _handle(caller, client, change_id)
+    update = method.__name__
+    request_type = RetryRequest if update == "retry" else DecisionRequest
+    request = request_type(
+        actor=caller.actor, assertion=caller.assertion(handle.id, update), comment=comment
+    )
     try:
-        result: ChangeView = await _handle(caller, client, change_id).execute_update(
-            method, request
-        )
+        result: ChangeView = await handle.execute_update(method, request)
     except (WorkflowUpdateFailedError, RPCError) as exc:
         raise _translate(exc) from exc
     return result
 
 
 async def confirm(caller: Caller, change_id: str, comment: str = "") -> ChangeView:
-    return await _update(
-        caller,
-        change_id,
-        ChangeWorkflow.confirm,
-        DecisionRequest(actor=caller.actor, comment=comment),
-    )
+    return await _update(caller, change_id, ChangeWorkflow.confirm, comment)
 
 
 async def reject(caller: Caller, change_id: str, comment: str = "") -> ChangeView:
-    return await _update(
-        caller,
-        change_id,
-        ChangeWorkflow.reject,
-        DecisionRequest(actor=caller.actor, comment=comment),
-    )
+    return await _update(caller, change_id, ChangeWorkflow.reject, comment)
 
 
 async def retry(
@@ -474,18 +475,11 @@ async def retry(
                 f"{change.actor_name} or an operator/admin may"
             )
         await _patch_request(caller, change_id, config_patches)
-    return await _update(
-        caller, change_id, ChangeWorkflow.retry, RetryRequest(actor=caller.actor, comment=comment)
-    )
+    return await _update(caller, change_id, ChangeWorkflow.retry, comment)
 
 
 async def abandon(caller: Caller, change_id: str, comment: str = "") -> ChangeView:
-    return await _update(
-        caller,
-        change_id,
-        ChangeWorkflow.abandon,
-        DecisionRequest(actor=caller.actor, comment=comment),
-    )
+    return await _update(caller, change_id, ChangeWorkflow.abandon, comment)
 
 
 async def _patch_request(

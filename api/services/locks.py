@@ -17,6 +17,7 @@ from workflows.lock import (
     LOCK_BUSY,
     LOCK_FORBIDDEN,
     LOCK_NOT_HELD,
+    LOCK_UNVERIFIED,
     AcquireRequest,
     ForceReleaseRequest,
     Holder,
@@ -56,9 +57,12 @@ def _start(
 def _translate(exc: Exception) -> IntentError:
     cause = exc.cause if isinstance(exc, WorkflowUpdateFailedError) else exc
     if isinstance(cause, ApplicationError):
-        kind = {LOCK_BUSY: Busy, LOCK_FORBIDDEN: Forbidden, LOCK_NOT_HELD: Conflict}.get(
-            cause.type or "", IntentError
-        )
+        kind = {
+            LOCK_BUSY: Busy,
+            LOCK_FORBIDDEN: Forbidden,
+            LOCK_NOT_HELD: Conflict,
+            LOCK_UNVERIFIED: Forbidden,
+        }.get(cause.type or "", IntentError)
         return kind(cause.message, details={"reason": cause.type})
     return Unavailable(f"the lock service did not answer: {exc}; retry in a moment")
 
@@ -76,24 +80,38 @@ async def _update(caller: Caller, project: Project, update: Any, request: object
     return result
 
 
+def _signed(caller: Caller, project: Project, update: str) -> str:
+    return caller.assertion(lock_workflow_id(project.id), update)
+
+
 async def acquire(caller: Caller, project: Project) -> Lease:
     return await _update(
         caller,
         project,
         ProjectLockWorkflow.acquire,
-        AcquireRequest(holder=holder_of(caller), lease_seconds=caller.settings.lock_lease_seconds),
+        AcquireRequest(
+            holder=holder_of(caller),
+            lease_seconds=caller.settings.lock_lease_seconds,
+            assertion=_signed(caller, project, "acquire"),
+        ),
     )
 
 
 async def renew(caller: Caller, project: Project) -> Lease:
     return await _update(
-        caller, project, ProjectLockWorkflow.renew, RenewRequest(holder=holder_of(caller))
+        caller,
+        project,
+        ProjectLockWorkflow.renew,
+        RenewRequest(holder=holder_of(caller), assertion=_signed(caller, project, "renew")),
     )
 
 
 async def release(caller: Caller, project: Project) -> Lease:
     return await _update(
-        caller, project, ProjectLockWorkflow.release, ReleaseRequest(holder=holder_of(caller))
+        caller,
+        project,
+        ProjectLockWorkflow.release,
+        ReleaseRequest(holder=holder_of(caller), assertion=_signed(caller, project, "release")),
     )
 
 
@@ -102,7 +120,12 @@ async def force_release(caller: Caller, project: Project, reason: str = "") -> L
         caller,
         project,
         ProjectLockWorkflow.force_release,
-        ForceReleaseRequest(actor=holder_of(caller), roles=caller.actor.roles, reason=reason),
+        ForceReleaseRequest(
+            actor=holder_of(caller),
+            roles=caller.actor.roles,
+            reason=reason,
+            assertion=_signed(caller, project, "force_release"),
+        ),
     )
 
 

@@ -448,6 +448,7 @@ def install(app: Any, app_ctx: AppContext) -> None:
     app.include_router(router)
     app.mount("/ui/static", StaticFiles(directory=str(HERE / "static")), name="ui-static")
 
-    @app.exception_handler(SignIn)
-    async def _sign_in(request: Request, _: SignIn) -> RedirectResponse:
+    async def _sign_in(request: Request, _: Exception) -> RedirectResponse:
         return RedirectResponse("/ui/login", status_code=303)
+
+    app.add_exception_handler(SignIn, _sign_in)

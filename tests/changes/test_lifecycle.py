@@ -25,7 +25,8 @@ async def call(client: McpClient, tool: str, arguments: dict[str, Any]) -> dict[
     result = await client.call_tool(tool, arguments)
     assert not result.is_error, text_of(result)
     assert result.structured_content is not None
-    return result.structured_content
+    content: dict[str, Any] = result.structured_content
+    return content
 
 
 async def start_project(client: McpClient, name: str) -> None:

@@ -37,7 +37,8 @@ async def test_sensitive_values_and_secret_env_never_leak(
             outputs.append(json.dumps(result.structured_content))
             assert not result.is_error, text_of(result)
             assert result.structured_content is not None
-            return result.structured_content
+            content: dict[str, Any] = result.structured_content
+            return content
 
         await start_project(client, "secrets")
         http = await aws_stack.http("alice")

@@ -251,7 +251,7 @@ async def serve() -> None:
     sock_dir = os.environ.get("PLUGIN_UNIX_SOCKET_DIR") or tempfile.mkdtemp()
     sock = Path(sock_dir) / f"fake-{os.getpid()}.sock"
     server = grpc.aio.server()
-    pb_grpc.add_ProviderServicer_to_server(FakeProvider(), server)
+    pb_grpc.add_ProviderServicer_to_server(FakeProvider(), server)  # type: ignore[no-untyped-call]
     server.add_insecure_port(f"unix:{sock}")
     await server.start()
     print(f"1|6|unix|{sock}|grpc|", flush=True)

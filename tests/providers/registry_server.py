@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import ssl
 import stat
 import threading
 import warnings
@@ -286,12 +287,18 @@ def _handler(registry: FakeRegistry) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def running_registry(key: pgpy.PGPKey) -> Iterator[FakeRegistry]:
-    """Serve a fresh :class:`FakeRegistry` on a free port for the duration of the block."""
+def running_registry(
+    key: pgpy.PGPKey, *, tls: ssl.SSLContext | None = None
+) -> Iterator[FakeRegistry]:
+    """Serve a fresh :class:`FakeRegistry` on a free port for the duration of the block
+    (over HTTPS with ``tls``, a server context)."""
     registry = FakeRegistry(key=key)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(registry))
     server.daemon_threads = True
-    registry.url = f"http://127.0.0.1:{server.server_address[1]}"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls is not None else "http"
+    registry.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": 0.05},

@@ -90,18 +90,31 @@ def _closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"  # nothing listens here once the socket is closed
 
 
-def make_settings(tmp_path: Path, registry_url: str, mirrors: list[Path] | None = None) -> Settings:
+def make_settings(
+    tmp_path: Path,
+    registry_url: str,
+    mirrors: list[Path] | None = None,
+    *,
+    pinned: pgpy.PGPKey | None = None,
+) -> Settings:
+    """Settings that allow the test namespace ``acme`` and pin ``pinned`` as its key."""
+    trust = tmp_path / "trust"
+    if pinned is not None:
+        (trust / "acme").mkdir(parents=True, exist_ok=True)
+        (trust / "acme" / "registry.asc").write_text(str(pinned.pubkey))
     return Settings(
         data_dir=tmp_path / "data",
         registry_url=registry_url,
         provider_mirrors=mirrors or [],
         registry_timeout_seconds=5,
+        allowed_providers=["acme/*", "hashicorp/*"],
+        provider_trust_dirs=[trust],
     )
 
 
 @pytest.fixture
 def settings(tmp_path: Path, registry: FakeRegistry) -> Settings:
-    return make_settings(tmp_path, registry.url)
+    return make_settings(tmp_path, registry.url, pinned=registry.key)
 
 
 def tree(root: Path) -> list[str]:
@@ -190,11 +203,34 @@ async def test_flipped_byte_in_zip_is_rejected(registry: FakeRegistry, settings:
 async def test_signature_from_another_key_is_rejected(
     registry: FakeRegistry, settings: Settings, other_key: pgpy.PGPKey
 ) -> None:
-    registry.add("acme", "demo", "1.0.0", signed_by=other_key)
+    registry.add("acme", "demo", "1.0.0", signed_by=other_key, listed_keys=[])
 
-    with pytest.raises(PackageVerificationError, match="not one of the registry's signing keys"):
+    with pytest.raises(PackageVerificationError, match="not a key pinned for 'acme'"):
         await install_provider("acme/demo", None, settings)
     assert tree(settings.resolved_provider_dir) == []
+
+
+async def test_a_key_the_registry_lists_is_not_trusted_unless_pinned(
+    registry: FakeRegistry, settings: Settings, other_key: pgpy.PGPKey
+) -> None:
+    # The registry vouches for the key that signed: that is exactly what a hostile or
+    # compromised registry would do.
+    registry.add("acme", "demo", "1.0.0", signed_by=other_key, listed_keys=[other_key])
+
+    with pytest.raises(PackageVerificationError, match=r"registry lists but.*not pinned") as info:
+        await install_provider("acme/demo", None, settings)
+    assert "INTENT_PROVIDER_TRUST_DIRS" in str(info.value)
+    assert tree(settings.resolved_provider_dir) == []
+
+
+async def test_namespace_without_a_pinned_key_is_refused(
+    registry: FakeRegistry, tmp_path: Path
+) -> None:
+    registry.add("acme", "demo", "1.0.0")
+    unpinned = make_settings(tmp_path, registry.url)
+    with pytest.raises(PackageVerificationError, match=r"no signing key is pinned.*'acme'"):
+        await install_provider("acme/demo", None, unpinned)
+    assert tree(unpinned.resolved_provider_dir) == []
 
 
 async def test_altered_sha256sums_fails_the_signature(
@@ -213,13 +249,12 @@ async def test_altered_sha256sums_fails_the_signature(
     assert tree(settings.resolved_provider_dir) == []
 
 
-async def test_package_without_signing_keys_is_refused(
+async def test_pinned_key_is_enough_when_the_registry_lists_none(
     registry: FakeRegistry, settings: Settings
 ) -> None:
     registry.add("acme", "demo", "1.0.0", listed_keys=[])
-    with pytest.raises(PackageVerificationError, match=r"no signing keys.*filesystem mirror"):
-        await install_provider("acme/demo", None, settings)
-    assert tree(settings.resolved_provider_dir) == []
+    installed = await install_provider("acme/demo", None, settings)
+    assert installed.version == "1.0.0"
 
 
 @pytest.mark.parametrize(
@@ -594,7 +629,7 @@ async def test_local_versions_first_then_registry_and_upgrade(
     local = unpacked_mirror(mirror, "1.0.0")
     registry.add("acme", "demo", "1.0.0")
     registry.add("acme", "demo", "1.3.0")
-    settings = make_settings(tmp_path, registry.url, mirrors=[mirror])
+    settings = make_settings(tmp_path, registry.url, mirrors=[mirror], pinned=registry.key)
 
     assert (await install_provider("acme/demo", "~> 1.0", settings)).path == local
     assert registry.requests == []  # a local match never asks the registry
@@ -660,11 +695,14 @@ async def test_real_aws_provider_from_the_machine_mirror(
 # ------------------------------------------------------------------------------------ CLI
 
 
-def _cli_env(tmp_path: Path, registry_url: str) -> dict[str, str]:
+def _cli_env(tmp_path: Path, registry: FakeRegistry) -> dict[str, str]:
+    settings = make_settings(tmp_path, registry.url, pinned=registry.key)
     return {
         "INTENT_DATA_DIR": str(tmp_path / "data"),
-        "INTENT_REGISTRY_URL": registry_url,
+        "INTENT_REGISTRY_URL": registry.url,
         "INTENT_REGISTRY_TIMEOUT_SECONDS": "5",
+        "INTENT_ALLOWED_PROVIDERS": ",".join(settings.allowed_providers),
+        "INTENT_PROVIDER_TRUST_DIRS": ":".join(map(str, settings.provider_trust_dirs)),
         "TF_CLI_CONFIG_FILE": str(tmp_path / "no-such-terraformrc"),
     }
 
@@ -673,7 +711,7 @@ def test_cli_install_prints_pinned_version_and_path(registry: FakeRegistry, tmp_
     registry.add("acme", "demo", "1.4.2")
     registry.add("acme", "demo", "2.0.0")
     runner = CliRunner()
-    env = _cli_env(tmp_path, registry.url)
+    env = _cli_env(tmp_path, registry)
 
     result = runner.invoke(providers_cli, ["install", "acme/demo@~> 1.0"], env=env)
     assert result.exit_code == 0, result.output
@@ -696,7 +734,7 @@ def test_cli_install_errors_are_one_line_with_the_fix(
 ) -> None:
     registry.add("acme", "demo", "1.0.0")
     runner = CliRunner()
-    env = _cli_env(tmp_path, registry.url)
+    env = _cli_env(tmp_path, registry)
 
     result = runner.invoke(providers_cli, ["install", "acme/demo@>= 5"], env=env)
     assert result.exit_code == 1
@@ -718,7 +756,7 @@ def test_cli_search(registry: FakeRegistry, tmp_path: Path) -> None:
         }
     ]
     runner = CliRunner()
-    env = _cli_env(tmp_path, registry.url)
+    env = _cli_env(tmp_path, registry)
 
     result = runner.invoke(providers_cli, ["search", "widgets"], env=env)
     assert result.exit_code == 0, result.output
@@ -732,6 +770,8 @@ def test_cli_search(registry: FakeRegistry, tmp_path: Path) -> None:
     assert json.loads(as_json.output)[0]["addr"] == "acme/demo"
 
     down = runner.invoke(
-        providers_cli, ["search", "demo"], env=_cli_env(tmp_path, _closed_port_url())
+        providers_cli,
+        ["search", "demo"],
+        env={**env, "INTENT_REGISTRY_URL": _closed_port_url()},
     )
     assert down.exit_code == 1 and "error: could not fetch search results" in down.output

@@ -15,7 +15,7 @@ from store import db as db_module
 from store import history, identities, locks, projects
 from store.db import Database
 from store.models import ROOT_SPACE_ID, ProjectLock, Space, Token
-from workflows.models import Actor
+from workflows.actor import Actor
 
 
 def _script_config() -> Config:

@@ -85,7 +85,10 @@ async def otlp_collector() -> AsyncIterator[Collector]:
             return trace_service_pb2.ExportTraceServiceResponse()
 
     server = grpc.aio.server()
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(), server)
+    # Generated without annotations.
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        TraceService(), server
+    )
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     try:

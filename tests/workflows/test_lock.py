@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,15 +20,16 @@ from tests.support.stack import IntentStack, run_stack
 from workflows.lock import LockInput, ProjectLockWorkflow, lock_workflow_id
 
 
-async def _project(http: httpx.AsyncClient, name: str) -> dict:
+async def _project(http: httpx.AsyncClient, name: str) -> dict[str, Any]:
     response = await http.post("/api/v1/projects", json={"name": name})
     assert response.status_code == 201, response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
-async def _mirror_matches(http: httpx.AsyncClient, name: str) -> dict:
+async def _mirror_matches(http: httpx.AsyncClient, name: str) -> dict[str, Any]:
     """The database mirror (project view) agrees with the workflow's own lease."""
-    live = (await http.get(f"/api/v1/projects/{name}/lock")).json()
+    live: dict[str, Any] = (await http.get(f"/api/v1/projects/{name}/lock")).json()
     mirrored = (await http.get(f"/api/v1/projects/{name}")).json()["lock"]
     assert mirrored == live
     return live

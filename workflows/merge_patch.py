@@ -1,0 +1,36 @@
+"""JSON merge patches (RFC 7386), as an update's config is one.
+
+Pure, so the server (which checks and stores retry patches) and the worker (which
+merges them over stored configs) share it without loading provider code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["compose_patches", "merge_patch"]
+
+
+def merge_patch(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON merge patch: objects merge recursively, null removes a key."""
+    out = dict(base)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge_patch(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def compose_patches(first: Mapping[str, Any], second: Mapping[str, Any]) -> dict[str, Any]:
+    """One merge patch doing ``first`` then ``second`` (nulls kept: they still remove)."""
+    out = dict(first)
+    for key, value in second.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = compose_patches(out[key], value)
+        else:
+            out[key] = value
+    return out
