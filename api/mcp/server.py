@@ -20,7 +20,15 @@ from starlette.types import ASGIApp
 from api.auth import Actor, BearerAuthMiddleware
 from api.context import AppContext, Caller
 from api.errors import IntentError
-from api.mcp import tools_changes, tools_policies, tools_projects, tools_providers, tools_state
+from api.mcp import (
+    catalog,
+    tools_changes,
+    tools_policies,
+    tools_projects,
+    tools_providers,
+    tools_state,
+)
+from api.mcp.catalog import ProtocolEdges
 from observability.mcp import ObservedMCP
 from observability.metrics import server_metrics
 from store.secrets import SecretBox
@@ -132,7 +140,15 @@ def build_mcp(app_ctx: AppContext) -> McpEndpoint:
     )
     # First in the chain: the SDK's own span then nests under the HTTP request's.
     server.middleware.insert(0, ObservedMCP(server_metrics()))
+    server.middleware.append(ProtocolEdges(server))
     endpoint = McpEndpoint(app_ctx, server)
-    for module in (tools_projects, tools_providers, tools_changes, tools_state, tools_policies):
+    for module in (
+        tools_projects,
+        tools_providers,
+        tools_changes,
+        tools_state,
+        tools_policies,
+        catalog,
+    ):
         module.register(endpoint)
     return endpoint
