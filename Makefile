@@ -76,6 +76,7 @@ bench: install-test
 	$(PY) bench/providers.py
 	$(PY) bench/policies.py
 	$(PY) bench/changes.py
+	$(PY) bench/mcp_bytes.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis $(NODE_DIR)/node_modules

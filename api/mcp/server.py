@@ -29,6 +29,7 @@ from api.mcp import (
     tools_state,
 )
 from api.mcp.catalog import ProtocolEdges
+from api.mcp.results import ShortText
 from observability.mcp import ObservedMCP
 from observability.metrics import server_metrics
 from store.secrets import SecretBox
@@ -141,6 +142,7 @@ def build_mcp(app_ctx: AppContext) -> McpEndpoint:
     # First in the chain: the SDK's own span then nests under the HTTP request's.
     server.middleware.insert(0, ObservedMCP(server_metrics()))
     server.middleware.append(ProtocolEdges(server))
+    server.middleware.append(ShortText())
     endpoint = McpEndpoint(app_ctx, server)
     for module in (
         tools_projects,
