@@ -18,7 +18,7 @@ COPY policies ./policies
 COPY store ./store
 COPY cli ./cli
 COPY observability ./observability
-RUN pip install .
+RUN pip install '.[otel]'
 
 USER intent
 EXPOSE 8080
