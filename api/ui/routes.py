@@ -8,7 +8,7 @@ signed-in user. Every action is recorded with ``via: ui``.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
@@ -39,6 +39,29 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["pretty"] = lambda value: json.dumps(
     value, indent=2, sort_keys=True, default=str
 )
+
+
+def _words(value: object) -> str:
+    """``awaiting_confirmation`` reads as "awaiting confirmation"."""
+    return str(value).replace("_", " ")
+
+
+def change_title(operations: Iterable[Any], shown: int = 3) -> str:
+    """A change named by what it does: "Create attachments, logs and 2 more"."""
+    parts: list[str] = []
+    kind = None
+    ops = list(operations)
+    for op in ops[:shown]:
+        get = op.get if isinstance(op, dict) else lambda k, o=op: getattr(o, k, None)
+        this = get("kind")
+        parts.append(f"{this} {get('resource_id')}" if this != kind else str(get("resource_id")))
+        kind = this
+    title = ", ".join(parts) + (f" and {len(ops) - shown} more" if len(ops) > shown else "")
+    return title[:1].upper() + title[1:] if title else "Change"
+
+
+templates.env.filters["words"] = _words
+templates.env.filters["change_title"] = change_title
 
 router = APIRouter(include_in_schema=False)
 
@@ -110,6 +133,12 @@ def _page(request: Request, caller: Caller | None, name: str, **context: Any) ->
 @router.get("/", response_class=RedirectResponse)
 async def home() -> RedirectResponse:
     return RedirectResponse("/ui/projects", status_code=303)
+
+
+@router.get("/favicon.ico", response_class=RedirectResponse)
+async def favicon() -> RedirectResponse:
+    # Browsers ask for /favicon.ico whatever the page's <link rel="icon"> says.
+    return RedirectResponse("/ui/static/favicon.svg", status_code=301)
 
 
 @router.get("/ui/login", response_class=HTMLResponse)
