@@ -467,6 +467,12 @@ class Stack:
                 f"  sandbox AWS  : {s.sandbox_endpoint}  (moto; new projects use it until you "
                 "attach a real AWS integration)"
             )
+        worker_metrics = (
+            f"; worker http://{s.metrics_host}:{s.metrics_port}/metrics"
+            if s.metrics_port is not None
+            else " (worker: set INTENT_METRICS_PORT)"
+        )
+        self.say(f"  metrics      : {base}/metrics (bearer token){worker_metrics}")
         self.say(f"  data         : {s.data_dir.resolve()}  (logs: *.log there)")
         self.say()
         self.say("Authenticate with a bearer token: the admin token printed on first start, or")
