@@ -10,6 +10,7 @@ RUN useradd --system --home-dir /var/lib/intent --create-home intent
 WORKDIR /opt/intent
 COPY pyproject.toml README.md ./
 COPY server.py worker.py settings.py ./
+COPY access ./access
 COPY api ./api
 COPY workflows ./workflows
 COPY activities ./activities

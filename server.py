@@ -11,12 +11,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.routing import Route
 from temporalio.client import Client
 
+from api.arguments import argument_problems
 from api.context import AppContext, TemporalConnector
-from api.errors import IntentError
+from api.errors import IntentError, Invalid
 from api.mcp.server import build_mcp
 from api.routers import (
     changes,
@@ -79,6 +81,15 @@ def create_app(
     @app.exception_handler(IntentError)
     async def _intent_error(_: Request, exc: IntentError) -> JSONResponse:
         return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # The caller's terms: which field, what is wrong; never the rejected value
+        # (it may be a secret) nor pydantic's internals.
+        problems = argument_problems(exc.errors(), skip=("body", "query", "path", "header"))
+        listed = "; ".join(f"{p['argument']} {p['problem']}" for p in problems)
+        body = Invalid(f"invalid request: {listed}", details={"problems": problems}).to_dict()
+        return JSONResponse(body, status_code=422)
 
     api = APIRouter(prefix="/api/v1")
     for router in (

@@ -112,6 +112,12 @@ class Settings(BaseSettings):
         description="Let providers use the worker host's cloud instance credentials "
         "(IMDS). Off: a project only ever acts with its own credentials.",
     )
+    provider_user: str = Field(
+        default="nobody",
+        description="When the worker runs as root, provider processes run as this "
+        "unprivileged account: they can execute the installed providers but not read the "
+        "database, the key or the logs.",
+    )
     provider_runtime_dir: Path | None = Field(
         default=None, description="Where provider sockets live; default a private temp dir"
     )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from cli.datadir import PRIVATE_UMASK, secure_data_dir
 from settings import Settings
 
 __all__ = ["app", "main"]
@@ -103,6 +105,7 @@ def server(host: HostOpt = None, port: PortOpt = None, data_dir: DataOpt = None)
     from server import create_app
 
     settings = _settings(host=host, port=port, data_dir=data_dir)
+    secure_data_dir(settings)
     _configure_logging(settings)
     configure_tracing(settings, "intent-server")
     uvicorn.run(
@@ -124,6 +127,7 @@ def worker(data_dir: DataOpt = None, metrics_port: MetricsOpt = None) -> None:
 
     settings = _settings(data_dir=data_dir, metrics_port=metrics_port)
     _configure_logging(settings)
+    secure_data_dir(settings)
     asyncio.run(run_worker(settings))
 
 
@@ -216,4 +220,7 @@ def tokens_revoke(
 
 
 def main() -> None:
+    # Whatever intent writes (database, key, logs) is private unless made readable on
+    # purpose (installed providers).
+    os.umask(PRIVATE_UMASK)
     app()

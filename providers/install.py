@@ -26,6 +26,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 import weakref
@@ -81,6 +82,7 @@ __all__ = [
     "list_local_providers",
     "lock_key",
     "parse_requirement",
+    "publish_tree",
 ]
 
 log = logging.getLogger(__name__)
@@ -418,7 +420,10 @@ class _Staging:
         for directory in reversed(parents):
             if not directory.exists():
                 directory.mkdir(exist_ok=True)
+                directory.chmod(0o755)  # the provider account traverses it to the binary
                 created.append(directory)
+        # Staged under a private umask; providers may run as another account.
+        publish_tree(built)
         try:
             os.rename(built, target)
         except OSError as exc:
@@ -432,6 +437,18 @@ class _Staging:
                 "that directory is a leftover, remove it and retry"
             ) from exc
         return True
+
+
+def publish_tree(root: Path) -> None:
+    """Make an installed provider package readable (and its executables executable) by
+    every account, the provider account included; nothing in it is a secret."""
+    for path in [root, *root.rglob("*")]:
+        with contextlib.suppress(OSError):
+            mode = path.lstat().st_mode
+            if stat.S_ISDIR(mode):
+                path.chmod(0o755)
+            elif stat.S_ISREG(mode):
+                path.chmod(0o755 if mode & stat.S_IXUSR else 0o644)
 
 
 def _write_meta(directory: Path, meta: dict[str, Any]) -> None:

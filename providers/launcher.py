@@ -31,6 +31,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -45,8 +46,10 @@ __all__ = [
     "MAGIC_COOKIE_KEY",
     "MAGIC_COOKIE_VALUE",
     "ProviderProcess",
+    "RunAs",
     "build_provider_env",
     "launch_provider",
+    "resolve_run_as",
 ]
 
 log = logging.getLogger(__name__)
@@ -57,12 +60,12 @@ GRPC_MAX_MESSAGE = 256 * 1024 * 1024  # GetProviderSchema for hashicorp/aws is ~
 
 # What a provider may inherit from our own environment. Everything else (notably the
 # server's INTENT_* secrets and ambient cloud settings such as AWS_CA_BUNDLE) must be
-# passed explicitly by the caller.
+# passed explicitly by the caller. HOME and TMPDIR are never inherited: each process gets
+# its own empty private ones, so ~/.aws, ~/.terraformrc and the like of the worker's
+# user are out of reach.
 ALLOWED_PARENT_ENV = frozenset(
     {
         "PATH",
-        "HOME",
-        "TMPDIR",
         "TZ",
         "LANG",
         "LANGUAGE",
@@ -78,6 +81,7 @@ ALLOWED_PARENT_ENV = frozenset(
 )
 # Variables that steer go-plugin itself; callers may not override them.
 _RESERVED_PREFIXES = ("PLUGIN_", MAGIC_COOKIE_KEY, "TF_REATTACH_PROVIDERS")
+_RESERVED_NAMES = frozenset({"HOME", "TMPDIR"})
 _SECRET_PREFIX = "INTENT_"
 
 # terraform-plugin-log writes trace-level JSON to stderr unless told otherwise: that is
@@ -118,6 +122,8 @@ def build_provider_env(
             raise ValueError(f"refusing to pass server setting {key} to a provider process")
         if key.startswith(_RESERVED_PREFIXES):
             raise ValueError(f"{key} is reserved for the plugin handshake")
+        if key in _RESERVED_NAMES:
+            raise ValueError(f"{key} is set by the launcher (a private directory per process)")
         if not isinstance(value, str):
             raise TypeError(f"provider environment values must be strings ({key})")
         env[key] = value
@@ -271,8 +277,62 @@ class ProviderProcess:
 _MAX_RUNTIME_DIR = 107 - len("/plugin0000000000") - len("/intent-plugin-xxxxxxxx")
 
 
-def _make_socket_dir(runtime_dir: Path | None) -> Path:
-    # A private (0700) directory per process: only our user can reach the socket.
+@dataclass(frozen=True)
+class RunAs:
+    """The unprivileged account provider processes run as when the worker is root."""
+
+    uid: int
+    gid: int
+    name: str
+
+    def can_reach(self, path: Path, *, execute: bool = False) -> bool:
+        """Whether this account can traverse to ``path`` (and execute it): the
+        permission bits of every directory on the way, as the kernel would check them."""
+        path = path.absolute()
+        for directory in reversed(path.parents):
+            if not self._allowed(directory, 0o1):
+                return False
+        return self._allowed(path, 0o1 if execute else 0o4)
+
+    def _allowed(self, path: Path, bits: int) -> bool:
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        if st.st_uid == self.uid:
+            return bool(st.st_mode & (bits << 6))
+        if st.st_gid == self.gid:
+            return bool(st.st_mode & (bits << 3))
+        return bool(st.st_mode & bits)
+
+
+def resolve_run_as(user: str) -> RunAs | None:
+    """The account providers run as: ``user`` when this process is root (and ``user`` is
+    set), else None (they run as whoever runs the worker, who is not root)."""
+    if not user or os.geteuid() != 0:
+        return None
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise ProviderLaunchError(
+            f"INTENT_PROVIDER_USER names {user!r}, which is not an account on this machine; "
+            "create it or name another unprivileged one (never run providers as root)"
+        ) from None
+    if entry.pw_uid == 0:
+        raise ProviderLaunchError(
+            f"INTENT_PROVIDER_USER {user!r} is root; providers must run unprivileged"
+        )
+    return RunAs(uid=entry.pw_uid, gid=entry.pw_gid, name=user)
+
+
+def _make_process_dirs(runtime_dir: Path | None, run_as: RunAs | None) -> Path:
+    """A private directory per process holding its socket, its HOME and its TMPDIR.
+
+    Owned by the process's account (mode 0700): no other provider process can reach
+    this one's socket or files, and the provider finds no one's dotfiles in its HOME.
+    """
     if runtime_dir is not None and len(str(runtime_dir.absolute())) > _MAX_RUNTIME_DIR:
         log.warning(
             "provider runtime dir %s is too long for unix sockets; using the temp dir",
@@ -280,8 +340,25 @@ def _make_socket_dir(runtime_dir: Path | None) -> Path:
         )
         runtime_dir = None
     if runtime_dir is not None:
+        # Traversable (not listable) by the provider account, which owns only its own
+        # subdirectory below.
         runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return Path(tempfile.mkdtemp(prefix="intent-plugin-", dir=runtime_dir))
+        if run_as is not None:
+            runtime_dir.chmod(0o711)
+    socket_dir = Path(tempfile.mkdtemp(prefix="intent-plugin-", dir=runtime_dir))
+    for sub in ("home", "tmp"):
+        (socket_dir / sub).mkdir(mode=0o700)
+    if run_as is not None:
+        for path in (socket_dir, socket_dir / "home", socket_dir / "tmp"):
+            os.chown(path, run_as.uid, run_as.gid)
+        if not run_as.can_reach(socket_dir):
+            shutil.rmtree(socket_dir, ignore_errors=True)
+            raise ProviderLaunchError(
+                f"provider processes run as {run_as.name}, who cannot reach {socket_dir} (a "
+                "parent directory is private); set INTENT_PROVIDER_RUNTIME_DIR to a directory "
+                "whose parents are traversable"
+            )
+    return socket_dir
 
 
 def _parse_handshake(line: str, allowed: tuple[int, ...]) -> tuple[int, str, str]:
@@ -315,12 +392,14 @@ async def launch_provider(
     handshake_timeout: float = 60.0,
     runtime_dir: Path | None = None,
     parent_env: Mapping[str, str] | None = None,
+    run_as: RunAs | None = None,
 ) -> ProviderProcess:
     """Start ``installed`` and return a connected ``ProviderProcess``.
 
     ``env`` is the provider's explicit environment (credentials etc.), merged over the
-    allow-listed parent variables. Raises ``ProviderLaunchError`` (with the plugin's
-    stderr tail) when the binary does not start, does not hand-shake within
+    allow-listed parent variables. With ``run_as`` the process runs as that account
+    (the worker is root; the provider must not be). Raises ``ProviderLaunchError`` (with
+    the plugin's stderr tail) when the binary does not start, does not hand-shake within
     ``handshake_timeout`` seconds, or offers no protocol version we speak.
     """
     path = Path(installed.path)
@@ -336,8 +415,16 @@ async def launch_provider(
             f"{list(installed.protocol_versions)}; intent supports {list(SUPPORTED_PROTOCOLS)}"
         )
 
-    socket_dir = _make_socket_dir(runtime_dir)
+    if run_as is not None and not run_as.can_reach(path, execute=True):
+        raise ProviderLaunchError(
+            f"provider binary {path} cannot be executed by {run_as.name}, the account "
+            "providers run as (INTENT_PROVIDER_USER): make the file and its parent directories "
+            "readable and traversable by others"
+        )
+    socket_dir = _make_process_dirs(runtime_dir, run_as)
     child_env = build_provider_env(env, parent=parent_env)
+    child_env["HOME"] = str(socket_dir / "home")
+    child_env["TMPDIR"] = str(socket_dir / "tmp")
     for key, level in _DEFAULT_LOG_LEVELS.items():
         child_env.setdefault(key, level)
     # A provider's own named logger (TF_LOG_PROVIDER_AWS for hashicorp/aws) does not
@@ -356,8 +443,13 @@ async def launch_provider(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=child_env,
-            cwd=str(socket_dir),
+            cwd=str(socket_dir / "home"),
             start_new_session=True,  # own session => own process group
+            # The credentials change before preexec_fn runs, so the death signal set
+            # there survives it (the kernel clears it on a change of credentials).
+            user=run_as.uid if run_as else None,
+            group=run_as.gid if run_as else None,
+            extra_groups=[] if run_as else None,
             preexec_fn=lambda: _child_preexec(parent_pid),
             limit=1024 * 1024,
         )

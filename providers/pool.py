@@ -35,7 +35,7 @@ from typing import Any
 from observability.metrics import worker_metrics
 from providers.client import ProviderClient
 from providers.errors import ProviderError
-from providers.launcher import ProviderProcess, launch_provider
+from providers.launcher import ProviderProcess, RunAs, launch_provider, resolve_run_as
 from providers.models import InstalledProvider
 from providers.schema import ProviderSchema, SchemaCache
 
@@ -85,6 +85,7 @@ class ProviderPool:
         runtime_dir: Path | None = None,
         handshake_timeout: float = 60.0,
         acquire_timeout: float = 600.0,
+        run_as: RunAs | None = None,
     ) -> None:
         def pick(value: Any, name: str, default: Any) -> Any:
             if value is not None:
@@ -101,6 +102,8 @@ class ProviderPool:
             schema_cache = SchemaCache(data_dir / "provider-schemas")
         self.schemas = schema_cache
         self.runtime_dir = runtime_dir
+        # Providers never run as root: the settings name the account they run as.
+        self.run_as = run_as or resolve_run_as(str(pick(None, "provider_user", "")))
         self.handshake_timeout = handshake_timeout
         self.acquire_timeout = acquire_timeout
         self._entries: dict[PoolKey, _Entry] = {}
@@ -133,7 +136,10 @@ class ProviderPool:
             if cached is not None:
                 return cached
             process = await launch_provider(
-                installed, runtime_dir=self.runtime_dir, handshake_timeout=self.handshake_timeout
+                installed,
+                runtime_dir=self.runtime_dir,
+                handshake_timeout=self.handshake_timeout,
+                run_as=self.run_as,
             )
             try:
                 return await self._fetch_schema(process)
@@ -218,6 +224,7 @@ class ProviderPool:
                 env,
                 runtime_dir=self.runtime_dir,
                 handshake_timeout=self.handshake_timeout,
+                run_as=self.run_as,
             )
             try:
                 schema = await self._schema_for(process)

@@ -70,6 +70,7 @@ def test_compose_runs_the_production_shape() -> None:
     assert found["temporal"]["image"].startswith("temporalio/server")
     dockerfile = (ROOT / "Dockerfile").read_text()
     for package in (
+        "access",
         "api",
         "workflows",
         "activities",

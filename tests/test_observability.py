@@ -17,6 +17,7 @@ import re
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -111,10 +112,14 @@ def read_lines(path: Path) -> list[str]:
 
 
 async def test_metrics_traces_and_logs_of_a_walkthrough(
-    tmp_path: Path, moto_server: MotoServer, aws_provider: InstalledProvider
+    tmp_path: Path,
+    moto_server: MotoServer,
+    aws_provider: InstalledProvider,
+    provider_runtime_dir: Path,
 ) -> None:
-    runtime_dir = tmp_path / "rt"
-    runtime_dir.mkdir()
+    # Providers run as INTENT_PROVIDER_USER: their sockets live where they can reach.
+    runtime_dir = provider_runtime_dir / f"observed-{uuid.uuid4().hex[:8]}"
+    runtime_dir.mkdir(mode=0o711)
     metrics_port = free_port()
     async with otlp_collector() as collector:
         up = Up(
@@ -192,9 +197,10 @@ async def test_metrics_traces_and_logs_of_a_walkthrough(
             tags = moto_server.client("s3").get_bucket_tagging(Bucket="observed-logs")["TagSet"]
             assert {t["Key"]: t["Value"] for t in tags} == {"Team": "sre"}
 
-            # No more calls: the lease lapses and the lock workflow expires it.
+            # No more calls from the holder (bob only looks; a holder's reads renew the
+            # lease): the lease lapses and the lock workflow expires it.
             async with httpx.AsyncClient(
-                base_url=up.base, headers={"Authorization": f"Bearer {admin}"}
+                base_url=up.base, headers={"Authorization": f"Bearer {bob}"}
             ) as http:
                 for _ in range(60):
                     project = (await http.get("/api/v1/projects/observed")).json()

@@ -103,6 +103,7 @@ async def cluster_processes(
     moto: MotoServer,
     provider: InstalledProvider,
     provider_dir: Path,
+    runtime_root: Path,
 ) -> AsyncIterator[tuple[list[Process], list[Process], list[str]]]:
     shared = {k: v for k, v in os.environ.items() if not k.startswith("INTENT_")}
     shared.update(
@@ -121,8 +122,9 @@ async def cluster_processes(
     )
     workers, servers, bases = [], [], []
     for i in range(2):
-        runtime = tmp_path / f"rt{i}"
-        runtime.mkdir()
+        # Providers run as INTENT_PROVIDER_USER: their sockets live where they can reach.
+        runtime = runtime_root / f"scale-{uuid.uuid4().hex[:8]}"
+        runtime.mkdir(mode=0o711)
         workers.append(
             Process(
                 f"worker{i}",
@@ -236,6 +238,7 @@ async def test_two_servers_two_workers_one_temporal_one_postgres(
     moto_server: MotoServer,
     aws_provider: InstalledProvider,
     shared_provider_dir: Path,
+    provider_runtime_dir: Path,
 ) -> None:
     url = postgres_server.create_database(f"scale_{uuid.uuid4().hex[:10]}")
     db = Database(url)
@@ -250,7 +253,13 @@ async def test_two_servers_two_workers_one_temporal_one_postgres(
     projects = [f"scale-{run}-{i}" for i in range(PROJECTS)]
     try:
         async with cluster_processes(
-            tmp_path, temporal_env, url, moto_server, aws_provider, shared_provider_dir
+            tmp_path,
+            temporal_env,
+            url,
+            moto_server,
+            aws_provider,
+            shared_provider_dir,
+            provider_runtime_dir,
         ) as (workers, servers, bases):
             cluster = Cluster(servers=bases, alive=set(bases))
             for owner, project in zip(owners, projects, strict=True):

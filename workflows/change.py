@@ -149,10 +149,17 @@ def _outputs(after: dict[str, Any] | None, planned: PlannedOperation) -> dict[st
 
 
 def _describe(diagnostics: list[DiagnosticView]) -> str:
-    """Diagnostics as one line a user can act on: what, and at which attribute."""
-    return "; ".join(
-        f"{d.summary} ({d.attribute})" if d.attribute else d.summary for d in diagnostics
-    )
+    """Diagnostics as one line a user can act on: what, at which attribute, and the
+    provider's own detail (it often says the fix: 'Did you mean "bucket"?')."""
+    return "; ".join(_diagnostic_line(d) for d in diagnostics)
+
+
+def _diagnostic_line(d: DiagnosticView) -> str:
+    line = f"{d.summary} ({d.attribute})" if d.attribute else d.summary
+    detail = " ".join(d.detail.split())
+    if detail and detail not in line:
+        line += f": {detail[:1000]}"
+    return line
 
 
 def _error_text(exc: BaseException) -> str:
@@ -307,13 +314,12 @@ class ChangeWorkflow:
                 [self._row(i, "invalid", reasons=[self.ops[i].error or ""]) for i in result.errors]
             )
             first = next(iter(result.errors.values()))[0]
-            where = f" ({first.attribute})" if first.attribute else ""
             if retrying:
                 for i in indexes:
                     if self.ops[i].status == "invalid":
                         self.ops[i].status = "failed"
                 return indexes
-            await self._finish("invalid", f"the plan failed: {first.summary}{where}")
+            await self._finish("invalid", f"the plan failed: {_diagnostic_line(first)}")
             return False
 
         await self._set_status("policy_check")

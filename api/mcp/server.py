@@ -11,12 +11,14 @@ from typing import Any, TypeVar
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.request_state import RequestStateSecurity
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import ValidationError
 from starlette.types import ASGIApp
 
+from api.arguments import describe_argument_errors
 from api.auth import Actor, BearerAuthMiddleware
 from api.context import AppContext, Caller
 from api.errors import IntentError
@@ -127,9 +129,24 @@ def _allowed_origins(app_ctx: AppContext) -> list[str]:
     return sorted(set(origins))
 
 
+class IntentMCPServer(MCPServer[Any]):
+    """The SDK's server, with argument errors told in the tool's own terms."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ValidationError) and not isinstance(exc, UnexpectedToolError):
+                raise ToolError(describe_argument_errors(f"tool {name}", cause)) from cause
+            raise
+
+
 def build_mcp(app_ctx: AppContext) -> McpEndpoint:
     box = SecretBox.from_settings(app_ctx.settings)
-    server: MCPServer[Any] = MCPServer(
+    server: MCPServer[Any] = IntentMCPServer(
         name="intent",
         # Shared by every server process (same secret key), so a 2026-07-28 client's
         # retry with the user's answer may land on any of them.

@@ -142,21 +142,14 @@ class ChangeList(BaseModel):
 
 
 async def current_project(caller: Caller, ref: str | None) -> Project:
-    """The named project, or the one whose lock the caller holds.
-
-    Any call on a project whose lock the caller holds counts as activity: the lease is
-    renewed, so it lapses only after real inactivity.
-    """
+    """The named project, or the one whose lock the caller holds (``load_project``
+    renews the holder's lease)."""
+    if ref:
+        return await load_project(caller, ref)
     async with caller.db.session() as session:
         held = await store_projects.projects_locked_by(session, caller.actor.id)
-    if ref:
-        project = await load_project(caller, ref)
-        if any(p.id == project.id for p in held):
-            await locks.touch(caller, project)
-        return project
     if len(held) == 1:
-        await locks.touch(caller, held[0])
-        return held[0]
+        return await load_project(caller, held[0].id)
     if not held:
         raise Invalid(
             "no project given and you hold no project lock; call project-use NAME first "

@@ -6,12 +6,12 @@ and write-only: listings show them masked, history records only that they change
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from access.credentials import admin_only_attributes, variable_rule
 from api.context import Caller
 from api.errors import Forbidden, Invalid, NotFound
 from api.services import locks
@@ -33,20 +33,6 @@ __all__ = [
     "put_integration",
     "put_variable",
 ]
-
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,199}$")
-# Never: they change how the provider process itself runs, or speak for intent.
-_FORBIDDEN = re.compile(
-    r"^(LD_.*|PATH|HOME|TMPDIR|PLUGIN_.*|TF_PLUGIN_.*|TF_REATTACH_PROVIDERS|INTENT_.*)$"
-)
-# Admins only: logging (debug logs carry request bodies), trust and proxies (traffic can
-# be read), and pointers to credentials on the worker host (not the project's own).
-_ADMIN_ONLY = re.compile(
-    r"^(TF_.*|.*_PROXY|SSL_.*|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE|AWS_CA_BUNDLE|AWS_PROFILE"
-    r"|AWS_CONFIG_FILE|AWS_SHARED_CREDENTIALS_FILE|AWS_WEB_IDENTITY_TOKEN_FILE"
-    r"|AWS_CONTAINER_.*|AWS_EC2_METADATA_.*|AWS_ROLE_ARN)$",
-    re.IGNORECASE,
-)
 
 
 class VariablePut(BaseModel):
@@ -106,14 +92,18 @@ async def list_variables(caller: Caller, ref: str) -> list[VariableView]:
 
 
 async def put_variable(caller: Caller, ref: str, name: str, body: VariablePut) -> VariableView:
-    if not _NAME.match(name):
-        raise Invalid(f"{name!r} is not a valid variable name (letters, digits, _)")
-    if _FORBIDDEN.match(name):
+    try:
+        rule = variable_rule(name)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+    if rule == "reserved":
         raise Invalid(f"{name} is reserved: it would change how intent runs the provider")
-    if _ADMIN_ONLY.match(name) and not caller.actor.is_admin:
+    if rule == "admin" and not caller.actor.is_admin:
         raise Forbidden(
-            f"setting {name} needs the admin role: it changes logging, trust, proxies or "
-            "where credentials come from"
+            f"setting {name} needs the admin role: project members may set only plain cloud "
+            "credentials and regions (the credential-source rule, docs/security.md); a "
+            "variable can also point a provider at files, endpoints, proxies or logs on "
+            "the worker host"
         )
     project = await _editable(caller, ref)
     box = SecretBox.from_settings(caller.settings)
@@ -179,6 +169,13 @@ async def put_integration(
 ) -> IntegrationView:
     if body.kind == "sandbox" and not caller.settings.sandbox:
         raise Invalid("the sandbox cloud is off on this server (INTENT_SANDBOX=false)")
+    pointers = admin_only_attributes(body.config)
+    if pointers and not caller.actor.is_admin:
+        raise Forbidden(
+            f"setting {', '.join(pointers)} on an integration needs the admin role: these "
+            "make the provider read files or profiles on the worker host, or talk to other "
+            "endpoints or proxies (the credential-source rule, docs/security.md)"
+        )
     project = await _editable(caller, ref)
     async with caller.db.transaction() as session:
         row = await store_env.integration_for(session, project.id, provider)

@@ -114,14 +114,33 @@ class UseResult(BaseModel):
 
 
 async def load_project(caller: Caller, ref: str) -> Project:
+    """The project ``ref`` names; a call of its lock holder on it renews the lease.
+
+    Every project-scoped call (REST, MCP, UI; reads included) loads its project here, so
+    "the lease lapses only after that long without calls" holds for every door."""
     async with caller.db.session() as session:
         project = await store_projects.find_project(session, ref)
+        mirror = await store_projects.lock_of(session, project.id) if project else None
     if project is None:
         raise NotFound(
             f"project {ref!r} does not exist; list projects with project-list or create it "
             "with project-create"
         )
+    if mirror is not None and _renewal_due(caller, mirror):
+        await locks.touch(caller, project)
     return project
+
+
+def _renewal_due(caller: Caller, mirror: ProjectLock) -> bool:
+    """Whether the caller holds the (mirrored) lease and it was not renewed just now.
+
+    A burst of calls renews once: within a tenth of the lease (at most 30 s) the expiry
+    has hardly moved, and each renewal is a Temporal update."""
+    now = utcnow()
+    if mirror.holder_id != caller.actor.id or not mirror.expires_at or mirror.expires_at <= now:
+        return False
+    quiet = min(30.0, caller.settings.lock_lease_seconds / 10)
+    return mirror.renewed_at is None or (now - mirror.renewed_at).total_seconds() >= quiet
 
 
 async def create_project(caller: Caller, body: ProjectCreate) -> ProjectView:

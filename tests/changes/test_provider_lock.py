@@ -73,6 +73,9 @@ async def test_lock_recorded_then_a_swapped_binary_is_refused(
         provider_mirrors=[tmp_path / "mirror"],
         provider_runtime_dir=provider_runtime_dir,
         registry_url="http://127.0.0.1:9",
+        # The fake provider runs on this test's Python, which lives in root's private
+        # home: it can only run as the worker's own user.
+        provider_user="",
     ) as stack:
         alice = await stack.http("alice")
         await alice.post("/api/v1/projects", json={"name": "locked"})

@@ -43,7 +43,7 @@ async def test_sensitive_values_and_secret_env_never_leak(
         await start_project(client, "secrets")
         http = await aws_stack.http("alice")
         put = await http.put(
-            "/api/v1/projects/secrets/environment/DEPLOY_TOKEN",
+            "/api/v1/projects/secrets/environment/GITHUB_TOKEN",
             json={"value": ENV_SECRET, "secret": True},
         )
         assert put.status_code == 200 and put.json()["value"] == "********"

@@ -181,19 +181,56 @@ async def test_environment_and_integrations(aws_stack: IntentStack) -> None:
     reserved = await alice.put("/api/v1/projects/envs/environment/LD_PRELOAD", json={"value": "x"})
     assert reserved.status_code == 422
     ok = await alice.put(
-        "/api/v1/projects/envs/environment/API_KEY", json={"value": "hunter2", "secret": True}
+        "/api/v1/projects/envs/environment/AWS_SECRET_ACCESS_KEY",
+        json={"value": "hunter2", "secret": True},
     )
     assert ok.status_code == 200 and ok.json()["value"] == "********"
-    for name in ("TF_LOG", "HTTPS_PROXY", "AWS_SHARED_CREDENTIALS_FILE"):
+    # The credential-source rule: a member sets plain credentials and regions only.
+    for name in (
+        "TF_LOG",
+        "HTTPS_PROXY",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_STS",
+        "GODEBUG",
+        "SSLKEYLOGFILE",
+        "STAGE",
+    ):
         admin_only = await alice.put(
             f"/api/v1/projects/envs/environment/{name}", json={"value": "x"}
         )
         assert admin_only.status_code == 403, name
-    plain = await alice.put("/api/v1/projects/envs/environment/STAGE", json={"value": "dev"})
-    assert plain.json()["value"] == "dev"
+        assert "credential-source rule" in admin_only.json()["message"], name
+    plain = await alice.put("/api/v1/projects/envs/environment/AWS_REGION", json={"value": "eu"})
+    assert plain.json()["value"] == "eu"
+    root = await aws_stack.http("root", ["admin"])
+    assert (
+        await root.put("/api/v1/projects/envs/environment/STAGE", json={"value": "dev"})
+    ).status_code == 200
     listed: list[dict[str, Any]] = (await alice.get("/api/v1/projects/envs/environment")).json()
-    assert {v["name"]: v["value"] for v in listed} == {"API_KEY": "********", "STAGE": "dev"}
+    assert {v["name"]: v["value"] for v in listed} == {
+        "AWS_REGION": "eu",
+        "AWS_SECRET_ACCESS_KEY": "********",
+        "STAGE": "dev",
+    }
 
+    for pointer in (
+        {"shared_credentials_files": ["/root/.aws/credentials"]},
+        {"shared_config_files": ["/root/.aws/config"]},
+        {"profile": "default"},
+        {"endpoints": [{"s3": "http://attacker.example"}]},
+        {"custom_ca_bundle": "/tmp/evil.pem"},
+        {"assume_role_with_web_identity": {"web_identity_token_file": "/var/run/token"}},
+        {"http_proxy": "http://attacker.example:3128"},
+        {"insecure": True},
+    ):
+        refused = await alice.put(
+            "/api/v1/projects/envs/integrations/hashicorp/aws",
+            json={"name": "sneaky", "kind": "static", "config": {"region": "eu-west-1", **pointer}},
+        )
+        assert refused.status_code == 403, pointer
+        assert "credential-source rule" in refused.json()["message"]
+        assert next(iter(pointer)) in refused.json()["message"]
     attached = await alice.put(
         "/api/v1/projects/envs/integrations/hashicorp/aws",
         json={
@@ -204,11 +241,12 @@ async def test_environment_and_integrations(aws_stack: IntentStack) -> None:
     )
     assert attached.status_code == 200
     assert attached.json()["config"] == {"region": "eu-west-1", "secret_key": "********"}
-    assert (await alice.delete("/api/v1/projects/envs/environment/STAGE")).status_code == 204
+    assert (await root.delete("/api/v1/projects/envs/environment/STAGE")).status_code == 204
     history = (await alice.get("/api/v1/projects/envs/history")).json()["entries"]
-    assert [(e["subject"], e["operation"]) for e in history[:4]] == [
+    assert [(e["subject"], e["operation"]) for e in history[:5]] == [
         ("environment", "delete"),
         ("integration", "attach"),
+        ("environment", "set"),
         ("environment", "set"),
         ("environment", "set"),
     ]

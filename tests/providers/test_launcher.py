@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import os
+import pwd
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from providers import InstalledProvider, ProviderAddress, ProviderLaunchError, build_provider_env
+from cli.datadir import secure_data_dir
+from providers import (
+    InstalledProvider,
+    ProviderAddress,
+    ProviderLaunchError,
+    ProviderPool,
+    build_provider_env,
+)
 from providers.launcher import _parse_handshake, launch_provider
+from settings import Settings
+from store.secrets import SecretBox
 
 
 def _fake(tmp_path: Path, body: str) -> InstalledProvider:
@@ -52,7 +64,6 @@ def test_environment_is_allow_listed() -> None:
     env = build_provider_env({"AWS_ACCESS_KEY_ID": "AK", "AWS_REGION": "us-east-1"}, parent=parent)
     assert env == {
         "PATH": "/usr/bin",
-        "HOME": "/home/x",
         "LC_ALL": "C.UTF-8",
         "HTTPS_PROXY": "http://proxy:3128",
         "AWS_ACCESS_KEY_ID": "AK",
@@ -62,6 +73,9 @@ def test_environment_is_allow_listed() -> None:
         build_provider_env({"INTENT_DATABASE_URL": "x"}, parent=parent)
     with pytest.raises(ValueError, match="reserved"):
         build_provider_env({"PLUGIN_CLIENT_CERT": "x"}, parent=parent)
+    # HOME is never the worker's (its ~/.aws would be within reach), nor the caller's.
+    with pytest.raises(ValueError, match="set by the launcher"):
+        build_provider_env({"HOME": "/root"}, parent=parent)
 
 
 def test_handshake_parsing() -> None:
@@ -143,3 +157,51 @@ def test_parent_death_kills_the_plugin(tmp_path: Path) -> None:
             break
         time.sleep(0.05)
     assert not _alive(pid)
+
+
+def _machine_with_a_probe() -> tuple[Path, Settings, InstalledProvider]:
+    """A data dir laid out as a worker leaves it, and a "provider" that reports, from
+    inside, who it is and what it can read."""
+    machine = Path(tempfile.mkdtemp(prefix="intent-machine-", dir="/tmp"))
+    machine.chmod(0o755)
+    settings = Settings(data_dir=machine / "data")
+    secure_data_dir(settings)
+    SecretBox.from_settings(settings)  # writes data/secret.key
+    (settings.data_dir / "intent.db").write_text("pretend database")
+    package = settings.resolved_provider_dir / "example/fake/1.0.0/linux_amd64"
+    package.mkdir(parents=True)
+    key, db = settings.data_dir / "secret.key", settings.data_dir / "intent.db"
+    probe = _fake(
+        package,
+        f"""echo "uid=$(id -u)" >&2
+echo "home=$HOME" >&2
+echo "home_entries=$(ls -A "$HOME" | wc -l)" >&2
+cat {key} >/dev/null 2>&1 && echo key=readable >&2 || echo key=denied >&2
+cat {db} >/dev/null 2>&1 && echo db=readable >&2 || echo db=denied >&2
+ls {settings.data_dir} >/dev/null 2>&1 && echo listing=allowed >&2 || echo listing=denied >&2
+exit 3""",
+    )
+    secure_data_dir(settings)  # what a starting worker does: publish the providers
+    return machine, settings, probe
+
+
+async def test_provider_runs_unprivileged_and_cannot_read_our_files(
+    provider_runtime_dir: Path,
+) -> None:
+    machine, settings, probe = _machine_with_a_probe()
+    try:
+        pool = ProviderPool(settings, runtime_dir=provider_runtime_dir)
+        with pytest.raises(ProviderLaunchError) as info:
+            await pool.schema(probe)
+        await pool.aclose()
+    finally:
+        shutil.rmtree(machine, ignore_errors=True)
+    seen = dict(
+        line.split("=", 1) for line in info.value.diagnostics[0].detail.splitlines() if "=" in line
+    )
+    assert seen["home"].startswith(str(provider_runtime_dir)) and seen["home_entries"] == "0"
+    if os.geteuid() == 0:
+        assert int(seen["uid"]) == pwd.getpwnam("nobody").pw_uid != 0
+        assert seen["key"] == seen["db"] == seen["listing"] == "denied"
+    else:
+        assert int(seen["uid"]) == os.geteuid()

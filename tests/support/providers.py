@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -96,9 +97,13 @@ def provider_pids(runtime_dir: Path) -> list[int]:
 def provider_runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Socket home for every provider the tests start; at the end of the session no
     process started under it may still be running."""
-    path = tmp_path_factory.mktemp("provider-runtime")
+    # Not under pytest's private (0700) temp root: when the tests run as root, providers
+    # run as INTENT_PROVIDER_USER and must reach their socket directories.
+    path = Path(tempfile.mkdtemp(prefix="intent-rt-", dir="/tmp"))
+    path.chmod(0o711)
     yield path
     survivors = provider_pids(path)
+    shutil.rmtree(path, ignore_errors=True)
     assert not survivors, f"provider processes outlived the test session: {survivors}"
 
 

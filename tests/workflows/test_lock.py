@@ -16,6 +16,7 @@ from api.context import AppContext, Caller, TemporalConnector
 from api.errors import Busy
 from api.services import locks
 from store import history, projects
+from tests.api.mcp_client import mcp_client
 from tests.support.stack import IntentStack, run_stack
 from workflows.lock import LockInput, ProjectLockWorkflow, lock_workflow_id
 
@@ -176,3 +177,30 @@ async def test_activity_on_the_project_renews_the_lease(
             await asyncio.sleep(1)
             await bob.get("/api/v1/projects/busy/resources")
         assert not (await _mirror_matches(alice, "busy"))["locked"]
+
+
+async def test_reads_of_the_holder_renew_the_lease_on_every_door(
+    temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """The issue's drill: the holder only reads (project view, history, an MCP tool),
+    longer than the lease; another identity still cannot take the lock."""
+    async with run_stack(temporal_env, tmp_path, lock_lease_seconds=2.0) as short:
+        alice = await short.http("alice")
+        bob = await short.http("bob")
+        await _project(alice, "reader")
+        assert (await alice.post("/api/v1/projects/reader/lock")).status_code == 200
+        token = await short.token("alice")
+        async with mcp_client(short.mcp_url, token) as client:
+            for step in range(8):  # 4 s of reads: twice the lease
+                await asyncio.sleep(0.5)
+                if step % 3 == 0:
+                    assert (await alice.get("/api/v1/projects/reader")).status_code == 200
+                elif step % 3 == 1:
+                    assert (await alice.get("/api/v1/projects/reader/history")).status_code == 200
+                else:
+                    result = await client.call_tool("state-list", {"project": "reader"})
+                    assert not result.is_error
+                taken = await bob.post("/api/v1/projects/reader/lock")
+                assert taken.status_code == 423, taken.text
+        await asyncio.sleep(2.5)  # now alice is quiet: the lease lapses
+        assert (await bob.post("/api/v1/projects/reader/lock")).status_code == 200
