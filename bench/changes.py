@@ -46,6 +46,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def aws_from_mirror() -> Path:
+    """hashicorp/aws from a filesystem mirror, which the stack is then told to use."""
+    binary = find_aws_provider()
+    if binary is None:
+        raise SystemExit("no hashicorp/aws in a mirror: set INTENT_PROVIDER_MIRRORS")
+    os.environ.setdefault("INTENT_PROVIDER_MIRRORS", str(binary.parents[5]))
+    return binary
+
+
 def start_stack(data: Path) -> tuple[subprocess.Popen[str], str, str, int]:
     port, sandbox = free_port(), free_port()
     argv = [
@@ -105,10 +114,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--terraform-runs", type=int, default=3)
     args = parser.parse_args()
-    binary = find_aws_provider()
-    if binary is None:
-        raise SystemExit("no hashicorp/aws in a mirror: set INTENT_PROVIDER_MIRRORS")
-    os.environ.setdefault("INTENT_PROVIDER_MIRRORS", str(binary.parents[5]))
+    binary = aws_from_mirror()
     with tempfile.TemporaryDirectory(prefix="intent-bench-") as tmp:
         process, base, token, sandbox = start_stack(Path(tmp) / "data")
         try:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
 import sys
 import tempfile
@@ -28,8 +27,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.types import CallToolResult, TextContent
 
-from bench.changes import ONLY_BUCKETS, start_stack
-from bench.providers import find_aws_provider
+from bench.changes import ONLY_BUCKETS, aws_from_mirror, start_stack
 
 BUCKET = {
     "resource_id": "attachments",
@@ -117,10 +115,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--show", action="store_true", help="print each result's text too")
     args = parser.parse_args()
-    binary = find_aws_provider()
-    if binary is None:
-        raise SystemExit("no hashicorp/aws in a mirror: set INTENT_PROVIDER_MIRRORS")
-    os.environ.setdefault("INTENT_PROVIDER_MIRRORS", str(binary.parents[5]))
+    aws_from_mirror()
     with tempfile.TemporaryDirectory(prefix="intent-bench-") as tmp:
         process, base, token, _ = start_stack(Path(tmp) / "data")
         try:

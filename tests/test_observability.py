@@ -19,14 +19,13 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from mcp.client import Client as McpClient
 
 from providers.models import InstalledProvider
 from tests.api.mcp_client import mcp_client, text_of
+from tests.changes.test_lifecycle import call
 from tests.support.moto import MotoServer
 from tests.support.otlp import otlp_collector
 from tests.support.providers import provider_pids
@@ -85,14 +84,6 @@ def totals(text: str) -> dict[str, float]:
 
 def labelled(text: str, name: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith(name + "{")]
-
-
-async def call(client: McpClient, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, text_of(result)
-    content: dict[str, Any] | None = result.structured_content
-    assert content is not None
-    return content
 
 
 def create_token(data_dir: Path, name: str) -> str:
