@@ -58,6 +58,9 @@ def create_app(
     app_ctx = AppContext(
         settings=settings, db=database, temporal=TemporalConnector(settings, temporal)
     )
+    # The server seals what it stores (change requests, integration credentials) but
+    # never needs to read those in the clear: only the worker opens them.
+    database.use_secrets(app_ctx.box, may_open=False)
     mcp = build_mcp(app_ctx)
 
     @asynccontextmanager

@@ -169,7 +169,13 @@ class Settings(BaseSettings):
     # -- secrets ----------------------------------------------------------------------
     secret_key: SecretStr | None = Field(
         default=None,
-        description="Key for secrets at rest; default a key file generated in the data dir.",
+        description="Key(s) for secrets at rest, comma-separated, the sealing one first "
+        "(`intent secrets generate`); default the key file.",
+    )
+    secret_key_file: Path | None = Field(
+        default=None,
+        description="File of keys for secrets at rest, one per line, the sealing one first; "
+        "may live outside the data dir; default DATA_DIR/secret.key (created on first start).",
     )
 
     @field_validator("provider_mirrors", "provider_trust_dirs", mode="before")

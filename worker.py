@@ -49,19 +49,16 @@ async def worker_runtime(
     client: Client, settings: Settings, db: Database
 ) -> AsyncIterator[Runtime]:
     """The provider pool and friends for one worker; providers stop when it closes."""
+    box = SecretBox.from_settings(settings)
+    # The worker is where sealed configs and states are opened (store.types).
+    db.use_secrets(box, may_open=True)
     pool = ProviderPool(
         settings,
         schema_cache=SchemaCache(settings.resolved_provider_dir / "schemas"),
         runtime_dir=settings.provider_runtime_dir,
     )
     try:
-        yield Runtime(
-            settings=settings,
-            db=db,
-            temporal=client,
-            pool=pool,
-            box=SecretBox.from_settings(settings),
-        )
+        yield Runtime(settings=settings, db=db, temporal=client, pool=pool, box=box)
     finally:
         await pool.aclose()
 
@@ -113,6 +110,7 @@ async def run_worker(settings: Settings) -> None:
     if settings.metrics_port is not None:
         log.info("metrics on http://%s:%s/metrics", settings.metrics_host, settings.metrics_port)
     db = Database(settings.resolved_database_url)
+    db.use_secrets(SecretBox.from_settings(settings), may_open=True)
     await db.migrate()
     client = await connect(settings, runtime=telemetry)
     await ensure_search_attributes(client, settings.temporal_namespace)

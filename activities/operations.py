@@ -34,7 +34,7 @@ class Operations:
             change = await store_changes.get_change(session, change_id)
         if change is None:
             raise invalid(f"change {change_id} has no request in the database")
-        return [OperationRequest.model_validate(r) for r in change.request]
+        return [OperationRequest.model_validate(r).patched() for r in change.request]
 
     async def stored(self, project_id: str) -> dict[str, Resource]:
         async with self.rt.db.session() as session:

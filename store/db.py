@@ -19,6 +19,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from store.secrets import SecretBox
+from store.types import BoundSecrets, bind_secrets
+
 __all__ = ["Database"]
 
 log = logging.getLogger(__name__)
@@ -59,6 +62,14 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    def use_secrets(self, box: SecretBox, *, may_open: bool) -> None:
+        """Bind the keyring that seals secret columns on write; ``may_open`` lets this
+        process read them in the clear (the worker does; the server does not need to)."""
+        current = getattr(self.engine.sync_engine.dialect, "intent_secrets", None)
+        if current is not None and current.may_open and not may_open:
+            return  # one engine shared by server and worker (tests): keep the wider one
+        bind_secrets(self.engine.sync_engine.dialect, BoundSecrets(box, may_open))
 
     @property
     def is_sqlite(self) -> bool:

@@ -13,7 +13,16 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from store.types import JSONType, UTCDateTime, new_id, utcnow
+from store.types import (
+    CredentialsJSON,
+    JSONType,
+    SealedJSON,
+    SealedRequest,
+    SealedText,
+    UTCDateTime,
+    new_id,
+    utcnow,
+)
 
 __all__ = [
     "ROOT_SPACE_ID",
@@ -116,10 +125,11 @@ class Resource(Base):
     resource_type: Mapped[str] = mapped_column(String(200))
     provider: Mapped[str] = mapped_column(String(300))
     provider_version: Mapped[str] = mapped_column(String(64))
-    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    state: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    # Config, state and private bytes may hold secrets: sealed at rest (store.types).
+    config: Mapped[dict[str, Any]] = mapped_column(SealedJSON, default=dict)
+    state: Mapped[dict[str, Any] | None] = mapped_column(SealedJSON, default=None)
     # Opaque provider bytes (base64) that must round-trip to the next plan.
-    private: Mapped[str | None] = mapped_column(Text, default=None)
+    private: Mapped[str | None] = mapped_column(SealedText, default=None)
     # What users may see, redacted by the worker with the provider schema: the server
     # shows these without ever loading a provider.
     state_view: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
@@ -237,8 +247,9 @@ class Change(Base):
     via: Mapped[str] = mapped_column(String(10))
     dry_run: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(30), default="planning")
-    # [{index, kind, resource_id, resource_type, provider, version, config|patch, import_id}]
-    request: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    # [{index, kind, resource_id, resource_type, provider, version, config|patch, import_id,
+    # patches}]; each operation's config and retry patches are sealed at rest.
+    request: Mapped[list[dict[str, Any]]] = mapped_column(SealedRequest, default=list)
     # Redacted per-operation outcome for listings (diff summary, verdicts, errors).
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -279,7 +290,8 @@ class Integration(Base):
     provider: Mapped[str] = mapped_column(String(300))
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20), default="static")
-    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Credential-looking values are sealed at rest, one by one.
+    config: Mapped[dict[str, Any]] = mapped_column(CredentialsJSON, default=dict)
     read: Mapped[bool] = mapped_column(default=True)
     write: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

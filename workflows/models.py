@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from workflows.actor import Actor
+from workflows.merge_patch import compose_patches, merge_patch
 
 __all__ = [
     "FINAL_STATUSES",
@@ -113,6 +114,20 @@ class OperationRequest(BaseModel):
     config: dict[str, Any] | None = None
     import_id: str | None = None
     depends_on: list[str] = []
+    # Fixes stored with a retry, in order. The server appends them without opening the
+    # sealed config; the worker folds them in (``patched``).
+    patches: list[dict[str, Any]] = []
+
+    def patched(self) -> OperationRequest:
+        """The request with its retry patches folded into its config."""
+        if not self.patches:
+            return self
+        # An update's config is itself a patch: keep the fix's nulls (they remove keys).
+        combine = compose_patches if self.kind == "update" else merge_patch
+        config = self.config or {}
+        for patch in self.patches:
+            config = combine(config, patch)
+        return self.model_copy(update={"config": config, "patches": []})
 
     def ref(self) -> OperationRef:
         return OperationRef(

@@ -40,7 +40,6 @@ from workflows.change import (
     change_workflow_id,
     may_operate,
 )
-from workflows.merge_patch import compose_patches, merge_patch
 from workflows.models import (
     FINAL_STATUSES,
     ChangeInput,
@@ -488,24 +487,23 @@ async def _patch_request(
             f"{', '.join(sorted(unknown))} did not fail in change {change_id}; patch only "
             f"failed operations ({', '.join(sorted(failed))})"
         )
+    for resource_id, patch in patches.items():
+        try:
+            find_references(patch)
+        except ReferenceError as exc:
+            raise Invalid(f"{resource_id}: {exc}") from exc
     async with caller.db.transaction() as session:
         row = await store_changes.get_change(session, change_id)
         assert row is not None
-        request = [OperationRequest.model_validate(r) for r in row.request]
-        for op in request:
-            patch = patches.get(op.resource_id)
-            if patch is None:
-                continue
-            try:
-                find_references(patch)
-            except ReferenceError as exc:
-                raise Invalid(f"{op.resource_id}: {exc}") from exc
-            # An update's config is itself a patch: keep the fix's nulls (they remove keys).
-            combine = compose_patches if op.kind == "update" else merge_patch
-            op.config = combine(op.config or {}, patch)
-        await store_changes.update_request(
-            session, change_id, [r.model_dump(mode="json") for r in request]
-        )
+        # The configs are sealed (the server does not open them): each fix is appended
+        # to its operation and the worker folds it in (OperationRequest.patched).
+        request = [
+            {**op, "patches": [*op.get("patches", []), patches[op["resource_id"]]]}
+            if op["resource_id"] in patches
+            else op
+            for op in row.request
+        ]
+        await store_changes.update_request(session, change_id, request)
 
 
 # -- summaries ----------------------------------------------------------------------------

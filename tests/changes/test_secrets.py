@@ -21,6 +21,7 @@ pytestmark = pytest.mark.slow
 SSM_SECRET = "ssm-Secret-Value-7f3a9c"
 SSM_SECRET_2 = "ssm-Secret-Value-2b8e41"
 ENV_SECRET = "env-Secret-Token-c0ffee"
+INTEGRATION_SECRET = "integration-Secret-Key-9d7e"
 
 
 async def test_sensitive_values_and_secret_env_never_leak(
@@ -47,6 +48,12 @@ async def test_sensitive_values_and_secret_env_never_leak(
             json={"value": ENV_SECRET, "secret": True},
         )
         assert put.status_code == 200 and put.json()["value"] == "********"
+        # An integration's credential (on a provider this project does not use).
+        attached = await http.put(
+            "/api/v1/projects/secrets/integrations/hashicorp/random",
+            json={"name": "keys", "kind": "static", "config": {"secret_key": INTEGRATION_SECRET}},
+        )
+        assert attached.status_code == 200 and INTEGRATION_SECRET not in attached.text
         listed = (await http.get("/api/v1/projects/secrets/environment")).json()
         outputs.append(json.dumps(listed))
         assert listed[0]["value"] == "********"
@@ -157,9 +164,25 @@ async def test_sensitive_values_and_secret_env_never_leak(
     ]
     logs = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in ours)
     assert "db-password" in "\n".join(outputs)  # the scan covers the resource
-    for secret in (SSM_SECRET, SSM_SECRET_2, ENV_SECRET):
+    secrets = (SSM_SECRET, SSM_SECRET_2, ENV_SECRET, INTEGRATION_SECRET)
+    for secret in secrets:
         for text in [*outputs, logs]:
             assert secret not in text
         # Base64 spellings too.
         encoded = base64.b64encode(secret.encode()).decode()[:16]
         assert not any(encoded in text for text in outputs)
+
+    # At rest: every byte of the data directory (database, its WAL, the key file's
+    # neighbours), not only what the API shows.
+    files = [p for p in aws_stack.settings.data_dir.rglob("*") if p.is_file()]
+    assert any(p.name == "intent.db" for p in files)
+    # The scan reads what is there: the parameter's (non-secret) name is, in the clear.
+    assert any(b"/secrets/db-password" in p.read_bytes() for p in files)
+    for file in files:
+        data = file.read_bytes()
+        for secret in secrets:
+            assert secret.encode() not in data, f"{secret} in clear in {file}"
+    # ... and the worker still opens what it sealed: the SecureString round-trips.
+    async with aws_stack.db.session() as session:
+        resource = (await session.scalars(select(Resource))).one()
+        assert resource.config["value"] == SSM_SECRET_2

@@ -28,6 +28,7 @@ from server import create_app
 from settings import Settings
 from store import identities
 from store.db import Database
+from store.secrets import SecretBox, generate_key
 from tests.support.moto import MotoServer
 from tests.support.postgres import PostgresServer
 from worker import build_worker, worker_runtime
@@ -63,6 +64,8 @@ async def make_database(
         assert postgres is not None
         url = postgres().create_database(f"t_{uuid.uuid4().hex[:12]}")
     db = Database(url)
+    # Secret columns are sealed with a throwaway key; the tests read them as a worker.
+    db.use_secrets(SecretBox([generate_key()]), may_open=True)
     await db.migrate()
     try:
         yield db
@@ -131,6 +134,7 @@ async def run_stack(
     owned = db is None
     if db is None:
         db = Database(settings.resolved_database_url)
+        db.use_secrets(SecretBox.from_settings(settings), may_open=True)
         await db.migrate()
     app = create_app(settings, db=db, temporal=env.client, migrate=False)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
