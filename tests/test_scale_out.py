@@ -25,12 +25,12 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
 from temporalio.testing import WorkflowEnvironment
 
 from providers.models import InstalledProvider
 from store import identities
 from store.db import Database
+from store.secrets import generate_key
 from tests.support.moto import MotoServer
 from tests.support.postgres import PostgresServer
 from tests.support.stack import free_port
@@ -111,7 +111,7 @@ async def cluster_processes(
             "INTENT_DATABASE_URL": database_url,
             "INTENT_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
             "INTENT_TEMPORAL_TASK_QUEUE": f"scale-{uuid.uuid4().hex[:8]}",
-            "INTENT_SECRET_KEY": Fernet.generate_key().decode(),
+            "INTENT_SECRET_KEY": generate_key(),
             "INTENT_SANDBOX": "true",
             "INTENT_SANDBOX_URL": moto.url,
             "INTENT_PROVIDER_MIRRORS": str(provider.path.parents[5]),
