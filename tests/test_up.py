@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -77,13 +78,29 @@ async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
         assert second.stop() == 0
 
 
-def _refused(up: Up, timeout: float = 5.0) -> tuple[int, str, set[int]]:
-    """Wait for a refused ``intent up`` to exit; (exit code, output, children it ever had)."""
-    seen: set[int] = set()
+# What `intent up` starts (see cli/stack.py); anything else below it is not a stack
+# child (e.g. `ldconfig -p`, which ctypes runs while a module is imported).
+STACK_CHILDREN = (b"start-dev", b"moto.server", b"cli\0worker", b"cli\0server")
+
+
+def _stack_children(pid: int) -> set[str]:
+    found = set()
+    for child in descendants(pid):
+        with contextlib.suppress(OSError):
+            argv = Path(f"/proc/{child}/cmdline").read_bytes()
+            if any(marker in argv for marker in STACK_CHILDREN):
+                found.add(argv.replace(b"\0", b" ").decode(errors="replace").strip())
+    return found
+
+
+def _refused(up: Up, timeout: float = 5.0) -> tuple[int, str, set[str]]:
+    """Wait for a refused ``intent up`` to exit; (exit code, output, the stack children
+    it ever had)."""
+    seen: set[str] = set()
     deadline = time.monotonic() + timeout
     while up.process.poll() is None and time.monotonic() < deadline:
-        seen |= descendants(up.process.pid)
-        time.sleep(0.05)
+        seen |= _stack_children(up.process.pid)
+        time.sleep(0.02)
     if up.process.poll() is None:
         up.process.kill()
         up.process.wait(10)
