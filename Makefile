@@ -77,6 +77,7 @@ bench: install-test
 	$(PY) bench/policies.py
 	$(PY) bench/changes.py
 	$(PY) bench/mcp_bytes.py
+	$(PY) bench/auth.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis $(NODE_DIR)/node_modules

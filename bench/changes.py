@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import socket
 import statistics
@@ -67,13 +66,27 @@ def start_stack(data: Path) -> tuple[subprocess.Popen[str], str, str, int]:
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
     assert process.stdout is not None
-    token = ""
     for line in process.stdout:
-        found = re.search(r"INTENT_TOKEN=(\S+)", line)
-        if found:
-            token = found.group(1)
         if "Press Ctrl-C" in line:
-            return process, f"http://127.0.0.1:{port}", token, sandbox
+            # First start made the user admin; an API key of its acts for the bench.
+            key = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "cli",
+                    "tokens",
+                    "create",
+                    "--name",
+                    "admin",
+                    "--data-dir",
+                    str(data),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=env,
+            ).stdout.strip()
+            return process, f"http://127.0.0.1:{port}", key, sandbox
     raise SystemExit("intent up did not start")
 
 

@@ -86,10 +86,12 @@ def labelled(text: str, name: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith(name + "{")]
 
 
-def create_token(data_dir: Path, name: str) -> str:
+def create_token(data_dir: Path, name: str, *roles: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTENT_")}
+    argv = [sys.executable, "-m", "cli", "tokens", "create", "--name", name]
+    argv += [f"--role={role}" for role in roles]
     done = subprocess.run(
-        [sys.executable, "-m", "cli", "tokens", "create", "--name", name, "--data-dir", data_dir],
+        [*argv, "--data-dir", str(data_dir)],
         capture_output=True,
         text=True,
         env=env,
@@ -129,11 +131,8 @@ async def test_metrics_traces_and_logs_of_a_walkthrough(
         )
         try:
             up.wait_ready()
-            output = "".join(up.output)
-            token = re.search(r"INTENT_TOKEN=(\S+)", output)
-            assert token, output
-            admin = token[1]
-            bob = create_token(up.data_dir, "bob")
+            admin = create_token(up.data_dir, "admin")  # first start made the admin
+            bob = create_token(up.data_dir, "bob", "space-writer")
             mcp_url = f"{up.base}/mcp"
             async with mcp_client(mcp_url, admin) as client:
                 await call(client, "project-create", {"name": "observed"})

@@ -33,7 +33,7 @@ from store.db import Database
 from store.secrets import generate_key
 from tests.support.moto import MotoServer
 from tests.support.postgres import PostgresServer
-from tests.support.stack import free_port
+from tests.support.stack import WRITER, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -247,7 +247,7 @@ async def test_two_servers_two_workers_one_temporal_one_postgres(
     tokens: dict[str, str] = {}
     async with db.transaction() as session:
         for name in [*owners, "intruder"]:
-            identity = await identities.ensure_identity(session, name, roles=[])
+            identity = await identities.ensure_identity(session, name, roles=WRITER)
             tokens[name] = await identities.create_token(session, identity, "scale-out")
     run = uuid.uuid4().hex[:6]
     projects = [f"scale-{run}-{i}" for i in range(PROJECTS)]

@@ -25,7 +25,9 @@ from pydantic import BaseModel, Field
 
 from api.context import Caller
 from api.services import changes as svc
+from api.services.access import path_of
 from api.services.changes import ChangeSummary, OperationInput
+from workflows.change import decision_refusal
 from workflows.models import ChangeView
 from workflows.references import RESOURCE_ID_PATTERN
 
@@ -93,10 +95,11 @@ _READ = ToolAnnotations(
 )
 
 
-def _may_decide(caller: Caller, view: ChangeView) -> bool:
-    if any(op.status == "pending_review" for op in view.operations):
-        return bool({"admin", "reviewer"} & set(caller.actor.roles))
-    return True
+async def _may_decide(caller: Caller, view: ChangeView) -> bool:
+    """Whether the permission rules let this caller confirm: only then ask them."""
+    review = any(op.status == "pending_review" for op in view.operations)
+    actor = caller.actor_in(await path_of(caller, view.project.space))
+    return decision_refusal(actor, view.actor, "confirm", view.change_id, review=review) is None
 
 
 def _question(view: ChangeView) -> str:
@@ -120,13 +123,13 @@ def _modern(ctx: Context) -> bool:
     return bool(version) and is_version_at_least(str(version), "2026-07-28")
 
 
-def _can_elicit(ctx: Context, caller: Caller, view: ChangeView) -> bool:
+async def _can_elicit(ctx: Context, caller: Caller, view: ChangeView) -> bool:
     capabilities = ctx.client_capabilities
     return (
         view.status == "awaiting_confirmation"
         and capabilities is not None
         and capabilities.elicitation is not None
-        and _may_decide(caller, view)
+        and await _may_decide(caller, view)
     )
 
 
@@ -171,7 +174,7 @@ async def follow(
     """
     caller = endpoint.caller(ctx)
     view = await _wait(endpoint, ctx, change_id)
-    if _can_elicit(ctx, caller, view):
+    if await _can_elicit(ctx, caller, view):
         if _modern(ctx):
             return InputRequiredResult(
                 input_requests={

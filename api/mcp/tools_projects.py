@@ -23,8 +23,9 @@ def register(endpoint: McpEndpoint) -> None:
 
     @server.tool(
         name="project-create",
-        description="Create a project (in the root space). Projects scope resources, "
-        "policies, credentials, history and the lock.",
+        description="Create a project, in the root space unless you name another space you "
+        "may create projects in. Projects scope resources, policies, credentials, history "
+        "and the lock.",
         annotations=ToolAnnotations(
             title="Create project",
             read_only_hint=False,
@@ -38,8 +39,13 @@ def register(endpoint: McpEndpoint) -> None:
         ctx: Context,
         description: Annotated[str, Field(max_length=2000)] = "",
         labels: Annotated[list[str] | None, Field(description="Labels for policies")] = None,
+        space: Annotated[
+            str | None, Field(description="Space name; default root (ask the user)")
+        ] = None,
     ) -> svc.ProjectView:
-        body = svc.ProjectCreate(name=name, description=description, labels=labels or [])
+        body = svc.ProjectCreate(
+            name=name, description=description, labels=labels or [], space=space
+        )
         return await endpoint.call(ctx, lambda c: svc.create_project(c, body))
 
     @server.tool(

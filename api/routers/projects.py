@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from api.deps import CallerDep
 from api.services import locks
@@ -31,6 +31,19 @@ async def create_project(caller: CallerDep, body: svc.ProjectCreate) -> svc.Proj
 @router.get("/{ref}", response_model=svc.ProjectView)
 async def get_project(caller: CallerDep, ref: str) -> svc.ProjectView:
     return await svc.get_project(caller, ref)
+
+
+@router.patch("/{ref}", response_model=svc.ProjectView)
+async def update_project(caller: CallerDep, ref: str, body: svc.ProjectUpdate) -> svc.ProjectView:
+    """Change the description or labels, or move the project to another space."""
+    return await svc.update_project(caller, ref, body)
+
+
+@router.delete("/{ref}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_project(caller: CallerDep, ref: str) -> Response:
+    """Delete a project that manages no resources (delete or eject them first)."""
+    await svc.delete_project(caller, ref)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/{ref}/lock", response_model=LockView)
