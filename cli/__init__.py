@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -14,7 +16,7 @@ from settings import Settings
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(
+root = typer.Typer(
     name="intent",
     help="Provision cloud infrastructure from your AI client, under policy.",
     no_args_is_help=True,
@@ -22,29 +24,37 @@ app = typer.Typer(
 )
 
 
-def _register_subcommands() -> None:
-    # Imported here so `intent --help` stays quick and each sub-app owns its imports.
-    from cli.access import roles_app, spaces_app
-    from cli.changes import app as changes_app
-    from cli.mcp_config import mcp_config
-    from cli.policy import app as policy_app
-    from cli.providers import app as providers_app
-    from cli.secrets import app as secrets_app
-    from cli.tokens import app as tokens_app
-    from cli.users import app as users_app
-
-    app.add_typer(changes_app, name="changes")
-    app.add_typer(tokens_app, name="tokens")
-    app.add_typer(users_app, name="users")
-    app.add_typer(spaces_app, name="spaces")
-    app.add_typer(roles_app, name="roles")
-    app.command("mcp-config")(mcp_config)
-    app.add_typer(providers_app, name="providers", help="Search, install and describe providers.")
-    app.add_typer(policy_app, name="policy", help="Write and test Intent policies.")
-    app.add_typer(secrets_app, name="secrets", help="Keys for secrets at rest; rotation.")
+# The sub-apps, imported only when used: each pulls in services, the database layer and
+# the like, and `intent up` must refuse a clash in well under a second or two.
+# name -> (module, attribute, help)
+SUBCOMMANDS: dict[str, tuple[str, str, str | None]] = {
+    "changes": ("cli.changes", "app", None),
+    "tokens": ("cli.tokens", "app", None),
+    "users": ("cli.users", "app", None),
+    "spaces": ("cli.access", "spaces_app", None),
+    "roles": ("cli.access", "roles_app", None),
+    "mcp-config": ("cli.mcp_config", "mcp_config", None),
+    "providers": ("cli.providers", "app", "Search, install and describe providers."),
+    "policy": ("cli.policy", "app", "Write and test Intent policies."),
+    "secrets": ("cli.secrets", "app", "Keys for secrets at rest; rotation."),
+}
+_registered: set[str] = set()
 
 
-_register_subcommands()
+def _register_subcommands(*names: str) -> None:
+    """Add the named sub-apps (all when none is named) to the root app, once each."""
+    for name in names or tuple(SUBCOMMANDS):
+        if name in _registered:
+            continue
+        module, attribute, help_text = SUBCOMMANDS[name]
+        target = getattr(importlib.import_module(module), attribute)
+        if isinstance(target, typer.Typer) and help_text:
+            root.add_typer(target, name=name, help=help_text)
+        elif isinstance(target, typer.Typer):
+            root.add_typer(target, name=name)  # its own help
+        else:
+            root.command(name)(target)
+        _registered.add(name)
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -60,7 +70,7 @@ MetricsOpt = Annotated[
 ]
 
 
-@app.command()
+@root.command()
 def up(
     host: HostOpt = None,
     port: PortOpt = None,
@@ -80,7 +90,7 @@ def up(
     raise typer.Exit(run_stack(settings))
 
 
-@app.command()
+@root.command()
 def server(host: HostOpt = None, port: PortOpt = None, data_dir: DataOpt = None) -> None:
     """Run only the HTTP server (REST API, MCP endpoint, web UI)."""
     import uvicorn
@@ -106,7 +116,7 @@ def server(host: HostOpt = None, port: PortOpt = None, data_dir: DataOpt = None)
     )
 
 
-@app.command()
+@root.command()
 def worker(data_dir: DataOpt = None, metrics_port: MetricsOpt = None) -> None:
     """Run only the Temporal worker (workflows and activities)."""
     from worker import run_worker
@@ -117,8 +127,26 @@ def worker(data_dir: DataOpt = None, metrics_port: MetricsOpt = None) -> None:
     asyncio.run(run_worker(settings))
 
 
+def command_line() -> typer.Typer:
+    """The app with what this command line needs: one sub-app, or all for help."""
+    first = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    if first in SUBCOMMANDS:
+        _register_subcommands(first)
+    elif first not in ("up", "server", "worker"):
+        _register_subcommands()
+    return root
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # `from cli import app` (tests, embedding): the whole command tree.
+    if name == "app":
+        _register_subcommands()
+        return root
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def main() -> None:
     # Whatever intent writes (database, key, logs) is private unless made readable on
     # purpose (installed providers).
     os.umask(PRIVATE_UMASK)
-    app()
+    command_line()()

@@ -26,13 +26,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
-
 from settings import Settings
-from store import access as access_store
-from store import audit, identities, users
-from store.db import Database
-from workflows.temporal import dev_server_search_attribute_args
+
+# The database layer, Temporal's SDK and httpx are imported where they are used: the
+# clash checks run first and must answer at once.
 
 __all__ = [
     "Binding",
@@ -282,6 +279,10 @@ class Stack:
         """Migrate the database; on first start create the admin and return a one-time
         link that sets its password."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        from store import access as access_store
+        from store import audit, identities, users
+        from store.db import Database
+
         db = Database(self.settings.resolved_database_url)
         try:
             await db.migrate()
@@ -326,6 +327,8 @@ class Stack:
     # -- the children --------------------------------------------------------------------
 
     def temporal_child(self) -> Child:
+        from workflows.temporal import dev_server_search_attribute_args
+
         s = self.settings
         argv = [
             str(find_temporal_binary()),
@@ -393,6 +396,8 @@ class Stack:
         raise StartupError(f"{name} did not listen on {host}:{port} within {timeout:.0f}s")
 
     def _wait_healthy(self, timeout: float) -> None:
+        import httpx
+
         url = f"http://{self.settings.host}:{self.settings.port}/healthz"
         deadline = time.monotonic() + timeout
         last = ""
