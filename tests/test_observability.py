@@ -15,8 +15,6 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -86,20 +84,6 @@ def labelled(text: str, name: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith(name + "{")]
 
 
-def create_token(data_dir: Path, name: str, *roles: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INTENT_")}
-    argv = [sys.executable, "-m", "cli", "tokens", "create", "--name", name]
-    argv += [f"--role={role}" for role in roles]
-    done = subprocess.run(
-        [*argv, "--data-dir", str(data_dir)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
 def read_lines(path: Path) -> list[str]:
     return [line for line in path.read_text().splitlines() if line.strip()]
 
@@ -131,8 +115,8 @@ async def test_metrics_traces_and_logs_of_a_walkthrough(
         )
         try:
             up.wait_ready()
-            admin = create_token(up.data_dir, "admin")  # first start made the admin
-            bob = create_token(up.data_dir, "bob", "space-writer")
+            admin = up.api_key("admin")  # the first start made the admin
+            bob = up.api_key("bob", "space-writer")
             mcp_url = f"{up.base}/mcp"
             async with mcp_client(mcp_url, admin) as client:
                 await call(client, "project-create", {"name": "observed"})

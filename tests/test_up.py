@@ -7,8 +7,6 @@ import contextlib
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -40,25 +38,7 @@ async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
             assert done.status_code == 303 and "intent_session" in done.cookies
             again = await http.get(link.group(1))
             assert again.status_code == 410  # the link works once
-        made = await asyncio.to_thread(
-            subprocess.run,
-            [
-                sys.executable,
-                "-m",
-                "cli",
-                "tokens",
-                "create",
-                "--name",
-                "admin",
-                "--data-dir",
-                str(data),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={k: v for k, v in os.environ.items() if not k.startswith("INTENT_")},
-        )
-        key = made.stdout.strip()
+        key = await asyncio.to_thread(first.api_key, "admin")
         for needle in (f"{first.base}/mcp", f"{first.base}/", f"127.0.0.1:{first.ui_port}"):
             assert needle in text
         async with httpx.AsyncClient() as http:

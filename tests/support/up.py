@@ -95,6 +95,19 @@ class Up:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def api_key(self, name: str, *roles: str) -> str:
+        """An API key of ``name`` (created with ``roles`` if new), as an admin gets one."""
+        argv = [sys.executable, "-m", "cli", "tokens", "create", "--name", name]
+        argv += [f"--role={role}" for role in roles]
+        done = subprocess.run(
+            [*argv, "--data-dir", str(self.data_dir)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("INTENT_")},
+        )
+        return done.stdout.strip()
+
     def wait_ready(self, timeout: float = 120) -> None:
         assert self.process.stdout is not None
         deadline = time.monotonic() + timeout
