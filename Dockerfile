@@ -6,7 +6,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     INTENT_DATA_DIR=/var/lib/intent
 
-RUN useradd --system --home-dir /var/lib/intent --create-home intent
+RUN useradd --system --home-dir /var/lib/intent --create-home intent \
+ && useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin intent-provider
 WORKDIR /opt/intent
 COPY pyproject.toml README.md ./
 COPY server.py worker.py settings.py ./
