@@ -47,7 +47,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.providers import Moto, Terraform, find_aws_provider, installed_aws
+from bench.providers import Moto, Terraform, installed_aws
 from providers import ProviderClient, ProviderPool, ResourceState, SchemaCache
 
 WINDOW = 10  # terraform's default -parallelism, and the floor's
@@ -63,6 +63,12 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def aws_from_mirror() -> Path:
+    """hashicorp/aws from a filesystem mirror, which the stack is then told to use."""
+    binary = aws_from_mirror()
+    return binary
 
 
 @dataclass
@@ -272,10 +278,7 @@ async def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.resources.split(",") if s]
     logging.getLogger("providers.legacy_sdk").setLevel(logging.ERROR)
-    binary = find_aws_provider()
-    if binary is None:
-        raise SystemExit("no hashicorp/aws in a mirror: set INTENT_PROVIDER_MIRRORS")
-    os.environ.setdefault("INTENT_PROVIDER_MIRRORS", str(binary.parents[5]))
+    binary = aws_from_mirror()
     print(f"before: {load()}", flush=True)
     samples = Samples()
     with tempfile.TemporaryDirectory(prefix="intent-bench-") as tmp:
