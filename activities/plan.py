@@ -12,6 +12,8 @@ holds a secret. Each plan is kept in this worker for the apply that follows.
 from __future__ import annotations
 
 import asyncio
+import time
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from temporalio import activity
@@ -37,6 +39,7 @@ from activities.planning import (
 from activities.policies import PolicyEvaluator
 from activities.runtime import ProviderBinding, ProviderRefused
 from activities.window import run_window
+from observability.metrics import WorkerMetrics
 from providers.errors import ProviderCrashedError, ProviderError, ProviderLaunchError
 from providers.install import ProviderInstallError
 from store.models import Resource
@@ -133,6 +136,7 @@ class PlanActivities:
         planned = [state.planned[i] for i in sorted(state.planned)]
         if state.errors:
             return PlanResult(operations=planned, errors=state.errors)
+        started = time.monotonic()
         verdicts = await self.policies.evaluate(
             PolicyCheckInput(
                 change_id=input.change_id,
@@ -142,6 +146,9 @@ class PlanActivities:
                 timestamp_ns=input.timestamp_ns,
             )
         )
+        policy_check = WorkerMetrics(activity.metric_meter()).latency("evaluate_policies")
+        if policy_check is not None:
+            policy_check.record(timedelta(seconds=time.monotonic() - started), {"outcome": "ok"})
         return PlanResult(operations=planned, verdicts=verdicts)
 
     async def _prepare(self, input: PlanInput) -> tuple[_Planning, dict[int, ProviderBinding]]:
