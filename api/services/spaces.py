@@ -31,6 +31,7 @@ from api.services.access import (
 from store import access as access_store
 from store import audit, identities
 from store.models import Identity, Policy, Project, Role, RoleBinding, Space, Token
+from store.types import looks_like_id
 
 __all__ = [
     "ActionView",
@@ -142,6 +143,12 @@ async def list_spaces(caller: Caller) -> list[SpaceView]:
 
 
 async def create_space(caller: Caller, body: SpaceCreate) -> SpaceView:
+    if looks_like_id(body.name):
+        # Spaces are named by id or name; such a name could pass for another space.
+        raise Invalid(
+            f"{body.name!r} looks like a space id (26 letters and digits); pick a name "
+            "that does not"
+        )
     parent = await load_space(caller, body.parent)
     await require_in(caller, ADMIN, parent.id)
     try:
