@@ -7,12 +7,16 @@ Every service that reads or changes something in a space calls ``require`` (or
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
+from access.credentials import local_file_paths
 from access.models import ROOT, SpacePath, SpaceRef, space_path
 from access.permissions import (
+    ADMIN,
     effective_actions,
     grant_refusal,
+    is_allowed,
     outranked_refusal,
     refusal,
 )
@@ -23,6 +27,7 @@ from store.models import Identity, Space
 
 __all__ = [
     "ROOT_PATH",
+    "check_local_files",
     "deny",
     "load_space",
     "path_of",
@@ -105,3 +110,22 @@ async def require_over(caller: Caller, subject: Identity, doing: str) -> None:
         spaces = await access_store.space_map(session)
     holdings = [(grant, space_path(grant.space, spaces)) for grant in grants]
     deny(outranked_refusal(caller.principal, subject.name, holdings, doing=doing))
+
+
+def check_local_files(
+    caller: Caller, path: SpacePath, configs: Iterable[tuple[str, Mapping[str, Any] | None]]
+) -> None:
+    """Resource configs may name files on the worker host only for a space admin (the
+    credential-source rule): ``aws_s3_object.source = "/var/lib/..."`` would upload the
+    worker's own files to wherever the caller likes."""
+    if is_allowed(caller.principal, ADMIN, path):
+        return
+    for name, config in configs:
+        paths = local_file_paths(config or {})
+        if paths:
+            raise Forbidden(
+                f"{name}: {', '.join(paths)} name a file on the worker host; only a space "
+                "admin (intent-space:admin) may point a provider at the worker's files (the "
+                "credential-source rule, docs/security.md). Pass the content instead (for "
+                "example content or content_base64)"
+            )
