@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from access.credentials import local_file_paths
 from access.models import ROOT, SpacePath, SpaceRef, space_path
 from access.permissions import (
@@ -23,10 +25,12 @@ from access.permissions import (
 from api.context import Caller
 from api.errors import Forbidden, NotFound
 from store import access as access_store
+from store import audit
 from store.models import Identity, Space
 
 __all__ = [
     "ROOT_PATH",
+    "bind_in_root",
     "check_local_files",
     "deny",
     "load_space",
@@ -100,6 +104,25 @@ async def require_grantable(
             raise NotFound(f"there is no role {role!r}; see the list of roles")
         deny(grant_refusal(caller.principal, known[role], path, what=f"give {to} role {role}"))
     return known
+
+
+async def bind_in_root(
+    session: AsyncSession, caller: Caller, identity: Identity, roles: Iterable[str]
+) -> None:
+    """Bind ``roles`` (checked with ``require_grantable`` first) to a new user or machine
+    identity in root, in the caller's transaction; each binding goes to the audit trail."""
+    for role in sorted(set(roles)):
+        await access_store.bind(
+            session, role=role, subject_kind="user", subject=identity.id, created_by=caller.actor.id
+        )
+        await audit.record(
+            session,
+            "role_bound",
+            subject_id=identity.id,
+            subject_name=identity.name,
+            actor=caller.actor,
+            details={"role": role, "space": ROOT, "kind": "user"},
+        )
 
 
 async def require_over(caller: Caller, subject: Identity, doing: str) -> None:

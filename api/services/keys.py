@@ -13,6 +13,7 @@ from api.context import Caller
 from api.errors import Conflict, Forbidden, Invalid, NotFound
 from api.services.access import (
     ROOT_PATH,
+    bind_in_root,
     deny,
     load_space,
     path_of,
@@ -20,7 +21,6 @@ from api.services.access import (
     require_over,
     require_root,
 )
-from store import access as access_store
 from store import audit, identities
 from store.models import Identity, Token
 from store.types import utcnow
@@ -167,22 +167,7 @@ async def _machine(caller: Caller, body: KeyCreate) -> Identity:
         identity = await identities.ensure_identity(session, body.identity, kind="machine")
         if identity.kind != "machine":  # made a person meanwhile
             raise Conflict(f"{identity.name} became a person meanwhile; pick another name")
-        for role in sorted(set(body.roles)):
-            await access_store.bind(
-                session,
-                role=role,
-                subject_kind="user",
-                subject=identity.id,
-                created_by=caller.actor.id,
-            )
-            await audit.record(
-                session,
-                "role_bound",
-                subject_id=identity.id,
-                subject_name=identity.name,
-                actor=caller.actor,
-                details={"role": role, "space": ROOT_PATH[-1].name, "kind": "user"},
-            )
+        await bind_in_root(session, caller, identity, body.roles)
     return identity
 
 

@@ -12,7 +12,14 @@ from access.permissions import sign_in_refusal
 from api.context import Caller
 from api.errors import Conflict, Forbidden, Invalid, NotFound
 from api.oauth.login import password_problem
-from api.services.access import ROOT_PATH, deny, require_grantable, require_over, require_root
+from api.services.access import (
+    ROOT_PATH,
+    bind_in_root,
+    deny,
+    require_grantable,
+    require_over,
+    require_root,
+)
 from store import access as access_store
 from store import audit, identities
 from store import users as store_users
@@ -145,14 +152,7 @@ async def create_user(caller: Caller, body: UserCreate) -> tuple[UserView, Passw
             user = await store_users.create_user(
                 session, body.name, email=body.email, password_hash=hashed
             )
-            for role in sorted(set(body.roles)):
-                await access_store.bind(
-                    session,
-                    role=role,
-                    subject_kind="user",
-                    subject=user.id,
-                    created_by=caller.actor.id,
-                )
+            await bind_in_root(session, caller, user, body.roles)
             if hashed is None:
                 clear = await store_users.create_password_link(session, user, ttl=LINK_TTL)
                 link = _link_view(caller, user, clear)
