@@ -200,6 +200,6 @@ async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
             project = (await http.get(f"{second.base}/api/v1/projects/survivor")).json()
             assert project["name"] == "survivor"
             # The lease lives in Temporal's SQLite file, so it survived the restart too.
-            assert project["lock"]["holder"] == "admin"
+            assert project["lock"]["holder"] == "ci"
     finally:
         assert second.stop() == 0
