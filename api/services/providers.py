@@ -24,6 +24,7 @@ from providers import trust
 from providers.models import ProviderAddress
 from providers.versions import VersionConstraintError, VersionConstraints
 from store import history, provider_locks
+from store.models import Project
 from store.types import new_id
 from workflows.lookup import LookupInput, ProviderLookupWorkflow
 
@@ -75,11 +76,20 @@ def check_lookup(caller: Caller, input: LookupInput) -> None:
 async def lookup(caller: Caller, input: LookupInput) -> dict[str, Any]:
     check_lookup(caller, input)
     client = await caller.temporal()
+    workflow_id = f"lookup-{input.kind}-{new_id()}"
+    pool = None
+    if input.project_id:
+        async with caller.db.session() as session:
+            project = await session.get(Project, input.project_id)
+        pool = project.pool if project is not None else None
+    signed = input.model_copy(
+        update={"assertion": caller.assertion(workflow_id, "lookup"), "pool": pool}
+    )
     try:
         return await client.execute_workflow(
             ProviderLookupWorkflow.run,
-            input,
-            id=f"lookup-{input.kind}-{new_id()}",
+            signed,
+            id=workflow_id,
             task_queue=caller.settings.temporal_task_queue,
             execution_timeout=timedelta(minutes=10),
             static_summary=f"{caller.actor.name}: {input.kind} {input.provider or input.query}"[
