@@ -82,6 +82,7 @@ def decision_refusal(
         return None
     return change_refusal(
         frozenset(actor.actions or ()),
+        scopes=actor.scopes,
         actor_id=actor.id,
         actor_name=actor.name,
         requester_id=requester.id,
