@@ -66,7 +66,14 @@ from workflows.models import (
     progress_marker,
 )
 from workflows.references import RESOURCE_ID_PATTERN, ReferenceError, find_references
-from workflows.temporal import SA_ACTOR, SA_OPERATION, SA_PROJECT, SA_STATUS
+from workflows.temporal import (
+    SA_ACTOR,
+    SA_OPERATION,
+    SA_PROJECT,
+    SA_STATUS,
+    UNPROCESSED_UPDATE,
+    resend_unprocessed,
+)
 
 __all__ = [
     "SETTLED",
@@ -478,8 +485,10 @@ async def _start(caller: Caller, submission: _Submission, wait_seconds: float) -
             ),
             wait_seconds,
         )
-    except TimeoutError:
-        await start.workflow_handle()  # started; it just did not settle in time
+    except (TimeoutError, WorkflowUpdateFailedError):
+        # Started; it just did not settle in time, or the worker that took the watch went
+        # away (Temporal's UnprocessedUpdate): the caller follows it from here.
+        await start.workflow_handle()
         return None
     return view
 
@@ -574,6 +583,8 @@ def _translate(exc: WorkflowUpdateFailedError | RPCError) -> IntentError:
             return Forbidden(cause.message)
         if cause.type == CHANGE_NOT_WAITING:
             return Conflict(cause.message)
+        if cause.type == UNPROCESSED_UPDATE:
+            return Unavailable(f"no worker took the decision ({cause.message}); retry in a moment")
         return IntentError(cause.message)
     if isinstance(exc, RPCError) and "completed" in str(exc).lower():
         return Conflict("the change already finished; nothing to decide")
@@ -596,7 +607,9 @@ async def _update(caller: Caller, change_id: str, method: Any, comment: str) -> 
         actor=actor, assertion=caller.assertion(handle.id, update, actor), comment=comment
     )
     try:
-        result: ChangeView = await handle.execute_update(method, request)
+        result: ChangeView = await resend_unprocessed(
+            lambda: handle.execute_update(method, request)
+        )
     except (WorkflowUpdateFailedError, RPCError) as exc:
         raise _translate(exc) from exc
     return result
