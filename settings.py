@@ -120,6 +120,26 @@ class Settings(BaseSettings):
     provider_concurrency: int = 8
     worker_max_activities: int = 32
 
+    # -- cloud integrations -------------------------------------------------------------
+    aws_principal_arn: str | None = Field(
+        default=None,
+        description="The IAM principal intent's worker runs as (its own credentials come from "
+        "the standard AWS chain of the worker host); shown in the trust policy each "
+        "integration's roles need.",
+    )
+    aws_min_session_seconds: int = Field(
+        default=900,
+        ge=1,
+        description="The shortest session an AWS integration may ask for (STS's own floor). "
+        "Lower only for a test cloud such as moto, to rehearse credential renewal.",
+    )
+    aws_renew_before_seconds: int = Field(
+        default=600,
+        ge=60,
+        description="Assumed-role credentials are renewed when a provider asks for them with "
+        "less than this left (providers' AWS SDKs ask again 5 minutes before expiry).",
+    )
+
     # -- failure drills -----------------------------------------------------------------
     fault_apply_pause_seconds: float = Field(
         default=0.0,

@@ -23,6 +23,8 @@ from activities.operations import Operations
 from activities.plan import PlanActivities
 from activities.policies import PolicyEvaluator
 from activities.runtime import Runtime
+from integrations.endpoint import CredentialEndpoint
+from integrations.sessions import RoleSessions
 from providers.pool import ProviderPool
 from providers.schema import SchemaCache
 from settings import Settings
@@ -54,10 +56,26 @@ async def worker_runtime(
         schema_cache=SchemaCache(settings.resolved_provider_dir / "schemas"),
         runtime_dir=settings.provider_runtime_dir,
     )
+    # Cloud sessions assumed from the worker's own credentials, served to providers.
+    credentials = CredentialEndpoint(
+        RoleSessions(
+            renew_before=settings.aws_renew_before_seconds, principal=settings.aws_principal_arn
+        ),
+        idle_seconds=settings.provider_idle_seconds,
+    )
+    await credentials.start()
     try:
-        yield Runtime(settings=settings, db=db, temporal=client, pool=pool, box=box)
+        yield Runtime(
+            settings=settings,
+            db=db,
+            temporal=client,
+            pool=pool,
+            box=box,
+            credentials=credentials,
+        )
     finally:
         await pool.aclose()
+        await credentials.aclose()
 
 
 def build_worker(client: Client, settings: Settings, db: Database, runtime: Runtime) -> Worker:

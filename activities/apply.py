@@ -30,6 +30,7 @@ from activities.planning import (
     stored_state,
 )
 from activities.runtime import ProviderBinding, ProviderRefused
+from integrations.kinds import Access
 from providers.codec import contains_unknown
 from providers.errors import ProviderApplyError, ProviderError
 from providers.results import ApplyResult as ProviderApplyResult
@@ -75,21 +76,28 @@ class ApplyActivities:
         project_id = input.project.id
         stored = await self.ops.stored(project_id)
         row = stored.get(request.resource_id)
-        binding = await self.ops.binding(project_id, request, stored)
-        async with self.rt.client(binding) as client, _heartbeating():
-            try:
-                return await self._apply_one(
-                    input, request, row, stored, binding, client, interrupted
-                )
-            except INFRASTRUCTURE:
-                # Like a worker dying: the journal stays "started", so the retried attempt
-                # knows it may have reached the cloud (and adopts what it created).
-                raise
-            except ProviderApplyError as exc:
-                partial = exc.result if isinstance(exc.result, ProviderApplyResult) else None
-                return await self._commit_failure(input, request, row, client, exc, partial)
-            except (ProviderError, ReferenceError, ProviderRefused) as exc:
-                return await self._commit_failure(input, request, row, client, exc, None)
+        # Imports and refreshes read; everything else writes (with the write role).
+        access: Access = "read" if request.kind in ("import", "refresh") else "write"
+        try:
+            binding = await self.ops.binding(input.change_id, project_id, request, stored)
+            async with self.rt.client(binding, access) as client, _heartbeating():
+                try:
+                    return await self._apply_one(
+                        input, request, row, stored, binding, client, interrupted
+                    )
+                except INFRASTRUCTURE:
+                    # Like a worker dying: the journal stays "started", so the retried
+                    # attempt knows it may have reached the cloud (and adopts what it made).
+                    raise
+                except ProviderApplyError as exc:
+                    partial = exc.result if isinstance(exc.result, ProviderApplyResult) else None
+                    return await self._commit_failure(input, request, row, client, exc, partial)
+                except (ProviderError, ReferenceError, ProviderRefused) as exc:
+                    return await self._commit_failure(input, request, row, client, exc, None)
+        except ProviderRefused as exc:
+            # Refused before any provider was called (no integration, Write off, the role
+            # could not be assumed): nothing reached the cloud.
+            return await self._refused(input, request, exc)
 
     async def _apply_one(
         self,
@@ -102,7 +110,6 @@ class ApplyActivities:
         interrupted: bool,
     ) -> ApplyResult:
         type_name = request.resource_type
-        binding.require("read" if request.kind in ("import", "refresh") else "write")
         if request.kind == "import":
             assert request.import_id is not None
             imported = await client.import_resource(type_name, request.import_id)
@@ -339,6 +346,25 @@ class ApplyActivities:
                     if deposed
                     else None,
                 },
+            )
+        return result
+
+    async def _refused(
+        self, input: ApplyInput, request: OperationRequest, exc: ProviderRefused
+    ) -> ApplyResult:
+        result = ApplyResult(
+            index=input.index,
+            status="failed",
+            action=input.approved_action,
+            diagnostics=error_view(exc),
+        )
+        async with self.rt.db.transaction() as session:
+            await self._finish(
+                session,
+                input,
+                request,
+                result,
+                details={"diagnostics": [d.model_dump() for d in result.diagnostics]},
             )
         return result
 

@@ -169,7 +169,9 @@ class LookupActivities:
             source = f"hashicorp/{source}"
         constraint = input.version or await self.rt.pinned_version(input.project_id, source)
         try:
-            binding = await self.rt.binding(input.project_id, source, constraint)
+            binding = await self.rt.binding(
+                input.project_id, source, constraint, actor=input.actor or "unknown"
+            )
             binding.require("read")
         except ProviderRefused as exc:
             raise _invalid(str(exc)) from exc
@@ -181,33 +183,36 @@ class LookupActivities:
             config = resolve_config(input.config or {}, values, set())
         except ReferenceError as exc:
             raise _invalid(str(exc)) from exc
-        async with self.rt.client(binding) as client:
-            try:
-                block = client.data_source_schema(input.data_source).block
-                # Data source results are shown: no sensitive value may flow into one.
-                check_sensitive_references(block, input.config, views)
-            except UnknownTypeError as exc:
-                raise _invalid(str(exc)) from exc
-            except ReferenceError as exc:
-                raise _invalid(str(exc)) from exc
-            try:
-                result = await client.read_data_source(input.data_source, config or {})
-            except UnknownTypeError as exc:
-                raise _invalid(str(exc)) from exc
-            except ProviderError as exc:
-                raise _invalid(
-                    "; ".join(
-                        d.summary + (f" ({d.attribute})" if d.attribute else "")
-                        for d in error_view(exc)
-                    )
-                ) from exc
-            schema = client.data_source_schema(input.data_source)
-            state = result.state
-            view = (
-                to_user(redact(schema.block, from_wire(state, schema.implied_type)))
-                if state
-                else None
-            )
+        try:
+            async with self.rt.client(binding, "read") as client:
+                try:
+                    block = client.data_source_schema(input.data_source).block
+                    # Data source results are shown: no sensitive value may flow into one.
+                    check_sensitive_references(block, input.config, views)
+                except UnknownTypeError as exc:
+                    raise _invalid(str(exc)) from exc
+                except ReferenceError as exc:
+                    raise _invalid(str(exc)) from exc
+                try:
+                    result = await client.read_data_source(input.data_source, config or {})
+                except UnknownTypeError as exc:
+                    raise _invalid(str(exc)) from exc
+                except ProviderError as exc:
+                    raise _invalid(
+                        "; ".join(
+                            d.summary + (f" ({d.attribute})" if d.attribute else "")
+                            for d in error_view(exc)
+                        )
+                    ) from exc
+                schema = client.data_source_schema(input.data_source)
+                state = result.state
+                view = (
+                    to_user(redact(schema.block, from_wire(state, schema.implied_type)))
+                    if state
+                    else None
+                )
+        except ProviderRefused as exc:  # the read role could not be assumed
+            raise _invalid(str(exc)) from exc
         return {
             "provider": client.installed.address.short,
             "version": client.installed.version,

@@ -53,10 +53,22 @@ class Operations:
         return source, constraint
 
     async def binding(
-        self, project_id: str, request: OperationRequest, stored: dict[str, Resource]
+        self,
+        change_id: str,
+        project_id: str,
+        request: OperationRequest,
+        stored: dict[str, Resource],
     ) -> ProviderBinding:
+        """The operation's provider binding; its cloud session is the change's, for the
+        requester the server recorded (not whatever a workflow input claims)."""
         source, constraint = await self.provider_of(project_id, request, stored)
-        return await self.rt.binding(project_id, source, constraint)
+        async with self.rt.db.session() as session:
+            change = await store_changes.get_change(session, change_id)
+        if change is None:
+            raise invalid(f"change {change_id} has no request in the database")
+        return await self.rt.binding(
+            project_id, source, constraint, actor=change.actor_name, change_id=change_id
+        )
 
     def digest(self, request: OperationRequest) -> str:
         """A keyed digest of what was asked: apply refuses a request changed since its plan.

@@ -176,9 +176,8 @@ class PlanActivities:
     ) -> tuple[PlannedOperation, dict[str, Any] | None]:
         row = stored.get(request.resource_id)
         check_existence(request, row, change_id)
-        binding = await self.ops.binding(project_id, request, stored)
-        binding.require("read")
-        async with self.rt.client(binding) as client:
+        binding = await self.ops.binding(change_id, project_id, request, stored)
+        async with self.rt.client(binding, "read") as client:
             type_name = request.resource_type
             if request.kind == "import":
                 assert request.import_id is not None

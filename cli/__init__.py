@@ -26,6 +26,7 @@ def _register_subcommands() -> None:
     # Imported here so `intent --help` stays quick and each sub-app owns its imports.
     from cli.access import roles_app, spaces_app
     from cli.changes import app as changes_app
+    from cli.integrations import app as integrations_app
     from cli.mcp_config import mcp_config
     from cli.policy import app as policy_app
     from cli.providers import app as providers_app
@@ -34,6 +35,7 @@ def _register_subcommands() -> None:
     from cli.users import app as users_app
 
     app.add_typer(changes_app, name="changes")
+    app.add_typer(integrations_app, name="integrations")
     app.add_typer(tokens_app, name="tokens")
     app.add_typer(users_app, name="users")
     app.add_typer(spaces_app, name="spaces")

@@ -3,8 +3,9 @@
 Starting hashicorp/aws and configuring it costs hundreds of milliseconds and
 ~0.3 GiB of memory, while a plan against a warm process takes milliseconds. The pool
 keeps one configured process per (provider address, version, binary, config hash —
-the hash covers the provider config *and* its environment) and hands out
-``ProviderClient``s for it:
+the hash covers the provider config *and* its environment —, credential identity: the
+cloud session it acts as, so one change's credentials never reach another change's
+process) and hands out ``ProviderClient``s for it:
 
     async with pool.client(installed, config={"region": "us-east-1"}, env=creds) as c:
         change = await c.plan("aws_s3_bucket", None, {"bucket": "b1"})
@@ -42,7 +43,7 @@ __all__ = ["PoolKey", "ProviderPool", "config_hash"]
 
 log = logging.getLogger(__name__)
 
-PoolKey = tuple[str, str, str, str]
+PoolKey = tuple[str, str, str, str, str]
 
 
 def config_hash(config: Mapping[str, Any] | None, env: Mapping[str, str] | None) -> str:
@@ -173,9 +174,11 @@ class ProviderPool:
         installed: InstalledProvider,
         config: Mapping[str, Any] | None = None,
         env: Mapping[str, str] | None = None,
+        identity: str = "",
     ) -> AsyncIterator[ProviderClient]:
-        """Lease a configured client for ``installed`` with this config and env."""
-        entry = await self._acquire(installed, config, env)
+        """Lease a configured client for ``installed`` with this config and env, acting
+        as ``identity`` (the cloud session whose credentials it gets; "" for none)."""
+        entry = await self._acquire(installed, config, env, identity)
         try:
             yield entry.client
         finally:
@@ -189,12 +192,19 @@ class ProviderPool:
         installed: InstalledProvider,
         config: Mapping[str, Any] | None,
         env: Mapping[str, str] | None,
+        identity: str,
     ) -> _Entry:
         if self._closed:
             raise RuntimeError("provider pool is closed")
         self._ensure_reaper()
         digest = config_hash(config, env)
-        key: PoolKey = (str(installed.address), installed.version, installed.sha256, digest)
+        key: PoolKey = (
+            str(installed.address),
+            installed.version,
+            installed.sha256,
+            digest,
+            identity,
+        )
         lock = self._key_locks.setdefault(key, asyncio.Lock())
         async with lock:
             entry = self._entries.get(key)

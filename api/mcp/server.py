@@ -26,7 +26,14 @@ from api.arguments import describe_argument_errors
 from api.auth import BearerAuthMiddleware
 from api.context import AppContext, Caller
 from api.errors import IntentError
-from api.mcp import tools_changes, tools_policies, tools_projects, tools_providers, tools_state
+from api.mcp import (
+    tools_changes,
+    tools_integrations,
+    tools_policies,
+    tools_projects,
+    tools_providers,
+    tools_state,
+)
 from api.urls import allowed_hosts, allowed_origins
 from store.secrets import SecretBox
 
@@ -44,6 +51,9 @@ state, history and locks. Work like this:
 2. Lock: project-use NAME. Only the lock holder changes a project; the lease lapses
    after a few minutes without calls and every call renews it. If someone else holds
    it, tell the user who and until when; do not retry in a loop.
+   Cloud access: integration-list shows the project's integrations (AWS: region,
+   Read, Write). To create AWS resources one must be attached with the region the
+   user wants and Write on (integration-attach; ask the user before turning on Write).
 3. Learn the schema before writing config: provider-describe hashicorp/aws (filter
    by name), then provider-resources-describe for the exact attributes and blocks.
    Blocks are lists of objects, e.g. "versioning_configuration": [{"status": "Enabled"}].
@@ -183,6 +193,13 @@ def build_mcp(app_ctx: AppContext) -> McpEndpoint:
     )
     server.middleware.append(ReadOnlyGate(server))
     endpoint = McpEndpoint(app_ctx, server)
-    for module in (tools_projects, tools_providers, tools_changes, tools_state, tools_policies):
+    for module in (
+        tools_projects,
+        tools_providers,
+        tools_changes,
+        tools_state,
+        tools_policies,
+        tools_integrations,
+    ):
         module.register(endpoint)
     return endpoint

@@ -18,6 +18,11 @@ router = APIRouter(tags=["changes"])
 class ChangeCreate(BaseModel):
     operations: list[OperationInput] = Field(min_length=1, max_length=100)
     dry_run: bool = False
+    region: str | None = Field(
+        default=None,
+        description="The region you expect the change to act in; refused if the project's "
+        "integration is attached with another",
+    )
     wait_seconds: float = Field(
         default=0, ge=0, le=600, description="Follow the change this long before answering"
     )
@@ -49,7 +54,9 @@ class ChangeRow(BaseModel):
     "/projects/{ref}/changes", response_model=ChangeSummary, status_code=status.HTTP_202_ACCEPTED
 )
 async def create_change(caller: CallerDep, ref: str, body: ChangeCreate) -> ChangeSummary:
-    change_id = await svc.submit(caller, ref, body.operations, dry_run=body.dry_run)
+    change_id = await svc.submit(
+        caller, ref, body.operations, dry_run=body.dry_run, region=body.region
+    )
     view = await svc.wait(caller, change_id, seconds=body.wait_seconds)
     return svc.summarize(view, caller.settings.base_url)
 

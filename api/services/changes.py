@@ -28,6 +28,7 @@ from api.context import Caller
 from api.errors import Busy, Conflict, Forbidden, IntentError, Invalid, NotFound, Unavailable
 from api.services import locks
 from api.services.access import readable, require
+from api.services.integrations import check_regions
 from api.services.projects import load_project, project_path
 from store import changes as store_changes
 from store import projects as store_projects
@@ -238,14 +239,18 @@ async def submit(
     operations: list[OperationInput],
     *,
     dry_run: bool = False,
+    region: str | None = None,
 ) -> str:
-    """Store the request and start its ChangeWorkflow; return the change id."""
+    """Store the request and start its ChangeWorkflow; return the change id. ``region``:
+    where the caller expects it to act (refused when the project's integration acts
+    elsewhere)."""
     project = await current_project(caller, project_ref)
     path = await project_path(caller, project)
     for kind in sorted({op.kind for op in operations}):
         require(caller, f"intent-resource:{kind}", path)
     await require_lease(caller, project)
     requests = await _requests(caller, project, operations)
+    await check_regions(caller, project, requests, region)
     change_id = change_workflow_id(project.id, new_id())
     if not dry_run:
         await _close_orphans(caller, project, {r.resource_id for r in requests})

@@ -17,8 +17,8 @@ from store import access as access_store
 from store import history
 from store import projects as store_projects
 from store import resources as store_resources
-from store.environments import sandbox_integration
-from store.models import ROOT_SPACE_ID, Project, ProjectLock
+from store.integrations import ensure_sandbox
+from store.models import ROOT_SPACE_ID, IntegrationAttachment, Project, ProjectLock
 from store.types import utcnow
 from workflows.lock import Lease
 
@@ -200,7 +200,20 @@ async def create_project(caller: Caller, body: ProjectCreate) -> ProjectView:
                 space_id=space.id,
             )
             if caller.settings.sandbox:
-                session.add(sandbox_integration(project.id, caller.settings.sandbox_region))
+                # New projects play in the sandbox until a real integration is attached.
+                region = caller.settings.sandbox_region
+                sandbox = await ensure_sandbox(session, region)
+                session.add(
+                    IntegrationAttachment(
+                        project_id=project.id,
+                        integration_id=sandbox.id,
+                        provider=sandbox.provider,
+                        region=region,
+                        read=True,
+                        write=True,
+                        created_by=caller.actor.id,
+                    )
+                )
             await history.record(
                 session,
                 subject="project",

@@ -75,10 +75,13 @@ async def _plant(db: Database) -> str:
         )
         session.add(
             Integration(
-                project_id=project.id,
-                provider="hashicorp/aws",
                 name="prod",
-                config={"region": "eu-west-1", "secret_key": PASSWORD},
+                kind="static",
+                provider="hashicorp/aws",
+                config={
+                    "provider": "hashicorp/aws",
+                    "config": {"region": "eu-west-1", "secret_key": PASSWORD},
+                },
             )
         )
         return project.id
@@ -110,8 +113,8 @@ async def test_secret_columns_are_sealed_and_open_only_where_allowed(url: str) -
             assert isinstance(change.request[0]["config"], Sealed)
             assert change.request[0]["resource_id"] == "db"
             integration = (await session.scalars(sa.select(Integration))).one()
-            assert integration.config["region"] == "eu-west-1"
-            assert integration.config["secret_key"].startswith("enc:v1:")
+            assert integration.config["config"]["region"] == "eu-west-1"
+            assert integration.config["config"]["secret_key"].startswith("enc:v1:")
             # Written back untouched by the server, it still opens for the worker.
             integration.name = "renamed"
             session.add(integration)
@@ -120,15 +123,13 @@ async def test_secret_columns_are_sealed_and_open_only_where_allowed(url: str) -
             resource = (await session.scalars(sa.select(Resource))).one()
             assert resource.config["value"] == SECRET and resource.private == "cHJpdmF0ZQ=="
             integration = (await session.scalars(sa.select(Integration))).one()
-            assert integration.config == {"region": "eu-west-1", "secret_key": PASSWORD}
+            assert integration.config["config"] == {"region": "eu-west-1", "secret_key": PASSWORD}
         # A process with no key writes nothing in the clear: it cannot write at all.
         keyless = Database(url)
         try:
             with pytest.raises(sa.exc.StatementError, match="no secret key bound"):
                 async with keyless.transaction() as session:
-                    session.add(
-                        Integration(project_id=resource.project_id, provider="x/y", name="n")
-                    )
+                    session.add(Integration(name="n", kind="static", provider="x/y"))
         finally:
             await keyless.dispose()
     finally:
