@@ -136,6 +136,12 @@ class RoleSessions:
         self.principal = principal
         self._held: dict[str, _Held] = {}
         self._clients: dict[tuple[str | None, str, bool, bool], Any] = {}
+        # botocore logs response bodies at DEBUG: STS's carry the credentials. Whatever
+        # level intent runs at, the AWS SDK's own loggers stay above that.
+        for name in ("botocore", "boto3"):
+            sdk = logging.getLogger(name)
+            if sdk.level < logging.INFO:
+                sdk.setLevel(logging.INFO)
 
     async def credentials(self, key: SessionKey) -> Credentials:
         """Valid credentials for ``key``: the held ones while more than ``renew_before``

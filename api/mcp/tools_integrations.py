@@ -14,9 +14,9 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from api.context import Caller
-from api.errors import Invalid
 from api.services import integrations as svc
 from api.services.changes import current_project
+from store import projects as store_projects
 
 if TYPE_CHECKING:
     from api.mcp.server import McpEndpoint
@@ -40,13 +40,12 @@ class IntegrationList(BaseModel):
 
 async def _listing(caller: Caller, project: str | None) -> IntegrationList:
     if project is None:
-        everything = await svc.list_integrations(caller)
-        try:
-            found = await current_project(caller, None)
-        except Invalid:  # no lock held: nothing to attach to yet
+        async with caller.db.session() as session:
+            held = await store_projects.projects_locked_by(session, caller.actor.id)
+        if not held:  # no project in hand: everything the caller may see
+            everything = await svc.list_integrations(caller)
             return IntegrationList(project=None, attached=[], available=everything)
-    else:
-        found = await current_project(caller, project)
+    found = await current_project(caller, project)
     return IntegrationList(
         project=found.name,
         attached=await svc.list_attachments(caller, found.id),

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
 from access.credentials import admin_only_attributes
-from access.models import SpacePath, space_path
+from access.models import SpacePath
 from access.permissions import ADMIN, is_allowed
 from activities.runtime import implied_provider
 from api.context import Caller
@@ -142,18 +142,6 @@ def kind_rules(settings: Settings) -> KindRules:
     )
 
 
-async def _visible_spaces(caller: Caller) -> set[str]:
-    """Spaces whose integrations the caller may see: where they hold
-    ``intent-integration:read`` and above (an integration there may be attached to the
-    projects they read)."""
-    async with caller.db.session() as session:
-        spaces = await access_store.space_map(session)
-    seen: set[str] = set()
-    for space_id in await readable(caller, READ):
-        seen |= {s.id for s in space_path(space_id, spaces)}
-    return seen
-
-
 async def _view(caller: Caller, row: Integration) -> IntegrationView:
     async with caller.db.session() as session:
         projects = await store.attachments_using(session, row.id)
@@ -172,14 +160,17 @@ async def _view(caller: Caller, row: Integration) -> IntegrationView:
 
 
 async def _load(caller: Caller, ref: str) -> tuple[Integration, SpacePath]:
+    """The integration ``ref`` names, if the caller may read it (its space or above)."""
     async with caller.db.session() as session:
         row = await store.find_integration(session, ref)
-    if row is None or row.space_id not in await _visible_spaces(caller):
+    if row is None:
         raise NotFound(
-            f"there is no integration {ref!r} you may see; list them with integration-list "
-            "or `intent integrations list`"
+            f"there is no integration {ref!r}; list them with integration-list or "
+            "`intent integrations list`"
         )
-    return row, await path_of(caller, row.space_id)
+    path = await path_of(caller, row.space_id)
+    require(caller, READ, path)
+    return row, path
 
 
 def _admin_only(caller: Caller, settings: dict[str, Any], path: SpacePath) -> None:
@@ -225,7 +216,7 @@ async def _record(
 
 
 async def list_integrations(caller: Caller, space: str | None = None) -> list[IntegrationView]:
-    visible = await _visible_spaces(caller)
+    visible = await readable(caller, READ)
     if space is not None:
         visible &= {(await load_space(caller, space)).id}
     async with caller.db.session() as session:
@@ -236,7 +227,7 @@ async def list_integrations(caller: Caller, space: str | None = None) -> list[In
 async def attachable(caller: Caller, project_ref: str) -> list[IntegrationView]:
     """The integrations the project may attach (its space and above) that the caller sees."""
     _, path = await located(caller, project_ref)
-    spaces = {space.id for space in path} & await _visible_spaces(caller)
+    spaces = {space.id for space in path} & await readable(caller, READ)
     async with caller.db.session() as session:
         rows = await store.list_integrations(session, space_ids=spaces)
     return [await _view(caller, row) for row in rows]
@@ -351,12 +342,7 @@ async def _attachable(
 ) -> tuple[Project, SpacePath, Integration]:
     project, path = await located(caller, project_ref)
     require(caller, ATTACH, path)
-    async with caller.db.session() as session:
-        row = await store.find_integration(session, integration_ref)
-    if row is None:
-        raise NotFound(
-            f"there is no integration {integration_ref!r}; list them with integration-list"
-        )
+    row, _ = await _load(caller, integration_ref)
     if row.space_id not in {space.id for space in path}:
         where = (await path_of(caller, row.space_id))[-1].name
         raise Invalid(

@@ -148,10 +148,9 @@ async def test_environment_and_integrations(aws_stack: IntentStack) -> None:
     bob = await aws_stack.http("bob")
     await alice.post("/api/v1/projects", json={"name": "envs"})
     integrations = (await alice.get("/api/v1/projects/envs/integrations")).json()
-    assert integrations[0]["provider"] == "hashicorp/aws"
-    assert (
-        integrations[0]["kind"] == "sandbox" and "not a real AWS account" in integrations[0]["name"]
-    )
+    assert [(i["provider"], i["integration"], i["kind"], i["sandbox"]) for i in integrations] == [
+        ("hashicorp/aws", "sandbox", "aws", True)
+    ]
 
     # Without the lock (or admin) nobody edits credentials.
     denied = await bob.put(
@@ -195,6 +194,18 @@ async def test_environment_and_integrations(aws_stack: IntentStack) -> None:
         "STAGE": "dev",
     }
 
+    # The credential-source rule on integrations: whoever manages them (not an admin)
+    # may not point a provider at files, profiles, endpoints or proxies.
+    made = await root.post(
+        "/api/v1/roles",
+        json={
+            "name": "integration-manager",
+            "description": "manages integrations",
+            "actions": ["intent-integration:manage", "intent-integration:read"],
+        },
+    )
+    assert made.status_code == 201, made.text
+    carol = await aws_stack.http("carol", ["integration-manager"])
     for pointer in (
         {"shared_credentials_files": ["/root/.aws/credentials"]},
         {"shared_config_files": ["/root/.aws/config"]},
@@ -205,23 +216,56 @@ async def test_environment_and_integrations(aws_stack: IntentStack) -> None:
         {"http_proxy": "http://attacker.example:3128"},
         {"insecure": True},
     ):
-        refused = await alice.put(
-            "/api/v1/projects/envs/integrations/hashicorp/aws",
-            json={"name": "sneaky", "kind": "static", "config": {"region": "eu-west-1", **pointer}},
+        refused = await carol.post(
+            "/api/v1/integrations",
+            json={
+                "name": "sneaky",
+                "kind": "static",
+                "settings": {
+                    "provider": "hashicorp/aws",
+                    "config": {"region": "eu-west-1", **pointer},
+                },
+            },
         )
         assert refused.status_code == 403, pointer
         assert "credential-source rule" in refused.json()["message"]
         assert next(iter(pointer)) in refused.json()["message"]
-    attached = await alice.put(
-        "/api/v1/projects/envs/integrations/hashicorp/aws",
+    endpoint = await carol.post(
+        "/api/v1/integrations",
+        json={
+            "name": "elsewhere",
+            "settings": {
+                "role_arn": "arn:aws:iam::123456789012:role/w",
+                "endpoint": "http://attacker.example",
+            },
+        },
+    )
+    assert endpoint.status_code == 403 and "endpoint" in endpoint.json()["message"]
+    created = await carol.post(
+        "/api/v1/integrations",
         json={
             "name": "prod account",
             "kind": "static",
-            "config": {"region": "eu-west-1", "secret_key": "do-not-show"},
+            "settings": {
+                "provider": "hashicorp/aws",
+                "config": {"region": "eu-west-1", "secret_key": "do-not-show"},
+            },
         },
     )
-    assert attached.status_code == 200
-    assert attached.json()["config"] == {"region": "eu-west-1", "secret_key": "********"}
+    assert created.status_code == 201, created.text
+    assert created.json()["settings"]["config"] == {
+        "region": "eu-west-1",
+        "secret_key": "********",
+    }
+    # Members attach what exists (with the lock); they do not create integrations.
+    assert (
+        await alice.post("/api/v1/integrations", json={"name": "mine", "settings": {}})
+    ).status_code == 403
+    attached = await alice.put(
+        "/api/v1/projects/envs/integrations/prod account", json={"read": True, "write": True}
+    )
+    assert attached.status_code == 200, attached.text
+    assert attached.json()["region"] == "eu-west-1"
     assert (await root.delete("/api/v1/projects/envs/environment/STAGE")).status_code == 204
     history = (await alice.get("/api/v1/projects/envs/history")).json()["entries"]
     assert [(e["subject"], e["operation"]) for e in history[:5]] == [
@@ -231,6 +275,7 @@ async def test_environment_and_integrations(aws_stack: IntentStack) -> None:
         ("environment", "set"),
         ("environment", "set"),
     ]
+    assert history[1]["before"]["integration"] == "sandbox"
     assert "hunter2" not in str(history) and "do-not-show" not in str(history)
 
 
@@ -238,16 +283,11 @@ async def test_integration_without_write_access_refuses_changes(aws_stack: Inten
     http = await aws_stack.http("alice")
     await http.post("/api/v1/projects", json={"name": "readonly"})
     await http.post("/api/v1/projects/readonly/lock")
-    await http.put(
-        "/api/v1/projects/readonly/integrations/hashicorp/aws",
-        json={
-            "name": "read only",
-            "kind": "sandbox",
-            "config": {"region": "us-east-1"},
-            "read": True,
-            "write": False,
-        },
+    switched = await http.put(
+        "/api/v1/projects/readonly/integrations/sandbox",
+        json={"region": "us-east-1", "read": True, "write": False},
     )
+    assert switched.status_code == 200, switched.text
     response = await http.post(
         "/api/v1/projects/readonly/changes",
         json={
@@ -264,4 +304,4 @@ async def test_integration_without_write_access_refuses_changes(aws_stack: Inten
     )
     body = response.json()
     assert body["status"] == "failed", body
-    assert "does not grant write access" in body["operations"][0]["error"]
+    assert "has Write off" in body["operations"][0]["error"]
