@@ -324,8 +324,8 @@ class Stack:
         self.say(f"  Temporal UI  : {temporal_ui or 'your cluster UI'}")
         if s.sandbox:
             self.say(
-                f"  sandbox AWS  : {s.sandbox_endpoint}  (moto; new projects use it until you "
-                "attach a real AWS integration)"
+                f"  sandbox AWS  : {s.sandbox_endpoint}  (moto: the 'sandbox' integration new "
+                "projects get until you attach a real AWS one)"
             )
         self.say(f"  data         : {s.data_dir.resolve()}  (logs: *.log there)")
         self.say()

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.api.mcp_client import mcp_client
+from tests.support.providers import mirror_roots
 from tests.support.stack import free_port
 
 pytestmark = pytest.mark.slow
@@ -67,6 +68,8 @@ class Up:
         self.port, self.temporal_port, self.ui_port = free_port(), free_port(), free_port()
         self.sandbox_port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("INTENT_")}
+        # Offline: the sandbox's AWS provider comes from the machine's mirror.
+        env["INTENT_PROVIDER_MIRRORS"] = ":".join(str(p) for p in mirror_roots())
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -170,6 +173,21 @@ async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
             assert not created.is_error, created.content
             used = await client.call_tool("project-use", {"project": "survivor"})
             assert not used.is_error, used.content
+            # The sandbox: an AWS integration on the local moto server, its role assumed
+            # for the change like any other.
+            listed = await client.call_tool("integration-list", {})
+            assert listed.structured_content is not None
+            attached = listed.structured_content["attached"]
+            assert [(a["integration"], a["sandbox"], a["write"]) for a in attached] == [
+                ("sandbox", True, True)
+            ]
+            bucket = {"resource_id": "b", "resource_type": "aws_s3_bucket", "config": {}}
+            made = await client.call_tool(
+                "lifecycle-resources-create",
+                {"resources": [{**bucket, "config": {"bucket": "survivor-bucket"}}]},
+            )
+            assert made.structured_content is not None, made.content
+            assert made.structured_content["status"] == "applied", made.structured_content
         # A crashed worker is restarted; the stack keeps serving.
         worker = _child_running(first.process.pid, "worker")
         assert worker is not None
