@@ -60,6 +60,7 @@ bench: install-test
 	$(PY) bench/policies.py
 	$(PY) bench/changes.py
 	$(PY) bench/auth.py
+	$(PY) bench/integrations.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

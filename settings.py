@@ -117,6 +117,11 @@ class Settings(BaseSettings):
     )
     provider_pool_size: int = 8
     provider_idle_seconds: float = 600.0
+    provider_session_idle_seconds: float = Field(
+        default=120.0,
+        description="Idle processes of a cloud session (one change's) stop sooner: the "
+        "next change gets its own.",
+    )
     provider_concurrency: int = 8
     worker_max_activities: int = 32
 

@@ -12,7 +12,9 @@ process) and hands out ``ProviderClient``s for it:
 
 - bounded: at most ``provider_pool_size`` processes; the least recently used idle one
   is stopped to make room, and callers wait when all are busy;
-- idle processes are stopped after ``provider_idle_seconds``;
+- idle processes are stopped after ``provider_idle_seconds``, those of a credential
+  identity (one change's cloud session, of no use once the change is done) after
+  ``provider_session_idle_seconds``;
 - every process runs at most ``provider_concurrency`` RPCs at once;
 - a process that exited or whose channel broke is replaced on next use;
 - ``aclose()`` stops everything (and parent-death signals cover a crashed worker).
@@ -80,6 +82,7 @@ class ProviderPool:
         *,
         size: int | None = None,
         idle_seconds: float | None = None,
+        session_idle_seconds: float | None = None,
         concurrency: int | None = None,
         schema_cache: SchemaCache | None = None,
         runtime_dir: Path | None = None,
@@ -94,6 +97,10 @@ class ProviderPool:
 
         self.size = max(1, int(pick(size, "provider_pool_size", 8)))
         self.idle_seconds = float(pick(idle_seconds, "provider_idle_seconds", 600.0))
+        self.session_idle_seconds = min(
+            self.idle_seconds,
+            float(pick(session_idle_seconds, "provider_session_idle_seconds", 120.0)),
+        )
         self.concurrency = max(1, int(pick(concurrency, "provider_concurrency", 8)))
         if schema_cache is None:
             data_dir = (
@@ -296,7 +303,7 @@ class ProviderPool:
             self._reaper = asyncio.create_task(self._reap_loop(), name="provider-pool-reaper")
 
     async def _reap_loop(self) -> None:
-        interval = max(0.2, min(self.idle_seconds / 4, 30.0))
+        interval = max(0.2, min(self.session_idle_seconds / 4, 30.0))
         while not self._closed:
             await asyncio.sleep(interval)
             try:
@@ -310,7 +317,8 @@ class ProviderPool:
         victims = [
             e
             for e in list(self._entries.values())
-            if (e.idle_for > self.idle_seconds) or (not e.client.alive and e.leases == 0)
+            if (e.idle_for > (self.session_idle_seconds if e.key[4] else self.idle_seconds))
+            or (not e.client.alive and e.leases == 0)
         ]
         for entry in victims:
             log.info("stopping idle provider %s", entry.client.process.label)
