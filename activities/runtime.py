@@ -119,7 +119,7 @@ class ProviderBinding:
             f"{access}=true, the project's Integrations tab, or `intent integrations attach "
             f"PROJECT {facts.name} --{access}`"
             + ("; needs intent-integration:write" if access == "write" else "")
-            + "), then retry the change"
+            + "), then retry the change (or ask for it again)"
         )
 
 

@@ -226,7 +226,7 @@ class RoleSessions:
             raise CredentialsUnavailable(
                 f"cannot reach AWS STS to assume role {key.role_arn} (integration "
                 f"{key.integration}): {type(exc).__name__}; check the worker's network "
-                "access to STS, then retry"
+                "access to STS, then try the change again"
             ) from None
         raw = answer["Credentials"]
         expiration = raw["Expiration"]
@@ -255,13 +255,13 @@ class RoleSessions:
             return (
                 f"intent's worker could not assume {role}: the worker's own AWS credentials "
                 "have expired; renew them where the worker runs (its standard AWS chain), "
-                "then retry"
+                "then try the change again"
             )
         if code in ("InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException"):
             return (
                 f"intent's worker could not assume {role}: AWS does not accept the worker's "
                 "own credentials; fix them where the worker runs (its standard AWS chain), "
-                "then retry"
+                "then try the change again"
             )
         if code == "ValidationError" and "DurationSeconds" in str(error.get("Message", "")):
             return (

@@ -489,6 +489,29 @@ async def test_a_long_apply_renews_its_credentials(cloud: Cloud) -> None:
     assert order == sorted(order)
 
 
+async def test_expired_worker_credentials_name_the_fix(cloud: Cloud) -> None:
+    await _project(cloud, "expiring")
+    # The worker's own credentials have expired before a change: nothing runs.
+    cloud.proxy.sts_error = "ExpiredToken"
+    try:
+        stopped = await cloud.ok(
+            "alice",
+            "lifecycle-resources-create",
+            {"project": "expiring", "resources": [_bucket("a", "expiring-a")]},
+        )
+    finally:
+        cloud.proxy.sts_error = None
+    fix = "the worker's own AWS credentials have expired; renew them where the worker runs"
+    assert stopped["status"] == "invalid" and fix in json.dumps(stopped), stopped
+    assert "expiring-a" not in cloud.buckets()
+    again = await cloud.ok(
+        "alice",
+        "lifecycle-resources-create",
+        {"project": "expiring", "resources": [_bucket("a", "expiring-a")]},
+    )
+    assert again["status"] == "applied", again
+
+
 async def test_credentials_never_show(cloud: Cloud) -> None:
     """Every credential STS issued in this module (and the worker's own): not in tool
     or REST output, history, Temporal, logs, or any byte of the data directory."""

@@ -189,3 +189,22 @@ def test_credentials_do_not_print() -> None:
     made = Credentials("ASIAX", "s3cr3t", "t0k3n", datetime(2030, 1, 1, tzinfo=UTC))
     assert "s3cr3t" not in repr(made) and "t0k3n" not in str(made) and "ASIAX" not in repr(made)
     assert json.dumps({"shown": repr(made)}).count("2030") == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "fix"),
+    [
+        ("AccessDenied", "not authorized", "trust policy must allow arn:aws:iam::1:user/w"),
+        ("ExpiredToken", "expired", "the worker's own AWS credentials have expired"),
+        ("InvalidClientTokenId", "bad", "does not accept the worker's own credentials"),
+        ("ValidationError", "DurationSeconds exceeds", "raise the role's maximum session"),
+        ("RegionDisabledException", "off", "STS is not activated in region us-east-1"),
+        ("Throttling", "slow down", "Throttling: slow down"),
+    ],
+)
+def test_sts_refusals_name_the_fix(code: str, message: str, fix: str) -> None:
+    from botocore.exceptions import ClientError
+
+    refused = ClientError({"Error": {"Code": code, "Message": message}}, "AssumeRole")
+    said = RoleSessions(principal="arn:aws:iam::1:user/w")._explain(_key(), refused)
+    assert fix in said and ROLE in said and "acme" in said

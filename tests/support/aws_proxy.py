@@ -4,7 +4,9 @@ Providers and the worker's STS client talk to it as their AWS endpoint; it forwa
 every request to moto unchanged (Host header included, so SigV4 signatures still
 verify where moto enforces IAM) and records the access key id that signed it, whether
 a session token came with it, and the time. ``delay`` slows every forwarded request
-down, to stretch an apply over credential renewals.
+down, to stretch an apply over credential renewals; ``sts_error`` answers every STS
+call with that error code instead of forwarding it (what STS says when the caller's
+own credentials have expired).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class AwsProxy:
         self.upstream = (target.hostname or "127.0.0.1", target.port or 80)
         self.records: list[Signed] = []
         self.delay = 0.0
+        self.sts_error: str | None = None
         self._lock = threading.Lock()
         proxy = self
 
@@ -52,10 +55,17 @@ class AwsProxy:
 
             def _forward(self) -> None:
                 body = self._body()
-                proxy._record(self.command, self.path, self.headers.get("Authorization", ""),
-                              "X-Amz-Security-Token" in self.headers)  # fmt: skip
+                signed = proxy._record(
+                    self.command,
+                    self.path,
+                    self.headers.get("Authorization", ""),
+                    "X-Amz-Security-Token" in self.headers,
+                )
                 if proxy.delay:
                     time.sleep(proxy.delay)
+                if signed is not None and signed.service == "sts" and proxy.sts_error:
+                    self._refuse(proxy.sts_error)
+                    return
                 upstream = http.client.HTTPConnection(*proxy.upstream, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
                 if body is not None:
@@ -74,6 +84,18 @@ class AwsProxy:
                 if not head:
                     self.wfile.write(payload)
                 upstream.close()
+
+            def _refuse(self, code: str) -> None:
+                payload = (
+                    '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error>'
+                    f"<Type>Sender</Type><Code>{code}</Code><Message>{code} (test)</Message>"
+                    "</Error><RequestId>test</RequestId></ErrorResponse>"
+                ).encode()
+                self.send_response(400)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
 
             def _body(self) -> bytes | None:
                 if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -97,14 +119,14 @@ class AwsProxy:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
-    def _record(self, method: str, path: str, authorization: str, token: bool) -> None:
+    def _record(self, method: str, path: str, authorization: str, token: bool) -> Signed | None:
         match = _CREDENTIAL.search(authorization)
         if match is None:
-            return
+            return None
+        signed = Signed(time.time(), method, path, match.group(2), match.group(1), token)
         with self._lock:
-            self.records.append(
-                Signed(time.time(), method, path, match.group(2), match.group(1), token)
-            )
+            self.records.append(signed)
+        return signed
 
     def signed(self, service: str | None = None, since: float = 0.0) -> list[Signed]:
         with self._lock:
