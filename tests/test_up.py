@@ -182,12 +182,12 @@ async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
                 ("sandbox", True, True)
             ]
             bucket = {"resource_id": "b", "resource_type": "aws_s3_bucket", "config": {}}
-            made = await client.call_tool(
+            applied = await client.call_tool(
                 "lifecycle-resources-create",
                 {"resources": [{**bucket, "config": {"bucket": "survivor-bucket"}}]},
             )
-            assert made.structured_content is not None, made.content
-            assert made.structured_content["status"] == "applied", made.structured_content
+            assert applied.structured_content is not None, applied.content
+            assert applied.structured_content["status"] == "applied", applied.structured_content
         # A crashed worker is restarted; the stack keeps serving.
         worker = _child_running(first.process.pid, "worker")
         assert worker is not None
