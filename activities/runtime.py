@@ -237,9 +237,6 @@ class Runtime:
             path = await path_of(session, project.space_id) if project else ()
         if project is None:
             raise ProviderRefused(f"project {project_id} no longer exists")
-        if not self.settings.provider_instance_metadata:
-            # The host's instance role is not the project's: never fall back to it.
-            env["AWS_EC2_METADATA_DISABLED"] = "true"
         if found is None:
             if not has_own_credentials(short, env):
                 raise ProviderRefused(
@@ -248,7 +245,9 @@ class Runtime:
                     f"the project may attach; integration-attach, the project's "
                     "Integrations tab, or `intent integrations attach`)"
                 )
-            return ProviderBinding(installed, {}, env, frozenset(secret))
+            return ProviderBinding(
+                installed, self._confined(short, {}, env), env, frozenset(secret)
+            )
         attachment, row = found
         kind = kind_of(row.kind)
         facts = kind.facts(
@@ -274,7 +273,18 @@ class Runtime:
             )
             cloud = CloudSession(row.name, dict(row.config), facts.region or "us-east-1", who)
         env.update(setup.env)
-        return ProviderBinding(installed, setup.config, env, frozenset(secret), facts, cloud)
+        config = self._confined(short, setup.config, env)
+        return ProviderBinding(installed, config, env, frozenset(secret), facts, cloud)
+
+    def _confined(self, short: str, config: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+        """The host's instance role is not the project's: never fall back to it. The
+        provider's own switch beats the variable, so it is set too, whatever the
+        integration says."""
+        if not self.settings.provider_instance_metadata:
+            env["AWS_EC2_METADATA_DISABLED"] = "true"
+            if short == "hashicorp/aws":
+                config = {**config, "skip_metadata_api_check": "true"}
+        return config
 
     @asynccontextmanager
     async def client(

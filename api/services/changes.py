@@ -27,7 +27,7 @@ from access.models import SpacePath
 from api.context import Caller
 from api.errors import Busy, Conflict, Forbidden, IntentError, Invalid, NotFound, Unavailable
 from api.services import locks
-from api.services.access import readable, require
+from api.services.access import check_local_files, readable, require
 from api.services.integrations import check_regions
 from api.services.projects import load_project, project_path
 from store import changes as store_changes
@@ -250,6 +250,7 @@ async def submit(
         require(caller, f"intent-resource:{kind}", path)
     await require_lease(caller, project)
     requests = await _requests(caller, project, operations)
+    check_local_files(caller, path, [(r.resource_id, r.config) for r in requests])
     await check_regions(caller, project, requests, region)
     change_id = change_workflow_id(project.id, new_id())
     if not dry_run:
@@ -515,6 +516,8 @@ async def _patch_request(
             find_references(patch)
         except ReferenceError as exc:
             raise Invalid(f"{resource_id}: {exc}") from exc
+    project = await load_project(caller, view.project.id)
+    check_local_files(caller, await project_path(caller, project), patches.items())
     async with caller.db.transaction() as session:
         row = await store_changes.get_change(session, change_id)
         assert row is not None

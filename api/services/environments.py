@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from access.credentials import variable_rule
+from access.credentials import must_be_secret, variable_rule
 from access.models import SpacePath
 from access.permissions import ADMIN, is_allowed
 from api.context import Caller
@@ -96,9 +96,11 @@ async def put_variable(caller: Caller, ref: str, name: str, body: VariablePut) -
     require(caller, ENVIRONMENT, path)
     project = await editable(caller, project, path)
     box = SecretBox.from_settings(caller.settings)
+    # A credential is sealed whatever the caller asked (the UI's default is plain).
+    secret = body.secret or must_be_secret(name)
     async with caller.db.transaction() as session:
         row = await store_env.set_variable(
-            session, box, project.id, name, body.value, secret=body.secret
+            session, box, project.id, name, body.value, secret=secret
         )
         await history.record(
             session,
@@ -108,17 +110,19 @@ async def put_variable(caller: Caller, ref: str, name: str, body: VariablePut) -
             actor=caller.actor,
             project_id=project.id,
             resource_id=name,
-            after={
-                "name": name,
-                "secret": body.secret,
-                "value": MASK if body.secret else body.value,
-            },
+            after={"name": name, "secret": secret, "value": MASK if secret else body.value},
         )
     return _view(row)
 
 
 async def delete_variable(caller: Caller, ref: str, name: str) -> None:
     project, path = await located(caller, ref)
+    admin_set = _rule_of(name) == "admin"
+    if admin_set and not is_allowed(caller.principal, ADMIN, path):
+        raise Forbidden(
+            f"removing {name} needs a space admin (intent-space:admin): only an admin could "
+            "set it (the credential-source rule, docs/security.md)"
+        )
     require(caller, ENVIRONMENT, path)
     project = await editable(caller, project, path)
     async with caller.db.transaction() as session:
@@ -133,3 +137,10 @@ async def delete_variable(caller: Caller, ref: str, name: str) -> None:
             project_id=project.id,
             resource_id=name,
         )
+
+
+def _rule_of(name: str) -> str:
+    try:
+        return variable_rule(name)
+    except ValueError:
+        return "admin"

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
-from access.credentials import admin_only_attributes
+from access.credentials import admin_only_settings
 from access.models import SpacePath
 from access.permissions import ADMIN, is_allowed
 from activities.runtime import implied_provider
@@ -173,15 +173,23 @@ async def _load(caller: Caller, ref: str) -> tuple[Integration, SpacePath]:
     return row, path
 
 
-def _admin_only(caller: Caller, settings: dict[str, Any], path: SpacePath) -> None:
-    """The credential-source rule, for every kind's settings."""
-    pointers = admin_only_attributes(settings)
-    if pointers and not is_allowed(caller.principal, ADMIN, path):
+def _keep_admin_settings(
+    caller: Caller, path: SpacePath, stored: dict[str, Any], config: dict[str, Any]
+) -> None:
+    """The credential-source rule, for every kind's settings: what only an admin may set
+    (endpoints, files, profiles, other roles or accounts, ...) a non-admin may neither
+    set, change nor remove."""
+    if is_allowed(caller.principal, ADMIN, path):
+        return
+    before, after = admin_only_settings(stored), admin_only_settings(config)
+    touched = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    if touched:
         raise Forbidden(
-            f"setting {', '.join(pointers)} on an integration needs a space admin "
-            "(intent-space:admin): these make the provider read files or profiles on the "
-            "worker host, or talk to other endpoints or proxies (the credential-source rule, "
-            "docs/security.md)"
+            f"{', '.join(touched)} on an integration may be set, changed or removed only by a "
+            "space admin (intent-space:admin): these make the provider read files or "
+            "profiles on the worker host, talk to other endpoints, servers or proxies, use "
+            "the host's own credentials, become another role or account, or run programs "
+            "(the credential-source rule, docs/security.md)"
         )
 
 
@@ -242,8 +250,8 @@ async def create_integration(caller: Caller, body: IntegrationCreate) -> Integra
     space = await load_space(caller, body.space or ROOT_SPACE_ID)
     path = await path_of(caller, space.id)
     require(caller, MANAGE, path)
-    _admin_only(caller, body.settings, path)
     config = _normalised(caller, body.kind, body.settings, None)
+    _keep_admin_settings(caller, path, {}, config)
     try:
         async with caller.db.transaction() as session:
             row = Integration(
@@ -275,8 +283,9 @@ async def update_integration(caller: Caller, ref: str, body: IntegrationUpdate) 
     require(caller, MANAGE, path)
     if row.config.get("sandbox"):
         raise Invalid("the sandbox integration is intent's own; it cannot be changed")
-    _admin_only(caller, body.settings, path)
     config = _normalised(caller, row.kind, body.settings, row.config) if body.settings else None
+    if config is not None:
+        _keep_admin_settings(caller, path, row.config, config)
     try:
         async with caller.db.transaction() as session:
             current = await session.get(Integration, row.id)
@@ -295,6 +304,7 @@ async def update_integration(caller: Caller, ref: str, body: IntegrationUpdate) 
 async def delete_integration(caller: Caller, ref: str) -> None:
     row, path = await _load(caller, ref)
     require(caller, MANAGE, path)
+    _keep_admin_settings(caller, path, row.config, {})
     async with caller.db.transaction() as session:
         projects = await store.attachments_using(session, row.id)
         if projects:
