@@ -33,8 +33,19 @@ SettingsOpt = Annotated[
 ]
 
 
-def _settings(**given: Any) -> dict[str, Any]:
-    raw = given.pop("raw", None)
+def _settings(
+    role_arn: str | None,
+    read_role_arn: str | None,
+    region: str | None,
+    session_seconds: int | None,
+    endpoint: str | None,
+    raw: str | None,
+    **more: Any,
+) -> dict[str, Any]:
+    """The kind's settings from the options given (and --settings JSON over them)."""
+    given: dict[str, Any] = {"role_arn": role_arn, "read_role_arn": read_role_arn}
+    given["region"] = region
+    given |= {"session_seconds": session_seconds, "endpoint": endpoint, **more}
     settings = {k: v for k, v in given.items() if v is not None}
     if raw:
         try:
@@ -112,14 +123,7 @@ def create(
         "name": name,
         "kind": kind,
         "space": space,
-        "settings": _settings(
-            role_arn=role_arn,
-            read_role_arn=read_role_arn,
-            region=region,
-            session_seconds=session_seconds,
-            endpoint=endpoint,
-            raw=settings,
-        ),
+        "settings": _settings(role_arn, read_role_arn, region, session_seconds, endpoint, settings),
     }
     _show(Remote(url, token).request("POST", "/integrations", json=body), as_json)
 
@@ -145,13 +149,13 @@ def update(
     body: dict[str, Any] = {
         "name": name,
         "settings": _settings(
-            role_arn=role_arn,
-            read_role_arn=read_role_arn,
-            region=region,
-            session_seconds=session_seconds,
-            endpoint=endpoint,
+            role_arn,
+            read_role_arn,
+            region,
+            session_seconds,
+            endpoint,
+            settings,
             rotate_external_id=rotate_external_id or None,
-            raw=settings,
         ),
     }
     _show(Remote(url, token).request("PATCH", f"/integrations/{ref}", json=body), as_json)

@@ -209,8 +209,10 @@ async def _record(
     operation: str,
     *,
     project_id: str | None = None,
+    before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
+    """A history row: on the project for attach/detach, on no project otherwise."""
     await history.record(
         session,
         subject="integration",
@@ -219,6 +221,7 @@ async def _record(
         actor=caller.actor,
         project_id=project_id,
         resource_id=row.name,
+        before=before,
         after=after,
     )
 
@@ -401,21 +404,10 @@ async def attach(
         attachment.read, attachment.write = body.read, body.write
         await session.flush()
         view = _attachment_view(attachment, row)
-        await history.record(
-            session,
-            subject="integration",
-            operation="attach",
-            status="succeeded",
-            actor=caller.actor,
-            project_id=project.id,
-            resource_id=row.name,
-            before=before,
-            after={
-                "integration": row.name,
-                "region": view.region,
-                "read": body.read,
-                "write": body.write,
-            },
+        after: dict[str, Any] = {"integration": row.name, "region": view.region}
+        after |= {"read": body.read, "write": body.write}
+        await _record(
+            caller, session, row, "attach", project_id=project.id, before=before, after=after
         )
     return view
 
@@ -427,15 +419,7 @@ async def detach(caller: Caller, project_ref: str, integration_ref: str) -> None
         if found is None or found[1].id != row.id:
             raise NotFound(f"integration {row.name} is not attached to project {project.name}")
         await session.delete(found[0])
-        await history.record(
-            session,
-            subject="integration",
-            operation="detach",
-            status="succeeded",
-            actor=caller.actor,
-            project_id=project.id,
-            resource_id=row.name,
-        )
+        await _record(caller, session, row, "detach", project_id=project.id)
 
 
 async def check_regions(
