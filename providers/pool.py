@@ -226,6 +226,11 @@ class ProviderPool:
         if self._closed:
             raise RuntimeError("provider pool is closed")
         self._ensure_reaper()
+        # A process that died idle is noticed now, not at the next reaping: with a
+        # process per cloud session, the next lease rarely asks for the same key.
+        for dead in [e for e in self._entries.values() if not e.client.alive and not e.leases]:
+            log.warning("provider %s is gone", dead.client.process.label)
+            await self._evict(dead, crashed=True)
         digest = config_hash(config, env)
         key: PoolKey = (
             str(installed.address),
@@ -319,10 +324,11 @@ class ProviderPool:
                 await victim.client.process.stop()
 
     async def _evict(self, entry: _Entry, *, crashed: bool = False) -> None:
-        if self._entries.get(entry.key) is entry:
+        held = self._entries.get(entry.key) is entry
+        if held:
             del self._entries[entry.key]
         metrics = worker_metrics()
-        if crashed:
+        if crashed and held:  # a crash counts once, whoever noticed it first
             metrics.provider_crashes.add(1, {"provider": entry.client.installed.address.short})
         metrics.provider_processes.set(len(self._entries))
         await entry.client.process.stop(grace=1.0)
