@@ -1,4 +1,5 @@
-"""The policy room: the change workflow's policy step, every attached policy per operation.
+"""The policy room: the policy check of a change's plan stage, every attached policy per
+operation.
 
 Each operation is evaluated independently against its redacted plan; results with
 ``sample`` set are kept (redacted input + result) for the policy workbench.
@@ -7,8 +8,6 @@ Each operation is evaluated independently against its redacted plan; results wit
 from __future__ import annotations
 
 from typing import Any
-
-from temporalio import activity
 
 from integrations.kinds import (
     Attachment,
@@ -149,10 +148,6 @@ class PolicyEvaluator:
                 config = ProviderSetup({"region": facts.region} if facts.region else {})
             attached[attachment.provider] = (facts, config.config)
         return attached
-
-    @activity.defn(name="evaluate_policies")
-    async def evaluate_policies(self, input: PolicyCheckInput) -> list[PolicyVerdictView]:
-        return await self.evaluate(input)
 
     async def evaluate(self, input: PolicyCheckInput) -> list[PolicyVerdictView]:
         sources = await self.sources(input.project.id)

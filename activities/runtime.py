@@ -205,9 +205,9 @@ class Runtime:
         async with self.db.session() as session:
             rows = (
                 await session.scalars(
-                    select(Resource.provider_version).where(
-                        Resource.project_id == project_id, Resource.provider == short
-                    )
+                    select(Resource.provider_version)
+                    .where(Resource.project_id == project_id, Resource.provider == short)
+                    .distinct()
                 )
             ).all()
         # Versions, not strings: 5.100.0 is newer than 5.99.0.
