@@ -187,9 +187,10 @@ class Settings(BaseSettings):
     )
     aws_renew_before_seconds: int = Field(
         default=600,
-        ge=60,
+        ge=330,
         description="Assumed-role credentials are renewed when a provider asks for them with "
-        "less than this left (providers' AWS SDKs ask again 5 minutes before expiry).",
+        "less than this left; more than the 5 minutes before expiry at which the AWS SDKs "
+        "ask again, so every such ask gets new ones.",
     )
 
     # -- failure drills -----------------------------------------------------------------
