@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from providers.install import ProviderInstallError, lock_key
 from providers.plan import redact
 from providers.schema import ProviderSchema, UnknownTypeError
 from store import resources
+from workflows.assertions import KEY_PURPOSE, ActorAssertionError, verify_actor
 from workflows.models import LookupInput
 from workflows.references import ReferenceError
 
@@ -41,6 +43,20 @@ class LookupActivities:
             self.lookup_read_data,
             self.lookup_lock,
         ]
+
+    def _verify(self, input: LookupInput) -> None:
+        """Only lookups the server started (and signed) are answered: a lookup started by
+        hand on Temporal's port would read data with a project's credentials."""
+        try:
+            verify_actor(
+                self.rt.box.derived_keys(KEY_PURPOSE),
+                input.assertion,
+                workflow_id=activity.info().workflow_id or "",
+                update="lookup",
+                now=time.time(),
+            )
+        except ActorAssertionError as exc:
+            raise _invalid(f"this lookup was not started by intent ({exc})") from None
 
     async def _schema(self, input: LookupInput) -> tuple[str, str, ProviderSchema]:
         if not input.provider:
@@ -66,6 +82,7 @@ class LookupActivities:
     async def lookup_lock(self, input: LookupInput) -> dict[str, Any]:
         """What a provider lock entry would record for the package installed now (the
         admin's ``providers lock --update``); writes nothing."""
+        self._verify(input)
         if not input.provider:
             raise _invalid("name a provider, e.g. hashicorp/aws")
         try:
@@ -82,6 +99,7 @@ class LookupActivities:
     @activity.defn(name="lookup_search")
     async def lookup_search(self, input: LookupInput) -> dict[str, Any]:
         """The registry's search; offline (or air-gapped), what the mirrors hold."""
+        self._verify(input)
         if not input.query.strip():
             raise _invalid("give a search query, e.g. 'aws' or 's3 bucket'")
         try:
@@ -117,6 +135,7 @@ class LookupActivities:
     @activity.defn(name="lookup_provider")
     async def lookup_provider(self, input: LookupInput) -> dict[str, Any]:
         """The provider's resource and data source type names, filtered and paginated."""
+        self._verify(input)
         provider, version, schema = await self._schema(input)
         query = input.query.lower().strip()
         page: dict[str, Any] = {"provider": provider, "version": version}
@@ -153,15 +172,18 @@ class LookupActivities:
 
     @activity.defn(name="lookup_resources")
     async def lookup_resources(self, input: LookupInput) -> dict[str, Any]:
+        self._verify(input)
         return await self._describe(input, "resource")
 
     @activity.defn(name="lookup_data_sources")
     async def lookup_data_sources(self, input: LookupInput) -> dict[str, Any]:
+        self._verify(input)
         return await self._describe(input, "data_source")
 
     @activity.defn(name="lookup_read_data")
     async def lookup_read_data(self, input: LookupInput) -> dict[str, Any]:
         """Read a data source with the project's credentials; references resolve to state."""
+        self._verify(input)
         if not input.project_id or not input.data_source:
             raise _invalid("a data source read needs a project and a data source type")
         source = input.provider or input.data_source.split("_", 1)[0]

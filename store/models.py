@@ -428,6 +428,10 @@ class Change(Base):
     actor_name: Mapped[str] = mapped_column(String(200))
     via: Mapped[str] = mapped_column(String(10))
     dry_run: Mapped[bool] = mapped_column(default=False)
+    # The workflow execution chain (its first run id) that runs this change, claimed by
+    # its first activity: no other execution, started by hand on Temporal's port, acts
+    # for this row.
+    run_chain: Mapped[str | None] = mapped_column(String(64), default=None)
     status: Mapped[str] = mapped_column(String(30), default="planning")
     # [{index, kind, resource_id, resource_type, provider, version, config|patch, import_id,
     # patches}]; each operation's config and retry patches are sealed at rest.

@@ -305,7 +305,12 @@ class ChangeWorkflow:
 
     def _lease_input(self) -> CheckLeaseInput:
         return CheckLeaseInput(
-            project=self.input.project, actor=self.input.actor, change_id=self.input.change_id
+            project=self.input.project,
+            actor=self.input.actor,
+            change_id=self.input.change_id,
+            dry_run=self.input.dry_run,
+            assertion=self.input.assertion,
+            run_chain=workflow.info().first_execution_run_id,
         )
 
     # -- plan, policy check, confirmation ---------------------------------------------------
@@ -329,6 +334,7 @@ class ChangeWorkflow:
                 change_id=self.input.change_id,
                 project=self.input.project,
                 actor=self.input.actor,
+                lease=self._lease_input(),
                 indexes=indexes,
                 discover=first,
                 timestamp_ns=workflow.time_ns(),
@@ -514,6 +520,7 @@ class ChangeWorkflow:
                         change_id=self.input.change_id,
                         project=self.input.project,
                         actor=self.input.actor,
+                        lease=self._lease_input(),
                         operations=items,
                         approved_by=self.decided_by,
                         check_lease=check_lease,
@@ -755,7 +762,7 @@ class ChangeWorkflow:
                 type=CHANGE_UNVERIFIED,
                 non_retryable=True,
             )
-        if request.actor is not None and request.actor != verified.actor:
+        if request.actor != verified.actor:
             raise ApplicationError(
                 f"{update} of change {self.input.change_id} refused: the actor in the request "
                 "is not the one its assertion vouches for",

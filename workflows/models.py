@@ -170,6 +170,9 @@ class ChangeInput(BaseModel):
     max_history: int = 2_000
     # Carried over continue-as-new.
     carried: CarriedChange | None = None
+    # The server's signature over the requester for this change (workflows.assertions):
+    # the first activity checks it before it claims the change for this execution.
+    assertion: str = ""
 
 
 class DiagnosticView(BaseModel):
@@ -303,15 +306,22 @@ class WatchRequest(BaseModel):
 
 
 class CheckLeaseInput(BaseModel):
+    """Who a change acts for, and the proof it is the change intent started."""
+
     project: ProjectInfo
     actor: Actor
     change_id: str
+    dry_run: bool = False
+    assertion: str = ""
+    # The execution chain running the change (its first run id).
+    run_chain: str = ""
 
 
 class PlanInput(BaseModel):
     change_id: str
     project: ProjectInfo
     actor: Actor
+    lease: CheckLeaseInput | None = None
     indexes: list[int] | None = None  # None: every operation
     discover: bool = True  # install the providers and check their types exist
     timestamp_ns: int = 0  # the policy input's request time
@@ -345,6 +355,7 @@ class ApplyInput(BaseModel):
     change_id: str
     project: ProjectInfo
     actor: Actor
+    lease: CheckLeaseInput | None = None
     operations: list[ApplyItem]
     approved_by: str | None = None
     check_lease: bool = True
@@ -438,6 +449,9 @@ class LookupInput(BaseModel):
     cursor: str | None = None
     data_source: str | None = None
     config: dict[str, Any] | None = None
+    # The server's signature over who asked (workflows.assertions, update "lookup"):
+    # a lookup started by hand on Temporal's port reads nothing.
+    assertion: str = ""
 
 
 ChangeInput.model_rebuild()  # it refers to CarriedChange, defined after it

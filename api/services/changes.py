@@ -436,13 +436,15 @@ async def _start(caller: Caller, submission: _Submission, wait_seconds: float) -
     summary = ", ".join(f"{r.kind} {r.resource_type}.{r.resource_id}" for r in requests)
     dry_run = submission.dry_run
     client = await caller.temporal()
+    # Resolved for the project's space: policies see the roles held there.
+    actor = caller.actor_in(submission.path)
     input = ChangeInput(
         change_id=change_id,
         project=ProjectInfo(
             id=project.id, name=project.name, space=project.space_id, labels=project.labels
         ),
-        # Resolved for the project's space: policies see the roles held there.
-        actor=caller.actor_in(submission.path),
+        actor=actor,
+        assertion=caller.assertion(change_id, "start", actor),
         operations=[r.ref() for r in requests],
         dry_run=dry_run,
         confirmation_timeout_seconds=caller.settings.confirmation_timeout_seconds,

@@ -75,11 +75,13 @@ def check_lookup(caller: Caller, input: LookupInput) -> None:
 async def lookup(caller: Caller, input: LookupInput) -> dict[str, Any]:
     check_lookup(caller, input)
     client = await caller.temporal()
+    workflow_id = f"lookup-{input.kind}-{new_id()}"
+    signed = input.model_copy(update={"assertion": caller.assertion(workflow_id, "lookup")})
     try:
         return await client.execute_workflow(
             ProviderLookupWorkflow.run,
-            input,
-            id=f"lookup-{input.kind}-{new_id()}",
+            signed,
+            id=workflow_id,
             task_queue=caller.settings.temporal_task_queue,
             execution_timeout=timedelta(minutes=10),
             static_summary=f"{caller.actor.name}: {input.kind} {input.provider or input.query}"[
