@@ -1,14 +1,11 @@
-"""Migration 0008: per-project provider configurations become integrations in a space
+"""Migration 0009: per-project provider configurations become integrations in a space
 with attachments; sealed credentials travel sealed. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
 
@@ -16,22 +13,13 @@ from store import integrations as store
 from store.db import Database, _alembic_config
 from store.models import Integration
 from store.secrets import SecretBox, generate_key
-from tests.support.postgres import PostgresServer
 
 PASSWORD = "integration-Password-5c2e"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'intent.db'}"
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    return server.create_database(f"t_{uuid.uuid4().hex[:12]}")
-
-
-async def test_project_integrations_become_attached_objects(url: str) -> None:
+async def test_project_integrations_become_attached_objects(database_url: str) -> None:
     box = SecretBox([generate_key()])
-    db = Database(url)
+    db = Database(database_url)
     db.use_secrets(box, may_open=True)
     then = datetime(2026, 1, 1) if db.is_sqlite else datetime(2026, 1, 1, tzinfo=UTC)
     old = sa.table(
@@ -42,7 +30,7 @@ async def test_project_integrations_become_attached_objects(url: str) -> None:
     )
     try:
         async with db.engine.begin() as conn:
-            await conn.run_sync(lambda sync: command.upgrade(_alembic_config(sync), "0007"))
+            await conn.run_sync(lambda sync: command.upgrade(_alembic_config(sync), "0008"))
             for pid, name, space in (("p1", "web", "root"), ("p2", "data", "root")):
                 await conn.execute(
                     sa.text(
