@@ -439,8 +439,6 @@ class MirrorLockInput(BaseModel):
 class LookupInput(BaseModel):
     kind: LookupKind
     project_id: str | None = None
-    # Who asked (a data read's cloud session is named after them).
-    actor: str | None = None
     provider: str | None = None
     version: str | None = None
     query: str = ""

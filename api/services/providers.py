@@ -185,7 +185,6 @@ async def read_data_source(
         LookupInput(
             kind="read_data",
             project_id=project.id,
-            actor=caller.actor.name,
             data_source=data_source,
             provider=provider,
             version=version,

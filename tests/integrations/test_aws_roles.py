@@ -296,6 +296,14 @@ async def test_a_change_acts_with_its_own_role_sessions(cloud: Cloud) -> None:
         assert b"AWS_SECRET_ACCESS_KEY" not in environ and b"AWS_SESSION_TOKEN" not in environ
         assert cloud.worker_key["SecretAccessKey"].encode() not in environ
 
+    # A data read acts with the read role, in a session named after who asked.
+    read = await cloud.ok(
+        "alice",
+        "lifecycle-datasources-read",
+        {"project": "shop", "data_source": "aws_caller_identity"},
+    )
+    assert json.dumps(read).count("assumed-role/intent-reader/intent-read-alice") >= 1, read
+
     # Policies saw the integration.
     samples = (await cloud.rest("GET", "/api/v1/policies/acme-only/samples")).json()
     assert samples[0]["input"]["integration"] == {
