@@ -288,6 +288,9 @@ class Project(Base):
     space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id"), default=ROOT_SPACE_ID)
     description: Mapped[str] = mapped_column(Text, default="")
     labels: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # The worker pool its provider work runs on (task queue intent-pool-<pool>), e.g. a
+    # worker inside the network that holds its cloud credentials; None: the default.
+    pool: Mapped[str | None] = mapped_column(String(64), default=None)
     created_by: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -16,6 +16,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.lookup import LookupActivities
     from workflows.models import LookupInput
+    from workflows.temporal import pool_queue
 
 __all__ = ["LookupInput", "ProviderLookupWorkflow"]
 
@@ -34,6 +35,16 @@ _ANSWERS = {
 class ProviderLookupWorkflow:
     @workflow.run
     async def run(self, input: LookupInput) -> dict[str, Any]:
+        # A project's reads run where its credentials are: on its worker pool, if any,
+        # waiting a while for one of its workers.
+        pooled: dict[str, Any] = (
+            {
+                "task_queue": pool_queue(input.pool),
+                "schedule_to_start_timeout": timedelta(minutes=5),
+            }
+            if input.pool
+            else {}
+        )
         return await workflow.execute_activity_method(
             _ANSWERS[input.kind],
             input,
@@ -42,4 +53,5 @@ class ProviderLookupWorkflow:
                 maximum_attempts=3,
                 non_retryable_error_types=["InvalidLookup", "ProviderError"],
             ),
+            **pooled,
         )

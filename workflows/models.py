@@ -105,6 +105,8 @@ class ProjectInfo(BaseModel):
     name: str
     space: str = "root"
     labels: list[str] = []
+    # The worker pool its provider work runs on (``workflows.temporal.pool_queue``).
+    pool: str | None = None
 
 
 class OperationRequest(BaseModel):
@@ -166,6 +168,8 @@ class ChangeInput(BaseModel):
     # Operations planned or applied at once (per provider process): a sliding window.
     max_parallel: int = 10
     lease_renew_seconds: float = 60.0
+    # How long provider work waits for a worker of the project's pool to pick it up.
+    pool_wait_seconds: float = 900.0
     # History events before the workflow continues as new (while it waits in a hold).
     max_history: int = 2_000
     # Carried over continue-as-new.
@@ -447,6 +451,8 @@ class LookupInput(BaseModel):
     cursor: str | None = None
     data_source: str | None = None
     config: dict[str, Any] | None = None
+    # The worker pool whose network holds the project's credentials (project lookups).
+    pool: str | None = None
     # The server's signature over who asked (workflows.assertions, update "lookup"):
     # a lookup started by hand on Temporal's port reads nothing.
     assertion: str = ""

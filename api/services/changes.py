@@ -32,7 +32,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from access.models import SpacePath
 from api.context import Caller
 from api.errors import Busy, Conflict, Forbidden, IntentError, Invalid, NotFound, Unavailable
-from api.services import locks
+from api.services import locks, pools
 from api.services.access import check_local_files, readable, require
 from api.services.integrations import check_regions
 from api.services.projects import load_project, project_path
@@ -441,7 +441,11 @@ async def _start(caller: Caller, submission: _Submission, wait_seconds: float) -
     input = ChangeInput(
         change_id=change_id,
         project=ProjectInfo(
-            id=project.id, name=project.name, space=project.space_id, labels=project.labels
+            id=project.id,
+            name=project.name,
+            space=project.space_id,
+            labels=project.labels,
+            pool=project.pool,
         ),
         actor=actor,
         assertion=caller.assertion(change_id, "start", actor),
@@ -450,6 +454,7 @@ async def _start(caller: Caller, submission: _Submission, wait_seconds: float) -
         confirmation_timeout_seconds=caller.settings.confirmation_timeout_seconds,
         max_parallel=caller.settings.provider_concurrency,
         lease_renew_seconds=max(caller.settings.lock_lease_seconds / 3, 1.0),
+        pool_wait_seconds=caller.settings.pool_wait_seconds,
     )
     options: dict[str, Any] = dict(
         id=change_id,
@@ -511,9 +516,10 @@ async def change_view(caller: Caller, change_id: str) -> ChangeView:
     await _load_change(caller, change_id)
     client = await caller.temporal()
     try:
-        return await _handle(caller, client, change_id).query(ChangeWorkflow.status_view)
+        view = await _handle(caller, client, change_id).query(ChangeWorkflow.status_view)
     except RPCError as exc:
         raise Unavailable(f"could not read change {change_id} from Temporal: {exc}") from exc
+    return await pools.with_notice(caller, view)
 
 
 async def wait(

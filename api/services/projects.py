@@ -107,6 +107,9 @@ class ProjectView(BaseModel):
     labels: list[str]
     created_at: datetime
     lock: LockView
+    pool: str | None = Field(
+        default=None, description="The worker pool its provider work runs on, if any"
+    )
 
     @classmethod
     def build(cls, project: Project, lock: LockView, space: str | None = None) -> ProjectView:
@@ -119,6 +122,7 @@ class ProjectView(BaseModel):
             labels=list(project.labels),
             created_at=project.created_at,
             lock=lock,
+            pool=project.pool,
         )
 
 

@@ -24,6 +24,7 @@ from providers import trust
 from providers.models import ProviderAddress
 from providers.versions import VersionConstraintError, VersionConstraints
 from store import history, provider_locks
+from store.models import Project
 from store.types import new_id
 from workflows.lookup import LookupInput, ProviderLookupWorkflow
 
@@ -76,7 +77,14 @@ async def lookup(caller: Caller, input: LookupInput) -> dict[str, Any]:
     check_lookup(caller, input)
     client = await caller.temporal()
     workflow_id = f"lookup-{input.kind}-{new_id()}"
-    signed = input.model_copy(update={"assertion": caller.assertion(workflow_id, "lookup")})
+    pool = None
+    if input.project_id:
+        async with caller.db.session() as session:
+            project = await session.get(Project, input.project_id)
+        pool = project.pool if project is not None else None
+    signed = input.model_copy(
+        update={"assertion": caller.assertion(workflow_id, "lookup"), "pool": pool}
+    )
     try:
         return await client.execute_workflow(
             ProviderLookupWorkflow.run,

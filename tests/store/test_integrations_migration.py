@@ -1,4 +1,4 @@
-"""Migration 0009: per-project provider configurations become integrations in a space
+"""Migration 0010: per-project provider configurations become integrations in a space
 with attachments; sealed credentials travel sealed. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ async def test_project_integrations_become_attached_objects(database_url: str) -
     )
     try:
         async with db.engine.begin() as conn:
-            await conn.run_sync(lambda sync: command.upgrade(_alembic_config(sync), "0008"))
+            await conn.run_sync(lambda sync: command.upgrade(_alembic_config(sync), "0009"))
             for pid, name, space in (("p1", "web", "root"), ("p2", "data", "root")):
                 await conn.execute(
                     sa.text(

@@ -6,8 +6,8 @@ with the same Read / Write switches; the per-project sandbox rows become attachm
 one sandbox integration (kind ``aws``, pointing at the local moto server) in the root
 space. Sealed credentials are carried over as they are, never opened.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-26
 """
 
@@ -24,8 +24,8 @@ from ulid import ULID
 
 from store.types import JSONType, UTCDateTime
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
