@@ -26,7 +26,8 @@ ACTIONS: dict[str, ActionInfo] = dict(
     [
         _a("intent-project:read", "see projects, their locks, changes and history", writes=False),
         _a("intent-project:create", "create projects"),
-        _a("intent-project:update", "change projects' descriptions, labels or spaces"),
+        _a("intent-project:update", "change projects' descriptions or labels"),
+        _a("intent-project:move", "move projects to other spaces"),
         _a("intent-project:delete", "delete projects"),
         _a("intent-project:lock", "lock projects to work in them (project-use)"),
         _a("intent-project:unlock", "release someone else's lock"),

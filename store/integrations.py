@@ -15,6 +15,7 @@ __all__ = [
     "attachment_for",
     "attachments_of",
     "attachments_using",
+    "detach_outside",
     "ensure_sandbox",
     "find_integration",
     "list_integrations",
@@ -102,3 +103,16 @@ async def ensure_sandbox(session: AsyncSession, region: str) -> Integration:
     session.add(made)
     await session.flush()
     return made
+
+
+async def detach_outside(
+    session: AsyncSession, project_id: str, space_ids: Collection[str]
+) -> list[str]:
+    """Detach the project's integrations that live outside ``space_ids`` (its spaces
+    after a move: an integration serves only its own space and below); their names."""
+    gone = []
+    for attachment, integration in await attachments_of(session, project_id):
+        if integration.space_id not in space_ids:
+            await session.delete(attachment)
+            gone.append(integration.name)
+    return gone

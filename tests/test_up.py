@@ -41,7 +41,8 @@ async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
             assert done.status_code == 303 and "intent_session" in done.cookies
             again = await http.get(link.group(1))
             assert again.status_code == 410  # the link works once
-        key = await asyncio.to_thread(first.api_key, "admin")
+        # People make their own keys once signed in; the host admin makes a machine's.
+        key = await asyncio.to_thread(first.api_key, "ci", "space-writer")
         for needle in (f"{first.base}/mcp", f"{first.base}/", f"127.0.0.1:{first.ui_port}"):
             assert needle in text
         async with httpx.AsyncClient() as http:
@@ -104,7 +105,7 @@ async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
             project = (await http.get(f"{second.base}/api/v1/projects/survivor")).json()
             assert project["name"] == "survivor"
             # The lease lives in Temporal's SQLite file, so it survived the restart too.
-            assert project["lock"]["holder"] == "admin"
+            assert project["lock"]["holder"] == "ci"
     finally:
         assert second.stop() == 0
 

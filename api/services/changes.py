@@ -30,6 +30,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from access.models import SpacePath
+from access.permissions import operation_action
 from api.context import Caller
 from api.errors import Busy, Conflict, Forbidden, IntentError, Invalid, NotFound, Unavailable
 from api.services import locks, pools
@@ -37,6 +38,7 @@ from api.services.access import check_local_files, readable, require
 from api.services.integrations import check_regions
 from api.services.projects import load_project, project_path
 from store import changes as store_changes
+from store import history
 from store import projects as store_projects
 from store import resources as store_resources
 from store.models import Change, Project
@@ -315,7 +317,7 @@ async def _store(
     project = await current_project(caller, project_ref)
     path = await project_path(caller, project)
     for kind in sorted({op.kind for op in operations}):
-        require(caller, f"intent-resource:{kind}", path)
+        require(caller, operation_action(kind), path)
     await require_lease(caller, project)
     requests = await _requests(caller, project, operations)
     check_local_files(caller, path, [(r.resource_id, r.config) for r in requests])
@@ -624,7 +626,11 @@ async def retry(
     comment: str = "",
     config_patches: dict[str, dict[str, Any]] | None = None,
 ) -> ChangeView:
-    """Retry a failed change; ``config_patches`` (resource id → merge patch) fix configs."""
+    """Retry a failed change; ``config_patches`` (resource id → merge patch) fix configs.
+
+    Fixing a configuration is changing the resource: it needs the resource action of
+    each patched operation besides the right to retry, and history names who patched
+    (policies still see the change's requester)."""
     if config_patches:
         change, path = await _load_change(caller, change_id)
         # The workflow's own rule, asked here too: the patch is stored before the
@@ -633,7 +639,7 @@ async def retry(
         refused = decision_refusal(caller.actor_in(path), requester, "retry", change_id)
         if refused:
             raise Forbidden(refused)
-        await _patch_request(caller, change_id, config_patches)
+        await _patch_request(caller, change, path, config_patches)
     return await _update(caller, change_id, ChangeWorkflow.retry, comment)
 
 
@@ -642,8 +648,9 @@ async def abandon(caller: Caller, change_id: str, comment: str = "") -> ChangeVi
 
 
 async def _patch_request(
-    caller: Caller, change_id: str, patches: dict[str, dict[str, Any]]
+    caller: Caller, change: Change, path: SpacePath, patches: dict[str, dict[str, Any]]
 ) -> None:
+    change_id = change.id
     view = await change_view(caller, change_id)
     if view.status != "failed":
         raise Conflict(f"change {change_id} is {view.status}; only a failed change can be fixed")
@@ -654,13 +661,15 @@ async def _patch_request(
             f"{', '.join(sorted(unknown))} did not fail in change {change_id}; patch only "
             f"failed operations ({', '.join(sorted(failed))})"
         )
+    patched = [op for op in view.operations if op.resource_id in patches]
+    for kind in sorted({op.kind for op in patched}):
+        require(caller, operation_action(kind), path)
     for resource_id, patch in patches.items():
         try:
             find_references(patch)
         except ReferenceError as exc:
             raise Invalid(f"{resource_id}: {exc}") from exc
-    project = await load_project(caller, view.project.id)
-    check_local_files(caller, await project_path(caller, project), patches.items())
+    check_local_files(caller, path, patches.items())
     async with caller.db.transaction() as session:
         row = await store_changes.get_change(session, change_id)
         assert row is not None
@@ -673,6 +682,25 @@ async def _patch_request(
             for op in row.request
         ]
         await store_changes.update_request(session, change_id, request)
+        for op in patched:
+            # Names only: a patch may carry secrets.
+            await history.record(
+                session,
+                subject="change",
+                operation="patch",
+                status="succeeded",
+                actor=caller.actor,
+                project_id=change.project_id,
+                change_id=change_id,
+                operation_index=op.index,
+                resource_id=op.resource_id,
+                resource_type=op.resource_type,
+                details={
+                    "requested_by": change.actor_name,
+                    "patched_by": caller.actor.name,
+                    "attributes": sorted(patches[op.resource_id]),
+                },
+            )
 
 
 # -- summaries ----------------------------------------------------------------------------

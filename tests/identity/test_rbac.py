@@ -92,6 +92,10 @@ async def world(
                 json={"name": f"int-{name}", "space": name, "settings": {"role_arn": role}},
             )
             assert created.status_code == 201, created.text
+        # Where the move probe takes a project from each space: one level down, where
+        # nobody in the matrix holds more than where it comes from.
+        made = await boss.post("/api/v1/spaces", json={"name": "grandchild", "parent": "child"})
+        assert made.status_code == 201, made.text
         for role, where in itertools.product(BUILTIN_ROLES, SPACES):
             user = f"{role}-at-{where}"
             await stack.token(user, roles=[])
@@ -146,6 +150,7 @@ REST_PROBES: list[tuple[str, Probe]] = [
         lambda w, h, t: h.delete(f"/api/v1/projects/p-{t}/lock", params={"force": "true"}),
     ),
     ("intent-project:delete", lambda w, h, t: _delete_fresh_project(w, h, t)),
+    ("intent-project:move", lambda w, h, t: _move_fresh_project(w, h, t)),
     (
         "intent-resource:create",
         lambda w, h, t: h.post(
@@ -226,6 +231,15 @@ async def _delete_fresh_project(
     made = await boss.post("/api/v1/projects", json={"name": name, "space": target})
     assert made.status_code == 201, made.text
     return await http.delete(f"/api/v1/projects/{name}")
+
+
+async def _move_fresh_project(world: World, http: httpx.AsyncClient, target: str) -> httpx.Response:
+    boss = await world.stack.http("boss")
+    name = world.unique("moved")
+    made = await boss.post("/api/v1/projects", json={"name": name, "space": target})
+    assert made.status_code == 201, made.text
+    below = {"parent": "child", "child": "grandchild"}[target]
+    return await http.patch(f"/api/v1/projects/{name}", json={"space": below})
 
 
 async def test_every_action_has_a_probe_or_is_probed_elsewhere() -> None:

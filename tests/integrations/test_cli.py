@@ -68,3 +68,29 @@ async def test_integrations_from_the_cli(stack: IntentStack) -> None:
     )
     await intent(stack, admin, "integrations", "delete", "acme")
     assert "no integrations" in await intent(stack, admin, "integrations", "list")
+
+
+async def test_moving_a_project_out_of_an_integrations_space_detaches_it(
+    stack: IntentStack,
+) -> None:
+    admin = await stack.http("admin", ["space-admin"])
+    assert (await admin.post("/api/v1/spaces", json={"name": "team"})).status_code == 201
+    made = await admin.post(
+        "/api/v1/integrations",
+        json={"name": "team-aws", "space": "team", "settings": {"role_arn": ROLE}},
+    )
+    assert made.status_code == 201, made.text
+    assert (
+        await admin.post("/api/v1/projects", json={"name": "moving", "space": "team"})
+    ).status_code == 201
+    attached = await admin.put("/api/v1/projects/moving/integrations/team-aws", json={})
+    assert attached.status_code == 200, attached.text
+    moved = await admin.patch("/api/v1/projects/moving", json={"space": "root"})
+    assert moved.status_code == 200, moved.text
+    assert (await admin.get("/api/v1/projects/moving/integrations")).json() == []
+    history = (await admin.get("/api/v1/projects/moving/history")).json()["entries"]
+    move = next(e for e in history if e["operation"] == "move")
+    assert move["details"]["integrations_detached"] == ["team-aws"]
+    # An integration serves its own space and below: not the root.
+    refused = await admin.put("/api/v1/projects/moving/integrations/team-aws", json={})
+    assert refused.status_code == 422 and "not project moving's space" in refused.text
