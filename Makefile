@@ -78,6 +78,7 @@ bench: install-test
 	$(PY) bench/changes.py --resources 1,10,50 --delete
 	$(PY) bench/mcp_bytes.py
 	$(PY) bench/auth.py
+	$(PY) bench/integrations.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis $(NODE_DIR)/node_modules

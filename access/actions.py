@@ -51,7 +51,20 @@ ACTIONS: dict[str, ActionInfo] = dict(
         _a("intent-policy:update", "change policies"),
         _a("intent-policy:delete", "delete policies"),
         _a("intent-policy:attach", "attach or detach policies"),
-        _a("intent-integration:attach", "attach or detach cloud integrations"),
+        _a(
+            "intent-integration:read",
+            "see cloud integrations and what their roles must trust",
+            writes=False,
+        ),
+        _a(
+            "intent-integration:manage",
+            "create, change or delete cloud integrations (which roles intent may assume)",
+        ),
+        _a("intent-integration:attach", "attach or detach cloud integrations (read access)"),
+        _a(
+            "intent-integration:write",
+            "let projects write through their cloud integrations (the Write switch)",
+        ),
         _a("intent-environment:write", "set or delete project environment variables"),
         _a("intent-provider:lock", "update projects' provider locks"),
         _a(

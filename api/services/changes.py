@@ -35,6 +35,7 @@ from api.context import Caller
 from api.errors import Busy, Conflict, Forbidden, IntentError, Invalid, NotFound, Unavailable
 from api.services import locks, pools
 from api.services.access import check_local_files, readable, require
+from api.services.integrations import check_regions
 from api.services.projects import load_project, project_path
 from store import changes as store_changes
 from store import history
@@ -283,9 +284,12 @@ async def submit(
     operations: list[OperationInput],
     *,
     dry_run: bool = False,
+    region: str | None = None,
 ) -> str:
-    """Store the request and start its ChangeWorkflow; return the change id."""
-    submission = await _store(caller, project_ref, operations, dry_run)
+    """Store the request and start its ChangeWorkflow; return the change id. ``region``:
+    where the caller expects it to act (refused when the project's integration acts
+    elsewhere)."""
+    submission = await _store(caller, project_ref, operations, dry_run, region)
     await _launch(caller, submission)
     return submission.change_id
 
@@ -297,19 +301,24 @@ async def submit_and_wait(
     *,
     seconds: float,
     dry_run: bool = False,
+    region: str | None = None,
 ) -> ChangeView:
     """``submit``, then follow the change until it settles or ``seconds`` pass.
 
     The start and the wait are one call to Temporal (update-with-start): the answer
     comes the moment the change settles, with no polling and no extra workflow task.
     """
-    submission = await _store(caller, project_ref, operations, dry_run)
+    submission = await _store(caller, project_ref, operations, dry_run, region)
     view = await _launch(caller, submission, wait_seconds=seconds)
     return view or await change_view(caller, submission.change_id)
 
 
 async def _store(
-    caller: Caller, project_ref: str | None, operations: list[OperationInput], dry_run: bool
+    caller: Caller,
+    project_ref: str | None,
+    operations: list[OperationInput],
+    dry_run: bool,
+    region: str | None,
 ) -> _Submission:
     """Check the caller, the lease and the operations, and store the request."""
     project = await current_project(caller, project_ref)
@@ -319,6 +328,7 @@ async def _store(
     await require_lease(caller, project)
     requests = await _requests(caller, project, operations)
     check_local_files(caller, path, [(r.resource_id, r.config) for r in requests])
+    await check_regions(caller, project, requests, region)
     change_id = change_workflow_id(project.id, new_id())
     try:
         await _record(caller, project, requests, change_id, dry_run)

@@ -18,8 +18,8 @@ from store import history
 from store import policies as store_policies
 from store import projects as store_projects
 from store import resources as store_resources
-from store.environments import sandbox_integration
-from store.models import ROOT_SPACE_ID, Project, ProjectLock
+from store.integrations import detach_outside, ensure_sandbox
+from store.models import ROOT_SPACE_ID, IntegrationAttachment, Project, ProjectLock
 from store.types import utcnow
 from workflows.lock import Lease
 
@@ -205,7 +205,20 @@ async def create_project(caller: Caller, body: ProjectCreate) -> ProjectView:
                 space_id=space.id,
             )
             if caller.settings.sandbox:
-                session.add(sandbox_integration(project.id, caller.settings.sandbox_region))
+                # New projects play in the sandbox until a real integration is attached.
+                region = caller.settings.sandbox_region
+                sandbox = await ensure_sandbox(session, region)
+                session.add(
+                    IntegrationAttachment(
+                        project_id=project.id,
+                        integration_id=sandbox.id,
+                        provider=sandbox.provider,
+                        region=region,
+                        read=True,
+                        write=True,
+                        created_by=caller.actor.id,
+                    )
+                )
             await history.record(
                 session,
                 subject="project",
@@ -276,8 +289,12 @@ async def update_project(caller: Caller, ref: str, body: ProjectUpdate) -> Proje
                 row.description = body.description
             if body.labels is not None:
                 row.labels = sorted(set(body.labels))
+            detached: list[str] = []
             if target is not None:
                 row.space_id = target.id
+                # Integrations serve their own space and below, like policies govern it.
+                new_path = await access_store.path_of(session, target.id)
+                detached = await detach_outside(session, row.id, {s.id for s in new_path})
             await session.flush()
             now = {p.name for p, _ in await store_policies.attached_policies(session, row)}
             after = {"description": row.description, "labels": list(row.labels)}
@@ -294,6 +311,7 @@ async def update_project(caller: Caller, ref: str, body: ProjectUpdate) -> Proje
                 details={
                     "policies_stopped": sorted(governing - now),
                     "policies_started": sorted(now - governing),
+                    "integrations_detached": sorted(detached),
                 },
             )
     except IntegrityError as exc:

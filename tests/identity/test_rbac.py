@@ -86,6 +86,12 @@ async def world(
                 "/api/v1/policies", json={"name": f"pol-{name}", "body": POLICY, "space": name}
             )
             assert created.status_code == 201, created.text
+            role = f"arn:aws:iam::123456789012:role/{name}"
+            created = await boss.post(
+                "/api/v1/integrations",
+                json={"name": f"int-{name}", "space": name, "settings": {"role_arn": role}},
+            )
+            assert created.status_code == 201, created.text
         # Where the move probe takes a project from each space: one level down, where
         # nobody in the matrix holds more than where it comes from.
         made = await boss.post("/api/v1/spaces", json={"name": "grandchild", "parent": "child"})
@@ -171,11 +177,23 @@ REST_PROBES: list[tuple[str, Probe]] = [
             f"/api/v1/projects/p-{t}/environment/AWS_REGION", json={"value": "1"}
         ),
     ),
+    ("intent-integration:read", lambda w, h, t: h.get(f"/api/v1/integrations/int-{t}")),
+    (
+        "intent-integration:manage",
+        lambda w, h, t: h.patch(
+            f"/api/v1/integrations/int-{t}", json={"settings": {"session_seconds": 1800}}
+        ),
+    ),
     (
         "intent-integration:attach",
         lambda w, h, t: h.put(
-            f"/api/v1/projects/p-{t}/integrations/hashicorp/aws",
-            json={"name": "AWS", "config": {"region": "eu-west-1"}},
+            f"/api/v1/projects/p-{t}/integrations/int-{t}", json={"region": "eu-west-1"}
+        ),
+    ),
+    (
+        "intent-integration:write",
+        lambda w, h, t: h.put(
+            f"/api/v1/projects/p-{t}/integrations/int-{t}", json={"read": True, "write": True}
         ),
     ),
     ("intent-policy:read", lambda w, h, t: h.get(f"/api/v1/policies/pol-{t}")),
@@ -259,6 +277,11 @@ async def test_mcp_tools_follow_the_permission_table(world: World) -> None:
                     ("intent-project:lock", "project-use", {"project": f"p-{target}"}),
                     ("intent-policy:read", "policy-get", {"policy": f"pol-{target}"}),
                     (
+                        "intent-integration:attach",
+                        "integration-attach",
+                        {"project": f"p-{target}", "integration": f"int-{target}"},
+                    ),
+                    (
                         "intent-resource:create",
                         "lifecycle-resources-create",
                         {
@@ -317,6 +340,13 @@ async def test_ui_actions_follow_the_permission_table(world: World) -> None:
                     browser.post(
                         f"/ui/policies/pol-{target}",
                         data={"body": POLICY, "description": "ui", "csrf": token},
+                    ),
+                ),
+                (
+                    "intent-integration:attach",
+                    browser.post(
+                        f"/ui/projects/p-{target}/integrations",
+                        data={"integration": f"int-{target}", "read": "true", "csrf": token},
                     ),
                 ),
             ]
