@@ -52,7 +52,6 @@ async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
                 "database": "ok",
                 "temporal": "ok",
                 "workers": "ok",
-                "pools": {},  # no project names a worker pool
                 "instance": health.json()["instance"],
             }
             ui = await http.get(f"http://127.0.0.1:{first.ui_port}/")

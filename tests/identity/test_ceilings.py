@@ -372,6 +372,7 @@ async def test_moving_a_project_widens_nobody_and_says_which_policies_change(
     assert move["details"] == {
         "policies_stopped": ["playground-guard"],
         "policies_started": ["prod-guard"],
+        "integrations_detached": [],  # the sandbox lives in root: still in reach
     }
     assert (await root.patch("/api/v1/projects/toy", json={"space": "playground"})).status_code == (
         200
