@@ -31,14 +31,19 @@ from store.secrets import SecretBox
 from workflows.assertions import KEY_PURPOSE, AssertionKeys, register_keys
 from workflows.change import ChangeWorkflow
 from workflows.lock import ProjectLockWorkflow
-from workflows.lookup import ProviderLookupWorkflow
+from workflows.lookup import ProjectExportWorkflow, ProviderLookupWorkflow
 from workflows.temporal import connect, ensure_search_attributes
 
 __all__ = ["WORKFLOWS", "build_worker", "run_worker", "worker_runtime"]
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS: Sequence[type] = (ProjectLockWorkflow, ChangeWorkflow, ProviderLookupWorkflow)
+WORKFLOWS: Sequence[type] = (
+    ProjectLockWorkflow,
+    ChangeWorkflow,
+    ProviderLookupWorkflow,
+    ProjectExportWorkflow,
+)
 
 
 @asynccontextmanager
@@ -61,6 +66,7 @@ async def worker_runtime(
 
 
 def build_worker(client: Client, settings: Settings, db: Database, runtime: Runtime) -> Worker:
+    from activities.export import ExportActivities
     from activities.lookup import LookupActivities
 
     # Update validators check actor assertions against the keys of this task queue.
@@ -79,6 +85,7 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
     apply = ApplyActivities(runtime, operations)
     bookkeeping = BookkeepingActivities(db)
     lookups = LookupActivities(runtime)
+    exports = ExportActivities(runtime)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
@@ -93,6 +100,7 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
             bookkeeping.record_history,
             bookkeeping.update_change,
             *lookups.activities(),
+            exports.export_project,
         ],
         max_concurrent_activities=settings.worker_max_activities,
     )

@@ -1,23 +1,39 @@
-"""``ProviderLookupWorkflow``: read-only provider questions answered by the worker.
+"""Read-only questions answered by the worker: each a short workflow running one activity.
 
-The server never talks to providers or the registry itself, so a schema description, a
-registry search or a data source read is a short workflow running one activity. It is
-visible in the Temporal UI like any change, but changes nothing.
+The server never talks to providers or the registry itself and never opens sealed
+configs or states, so a schema description, a registry search, a data source read or a
+project export is a workflow visible in the Temporal UI like any change, but changing
+nothing.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.export import ExportActivities
     from activities.lookup import LookupActivities
-    from workflows.models import LookupInput
+    from workflows.models import ExportInput, ExportResult, LookupInput
 
-__all__ = ["LookupInput", "ProviderLookupWorkflow"]
+__all__ = ["LookupInput", "ProjectExportWorkflow", "ProviderLookupWorkflow"]
+
+
+class _Options(TypedDict):
+    start_to_close_timeout: timedelta
+    retry_policy: RetryPolicy
+
+
+_QUESTION: _Options = {
+    "start_to_close_timeout": timedelta(minutes=5),
+    "retry_policy": RetryPolicy(
+        maximum_attempts=3,
+        non_retryable_error_types=["InvalidLookup", "InvalidExport", "ProviderError"],
+    ),
+}
 
 # One activity per kind of question.
 _ANSWERS = {
@@ -34,12 +50,18 @@ _ANSWERS = {
 class ProviderLookupWorkflow:
     @workflow.run
     async def run(self, input: LookupInput) -> dict[str, Any]:
+        return await workflow.execute_activity_method(_ANSWERS[input.kind], input, **_QUESTION)
+
+
+@workflow.defn
+class ProjectExportWorkflow:
+    """A project as Terraform files, sealed for the server that asked (``export/``)."""
+
+    @workflow.run
+    async def run(self, input: ExportInput) -> ExportResult:
         return await workflow.execute_activity_method(
-            _ANSWERS[input.kind],
+            ExportActivities.export_project,
             input,
-            start_to_close_timeout=timedelta(minutes=5),
-            retry_policy=RetryPolicy(
-                maximum_attempts=3,
-                non_retryable_error_types=["InvalidLookup", "ProviderError"],
-            ),
+            heartbeat_timeout=timedelta(seconds=60),
+            **_QUESTION,
         )

@@ -27,6 +27,8 @@ __all__ = [
     "DiagnosticView",
     "DiscoverInput",
     "DiscoverResult",
+    "ExportInput",
+    "ExportResult",
     "HistoryRow",
     "Holder",
     "LookupInput",
@@ -387,3 +389,26 @@ class LookupInput(BaseModel):
     cursor: str | None = None
     data_source: str | None = None
     config: dict[str, Any] | None = None
+
+
+# -- export ------------------------------------------------------------------------------
+
+
+class ExportInput(BaseModel):
+    project_id: str
+    project_name: str
+    include_secrets: bool = False
+    verify_imports: bool = True
+
+
+class ExportResult(BaseModel):
+    """What an export wrote. The files themselves travel sealed (``export.envelope``):
+    they hold configs, and with ``include_secrets`` sensitive values."""
+
+    sealed_files: str
+    files: list[str]
+    resources: list[str]
+    in_state: list[str] = []
+    not_in_state: list[str] = []
+    unverified_imports: list[str] = []
+    variables: dict[str, str] = {}

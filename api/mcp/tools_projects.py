@@ -8,6 +8,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from api.services import exports
 from api.services import projects as svc
 
 if TYPE_CHECKING:
@@ -89,3 +90,20 @@ def register(endpoint: McpEndpoint) -> None:
     )
     async def project_release(project: ProjectRef, ctx: Context) -> svc.UseResult:
         return await endpoint.call(ctx, lambda c: svc.release_project(c, project))
+
+    @server.tool(
+        name="project-export",
+        description="Export the project as Terraform files to put in a repository: HCL with "
+        "pinned providers, references as expressions, sensitive values as variables, import "
+        "blocks, a terraform.tfstate and the lock file. Write every returned file into one "
+        "directory. Secrets are never included here (an admin may export them with the CLI).",
+        annotations=ToolAnnotations(
+            title="Export project to Terraform",
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=True,
+        ),
+    )
+    async def project_export(project: ProjectRef, ctx: Context) -> exports.ExportView:
+        return await endpoint.call(ctx, lambda c: exports.export_project(c, project))

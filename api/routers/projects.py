@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from api.deps import CallerDep
-from api.services import locks
+from api.services import exports, locks
 from api.services import projects as svc
 from api.services.projects import LockView
 
@@ -54,3 +54,15 @@ async def renew_lock(caller: CallerDep, ref: str) -> LockView:
 async def release_lock(caller: CallerDep, ref: str, force: bool = False) -> svc.UseResult:
     """Release your own lease; ``force=true`` (admins) frees someone else's."""
     return await svc.release_project(caller, ref, force=force)
+
+
+@router.post("/{ref}/export", response_model=exports.ExportView)
+async def export_project(
+    caller: CallerDep, ref: str, body: exports.ExportRequest | None = None
+) -> exports.ExportView:
+    """The project as Terraform files: HCL, import blocks, terraform.tfstate, lock file.
+
+    ``include_secrets`` (admins; recorded in history) writes sensitive values into the
+    state; without it, resources holding secrets come in through their import blocks."""
+    request = body or exports.ExportRequest()
+    return await exports.export_project(caller, ref, include_secrets=request.include_secrets)
