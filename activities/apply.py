@@ -22,6 +22,7 @@ from activities.planning import (
     config_from_state,
     desired_config,
     error_view,
+    history_changes,
     import_id_candidates,
     invalid,
     redacted_config,
@@ -253,6 +254,14 @@ class ApplyActivities:
                     "provider_version": client.installed.version,
                     "config": redacted_config(client, type_name, config),
                     "approved_by": input.approved_by,
+                    "changes": history_changes(
+                        client,
+                        type_name,
+                        prior.attributes if prior else None,
+                        state.attributes if state else None,
+                        action,
+                        config,
+                    ),
                 },
             )
         return result

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import user_error
-from providers.codec import UNKNOWN, is_unknown_wire, to_user
+from providers.codec import UNKNOWN, from_wire, is_unknown_wire, to_user
 from providers.config import convert_config
 from providers.errors import Diagnostic, ProviderError
-from providers.plan import SENSITIVE_DISPLAY, redact
+from providers.plan import SENSITIVE_DISPLAY, diff, redact
 from providers.results import PlannedChange, ResourceState
 from providers.schema import Block
 from store.models import Resource
@@ -40,6 +40,7 @@ __all__ = [
     "desired_config",
     "diagnostics_view",
     "error_view",
+    "history_changes",
     "import_id_candidates",
     "invalid",
     "planned_view",
@@ -352,6 +353,46 @@ def warn_dependents(
         "point at the new object",
     )
     return view.model_copy(update={"diagnostics": [*view.diagnostics, warning]})
+
+
+# A history row keeps at most this many attribute changes (a create of a big object).
+_MAX_RECORDED_CHANGES = 200
+# Besides what was configured, a create or import row names the object it made.
+_CREATED_HEADLINE = frozenset({"id", "arn"})
+
+
+def history_changes(
+    client: ProviderClient,
+    type_name: str,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    action: str,
+    config: Mapping[str, Any] | None,
+) -> list[dict[str, Any]]:
+    """What an applied operation changed, attribute by attribute, for its history row.
+
+    ``before``/``after`` are wire states. Sensitive values are redacted (the entry says
+    ``sensitive``, so a changed secret still shows as changed). A create or import lists
+    what was configured (plus id/arn), not every attribute the provider computed; a
+    delete lists nothing (the row's ``before`` holds what was deleted)."""
+    if action in ("delete", "forget") or after is None:
+        return []
+    schema = client.resource_schema(type_name)
+    changes = diff(
+        schema.block,
+        from_wire(dict(before), schema.implied_type) if before else None,
+        from_wire(dict(after), schema.implied_type),
+    )
+    if action in ("create", "import"):
+        wanted = set(config or {}) | _CREATED_HEADLINE
+        changes = [c for c in changes if str(c.path[0]) in wanted]
+    out: list[dict[str, Any]] = []
+    for change in changes[:_MAX_RECORDED_CHANGES]:
+        entry = {"attribute": change.attribute, "before": change.before, "after": change.after}
+        if change.sensitive:
+            entry["sensitive"] = True
+        out.append(entry)
+    return out
 
 
 def config_from_state(
