@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -49,7 +50,7 @@ async def test_history_list_answers_what_an_update_did(aws_stack: IntentStack) -
         assert updated["status"] == "applied", updated
         history = await call(client, "history-list", {"limit": 50})
 
-    def applied(resource: str, what: str) -> dict[str, object]:
+    def applied(resource: str, what: str) -> dict[str, Any]:
         return next(
             e
             for e in history["entries"]
