@@ -22,6 +22,56 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 _PRIVATE = frozenset({"terraform.tfstate"})
 
 
+@app.command()
+def describe(
+    project: Annotated[str, typer.Argument(help="Project name or id.")],
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Lock, labels, integrations, policies, provider versions and counts."""
+    body = Remote(url, token).request("GET", f"/projects/{project}/describe")
+    if as_json:
+        print_json(body)
+        return
+    _describe(body)
+
+
+@app.command()
+def current(url: UrlOpt = None, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
+    """The project whose lock you hold."""
+    body = Remote(url, token).request("GET", "/me/project")
+    if as_json:
+        print_json(body)
+    elif body["project"] is None:
+        typer.echo(body["message"])
+    else:
+        _describe(body["project"])
+
+
+def _describe(body: dict[str, Any]) -> None:
+    project = body["project"]
+    lock = project["lock"]
+    held = f"locked by {lock['holder']} until {lock['expires_at']}" if lock["locked"] else "free"
+    typer.echo(f"{project['name']}  ({project['id']})  space {project['space']}  {held}")
+    if project.get("description"):
+        typer.echo(f"  {project['description']}")
+    if project.get("labels"):
+        typer.echo(f"  labels: {', '.join(project['labels'])}")
+    counts = body["counts"]
+    by_status = ", ".join(f"{k} {v}" for k, v in counts["resources_by_status"].items())
+    typer.echo(f"  resources: {counts['resources']}" + (f" ({by_status})" if by_status else ""))
+    for name, n in sorted(counts["resources_by_type"].items()):
+        typer.echo(f"    {name}: {n}")
+    typer.echo(f"  changes: {counts['changes']}, in flight: {len(counts['changes_in_flight'])}")
+    for integration in body["integrations"]:
+        typer.echo(f"  integration {integration['provider']}: {integration['name']}")
+    for policy in body["policies"]:
+        typer.echo(f"  policy {policy['name']} ({policy['how']})")
+    for provider in body["providers"]:
+        typer.echo(f"  provider {provider['provider']} {provider['version']}")
+
+
 def export(
     project: Annotated[str, typer.Argument(help="Project name or id.")],
     directory: Annotated[Path, typer.Argument(help="Directory to write the files into.")],

@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from api.services import exports
+from api.services import exports, project_overview
 from api.services import projects as svc
 
 if TYPE_CHECKING:
@@ -107,3 +107,35 @@ def register(endpoint: McpEndpoint) -> None:
     )
     async def project_export(project: ProjectRef, ctx: Context) -> exports.ExportView:
         return await endpoint.call(ctx, lambda c: exports.export_project(c, project))
+
+    @server.tool(
+        name="project-describe",
+        description="One project at a glance: lock, space, labels, integrations (credentials "
+        "masked), governing policies, provider versions, resource and change counts.",
+        annotations=ToolAnnotations(
+            title="Describe project",
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=False,
+        ),
+    )
+    async def project_describe(
+        project: ProjectRef, ctx: Context
+    ) -> project_overview.ProjectDescription:
+        return await endpoint.call(ctx, lambda c: project_overview.describe_project(c, project))
+
+    @server.tool(
+        name="project-current",
+        description="The project whose lock you hold (what tools act on when no project is "
+        "named), described; none when you hold no lock.",
+        annotations=ToolAnnotations(
+            title="Current project",
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=False,
+        ),
+    )
+    async def project_current(ctx: Context) -> project_overview.CurrentProject:
+        return await endpoint.call(ctx, project_overview.current_project)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from api.deps import CallerDep
-from api.services import exports, locks
+from api.services import exports, locks, project_overview
 from api.services import projects as svc
 from api.services.projects import LockView
 
@@ -31,6 +31,12 @@ async def create_project(caller: CallerDep, body: svc.ProjectCreate) -> svc.Proj
 @router.get("/{ref}", response_model=svc.ProjectView)
 async def get_project(caller: CallerDep, ref: str) -> svc.ProjectView:
     return await svc.get_project(caller, ref)
+
+
+@router.get("/{ref}/describe", response_model=project_overview.ProjectDescription)
+async def describe_project(caller: CallerDep, ref: str) -> project_overview.ProjectDescription:
+    """Lock, space, labels, integrations, policies, provider versions and counts."""
+    return await project_overview.describe_project(caller, ref)
 
 
 @router.get("/{ref}/lock", response_model=LockView)

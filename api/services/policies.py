@@ -21,7 +21,7 @@ from api.context import Caller
 from api.errors import Conflict, Forbidden, Invalid, NotFound
 from api.services.projects import load_project
 from policies.engine import evaluate_policy, validate_policy
-from policies.input import PolicyInput
+from policies.input import PolicyInput, PolicyInputSchema, input_schema
 from policies.models import PolicyProblem
 from store import history
 from store import policies as store_policies
@@ -30,6 +30,7 @@ from store.models import ROOT_SPACE_ID, Policy, PolicyAttachment, Project
 __all__ = [
     "AUTHOR_ROLES",
     "PolicyCreate",
+    "PolicyInputSchema",
     "PolicyList",
     "PolicySummary",
     "PolicyUpdate",
@@ -42,6 +43,7 @@ __all__ = [
     "delete_policy",
     "detach",
     "get_policy",
+    "input_schema",
     "list_policies",
     "list_samples",
     "simulate",
@@ -318,11 +320,44 @@ async def update_policy(caller: Caller, ref: str, changes: PolicyUpdate) -> Poli
     return _view(policy, (await _attached_names(caller, [policy.id])).get(policy.id, []), warnings)
 
 
+async def _governed(session: Any, policy: Policy) -> list[str]:
+    """Names of the projects ``policy`` governs: attached, or auto-attached by label."""
+    explicit = set(
+        (
+            await session.scalars(
+                select(PolicyAttachment.project_id).where(PolicyAttachment.policy_id == policy.id)
+            )
+        ).all()
+    )
+    auto = store_policies.autoattach_labels(policy)
+    names = []
+    for project in (await session.scalars(select(Project).order_by(Project.name))).all():
+        if project.id in explicit or "*" in auto or auto & set(project.labels):
+            names.append(project.name)
+    return names
+
+
 async def delete_policy(caller: Caller, ref: str) -> None:
+    """Delete a policy that governs no project: a guardrail is taken off explicitly
+    (detach it, or drop its autoattach labels) before it can disappear."""
     _require_author(caller)
     policy = await _load(caller, ref)
     async with caller.db.transaction() as session:
         current = await session.get(Policy, policy.id)
+        governed = await _governed(session, current) if current is not None else []
+        if governed:
+            shown = ", ".join(governed[:10]) + (" …" if len(governed) > 10 else "")
+            auto = sorted(store_policies.autoattach_labels(policy))
+            how = (
+                f"detach it (policy-detach) or remove its autoattach label(s) {auto} "
+                "(policy-update)"
+                if auto
+                else "detach it from them first (policy-detach)"
+            )
+            raise Conflict(
+                f"policy {policy.name} still governs {len(governed)} project(s) ({shown}); "
+                f"{how}, then delete it"
+            )
         if current is not None:
             await _record(
                 caller,

@@ -1,0 +1,120 @@
+"""Parity tools: project-describe, project-current, policy-delete, policy-input-schema.
+
+Through the real MCP client, REST and the CLI against a running stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from mcp.client import Client as McpClient
+from typer.testing import CliRunner
+
+from cli import app
+from policies.input import PolicyInput
+from tests.api.mcp_client import mcp_client, text_of
+from tests.support.stack import IntentStack
+
+DENY_NOTHING = 'package spacelift\n\ndeny contains msg if {\n  false\n  msg := "never"\n}\n'
+
+
+async def tool(client: McpClient, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    result = await client.call_tool(name, arguments)
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    content: dict[str, Any] = result.structured_content
+    return content
+
+
+async def test_describe_and_current_project(stack: IntentStack) -> None:
+    author = await stack.http("paula", roles=["policy-author"])
+    created = await author.post(
+        "/api/v1/policies", json={"name": "quiet", "body": DENY_NOTHING, "labels": []}
+    )
+    assert created.status_code == 201, created.text
+    async with mcp_client(stack.mcp_url, await stack.token("alice")) as client:
+        none = await tool(client, "project-current", {})
+        assert none["project"] is None and "project-use" in none["message"]
+
+        await tool(
+            client,
+            "project-create",
+            {"name": "described", "description": "for the demo", "labels": ["team-web"]},
+        )
+        assert (await author.put("/api/v1/projects/described/policies/quiet")).status_code == 200
+        await tool(client, "project-use", {"project": "described"})
+
+        described = await tool(client, "project-describe", {"project": "described"})
+        assert described["project"]["lock"]["holder"] == "alice"
+        assert described["project"]["labels"] == ["team-web"]
+        assert described["project"]["description"] == "for the demo"
+        assert described["created_by"] == "alice"
+        assert [(p["name"], p["how"]) for p in described["policies"]] == [("quiet", "attached")]
+        assert described["counts"]["resources"] == 0
+        assert described["counts"]["changes_in_flight"] == []
+
+        current = await tool(client, "project-current", {})
+        assert current["project"]["project"]["name"] == "described"
+        assert "described" in current["message"]
+
+    # The same over REST and the CLI.
+    alice = await stack.http("alice")
+    body = (await alice.get("/api/v1/me/project")).json()
+    assert body["project"]["project"]["name"] == "described"
+    env = {"INTENT_URL": stack.base_url, "INTENT_TOKEN": await stack.token("alice")}
+    shown = await asyncio.to_thread(
+        CliRunner().invoke, app, ["projects", "describe", "described"], env=env
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "locked by alice" in shown.output and "policy quiet (attached)" in shown.output
+
+
+async def test_policy_delete_is_refused_while_it_governs_a_project(stack: IntentStack) -> None:
+    author = await stack.http("paula", roles=["policy-author"])
+    alice = await stack.http("alice")
+    await alice.post("/api/v1/projects", json={"name": "guarded", "labels": ["prod"]})
+    for name, labels in (("attached-one", []), ("by-label", ["autoattach:prod"])):
+        made = await author.post(
+            "/api/v1/policies", json={"name": name, "body": DENY_NOTHING, "labels": labels}
+        )
+        assert made.status_code == 201, made.text
+    await author.put("/api/v1/projects/guarded/policies/attached-one")
+
+    async with mcp_client(stack.mcp_url, await stack.token("paula", ["policy-author"])) as client:
+        refused = await client.call_tool("policy-delete", {"policy": "attached-one"})
+        assert refused.is_error
+        assert "guarded" in text_of(refused) and "policy-detach" in text_of(refused)
+        refused = await client.call_tool("policy-delete", {"policy": "by-label"})
+        assert refused.is_error and "autoattach:prod" not in text_of(refused)
+        assert "['prod']" in text_of(refused) and "policy-update" in text_of(refused)
+
+        await tool(client, "policy-detach", {"policy": "attached-one", "project": "guarded"})
+        assert (await tool(client, "policy-delete", {"policy": "attached-one"})) == {
+            "deleted": "attached-one"
+        }
+    # Over REST: 409 while it governs, 204 once it does not.
+    assert (await author.delete("/api/v1/policies/by-label")).status_code == 409
+    patched = await author.patch("/api/v1/policies/by-label", json={"labels": []})
+    assert patched.status_code == 200, patched.text
+    assert (await author.delete("/api/v1/policies/by-label")).status_code == 204
+    listed = (await author.get("/api/v1/policies")).json()["policies"]
+    assert not {"attached-one", "by-label"} & {p["name"] for p in listed}
+    history = (await alice.get("/api/v1/projects/guarded/history")).json()["entries"]
+    assert ("policy", "detach") in {(e["subject"], e["operation"]) for e in history}
+
+
+async def test_policy_input_schema_is_the_contract(stack: IntentStack) -> None:
+    async with mcp_client(stack.mcp_url, await stack.token("alice")) as client:
+        schema = await tool(client, "policy-input-schema", {})
+    assert set(schema["input_schema"]["properties"]) == {"resource", "project", "actor", "request"}
+    assert set(schema["rules"]) == {"deny", "allow", "sample"}
+    # The example is a valid input, and it is what the worker's own model produces.
+    assert PolicyInput.model_validate(schema["example"]) == PolicyInput.example()
+    rest = (await (await stack.http("alice")).get("/api/v1/policies/input-schema")).json()
+    assert rest == schema
+    printed = await asyncio.to_thread(
+        CliRunner().invoke, app, ["policy", "input-schema", "--example"]
+    )
+    assert printed.exit_code == 0 and json.loads(printed.output) == schema["example"]
