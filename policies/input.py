@@ -146,8 +146,7 @@ def input_schema() -> PolicyInputSchema:
             "package spacelift; Rego v1 unless the policy's rego_version is v0",
             "no deny and no allow from any policy governing the project: the operation "
             "waits for a reviewer",
-            f"sensitive values read {SENSITIVE!r}; values known only after apply read "
-            f"{UNKNOWN!r}",
+            f"sensitive values read {SENSITIVE!r}; values known only after apply read {UNKNOWN!r}",
             f"resource.operation is one of {', '.join(get_args(Operation))}",
         ],
     )
