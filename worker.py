@@ -31,7 +31,11 @@ from store.secrets import SecretBox
 from workflows.assertions import KEY_PURPOSE, AssertionKeys, register_keys
 from workflows.change import ChangeWorkflow
 from workflows.lock import ProjectLockWorkflow
-from workflows.lookup import ProjectExportWorkflow, ProviderLookupWorkflow
+from workflows.lookup import (
+    ProjectExportWorkflow,
+    ProviderLookupWorkflow,
+    ResourceDiscoveryWorkflow,
+)
 from workflows.temporal import connect, ensure_search_attributes
 
 __all__ = ["WORKFLOWS", "build_worker", "run_worker", "worker_runtime"]
@@ -43,6 +47,7 @@ WORKFLOWS: Sequence[type] = (
     ChangeWorkflow,
     ProviderLookupWorkflow,
     ProjectExportWorkflow,
+    ResourceDiscoveryWorkflow,
 )
 
 
@@ -66,6 +71,7 @@ async def worker_runtime(
 
 
 def build_worker(client: Client, settings: Settings, db: Database, runtime: Runtime) -> Worker:
+    from activities.discovery import DiscoveryActivities
     from activities.export import ExportActivities
     from activities.lookup import LookupActivities
 
@@ -86,6 +92,7 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
     bookkeeping = BookkeepingActivities(db)
     lookups = LookupActivities(runtime)
     exports = ExportActivities(runtime)
+    discovery = DiscoveryActivities(runtime)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
@@ -101,6 +108,7 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
             bookkeeping.update_change,
             *lookups.activities(),
             exports.export_project,
+            discovery.discover_resources,
         ],
         max_concurrent_activities=settings.worker_max_activities,
     )

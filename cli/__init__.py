@@ -32,13 +32,14 @@ def _register_subcommands() -> None:
     from cli.changes import app as changes_app
     from cli.policy import app as policy_app
     from cli.projects import app as projects_app
-    from cli.projects import export
+    from cli.projects import discover, export
     from cli.providers import app as providers_app
     from cli.secrets import app as secrets_app
 
     app.add_typer(changes_app, name="changes")
     app.add_typer(projects_app, name="projects")
     app.command("export")(export)
+    app.command("discover")(discover)
     app.add_typer(providers_app, name="providers", help="Search, install and describe providers.")
     app.add_typer(policy_app, name="policy", help="Write and test Intent policies.")
     app.add_typer(secrets_app, name="secrets", help="Keys for secrets at rest; rotation.")

@@ -10,7 +10,7 @@ import typer
 
 from cli.remote import Remote, fail, print_json
 
-__all__ = ["app", "export"]
+__all__ = ["app", "discover", "export"]
 
 app = typer.Typer(help="Describe, change and export projects (REST API).", no_args_is_help=True)
 
@@ -124,3 +124,44 @@ def _summary(body: dict[str, Any], directory: Path) -> None:
     if body.get("includes_secrets"):
         typer.echo("  terraform.tfstate holds secrets in clear: keep it out of version control")
     typer.echo(f"  next: {body['next_steps']}")
+
+
+def discover(
+    project: Annotated[str, typer.Argument(help="Project name or id (hold its lock).")],
+    resource_type: Annotated[str, typer.Argument(help="e.g. aws_ssm_parameter")],
+    filter_: Annotated[
+        list[str] | None,
+        typer.Option("--filter", help="NAME=VALUE, e.g. path=/app or prefix=web-; repeatable."),
+    ] = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Existing cloud objects of a type the project does not manage yet, to import."""
+    filters: dict[str, str] = {}
+    for item in filter_ or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            fail(f"--filter {item!r}: write NAME=VALUE")
+        filters[name] = value
+    body = Remote(url, token).request(
+        "POST",
+        f"/projects/{project}/resources/discover",
+        json={"resource_type": resource_type, "filters": filters},
+    )
+    if as_json:
+        print_json(body)
+        return
+    if not body["found"]:
+        typer.echo(f"no unmanaged {resource_type} found")
+    for item in body["found"]:
+        line = f"{item['import_id']:50}  {item['summary']}"
+        if item.get("managed_by"):
+            line += f"  (managed by {item['managed_by']})"
+        else:
+            line += f"  → resource id {item['suggested_resource_id']}"
+        typer.echo(line)
+    if body.get("managed_here"):
+        typer.echo(f"already managed here: {', '.join(body['managed_here'])}")
+    if body.get("note"):
+        typer.echo(f"note: {body['note']}")

@@ -15,11 +15,23 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.discovery import DiscoveryActivities
     from activities.export import ExportActivities
     from activities.lookup import LookupActivities
-    from workflows.models import ExportInput, ExportResult, LookupInput
+    from workflows.models import (
+        DiscoveryInput,
+        DiscoveryResult,
+        ExportInput,
+        ExportResult,
+        LookupInput,
+    )
 
-__all__ = ["LookupInput", "ProjectExportWorkflow", "ProviderLookupWorkflow"]
+__all__ = [
+    "LookupInput",
+    "ProjectExportWorkflow",
+    "ProviderLookupWorkflow",
+    "ResourceDiscoveryWorkflow",
+]
 
 
 class _Options(TypedDict):
@@ -31,7 +43,12 @@ _QUESTION: _Options = {
     "start_to_close_timeout": timedelta(minutes=5),
     "retry_policy": RetryPolicy(
         maximum_attempts=3,
-        non_retryable_error_types=["InvalidLookup", "InvalidExport", "ProviderError"],
+        non_retryable_error_types=[
+            "InvalidLookup",
+            "InvalidExport",
+            "InvalidDiscovery",
+            "ProviderError",
+        ],
     ),
 }
 
@@ -64,4 +81,15 @@ class ProjectExportWorkflow:
             input,
             heartbeat_timeout=timedelta(seconds=60),
             **_QUESTION,
+        )
+
+
+@workflow.defn
+class ResourceDiscoveryWorkflow:
+    """Existing cloud objects of a type the project does not manage yet."""
+
+    @workflow.run
+    async def run(self, input: DiscoveryInput) -> DiscoveryResult:
+        return await workflow.execute_activity_method(
+            DiscoveryActivities.discover_resources, input, **_QUESTION
         )

@@ -27,6 +27,9 @@ __all__ = [
     "DiagnosticView",
     "DiscoverInput",
     "DiscoverResult",
+    "DiscoveredObject",
+    "DiscoveryInput",
+    "DiscoveryResult",
     "ExportInput",
     "ExportResult",
     "HistoryRow",
@@ -412,3 +415,34 @@ class ExportResult(BaseModel):
     not_in_state: list[str] = []
     unverified_imports: list[str] = []
     variables: dict[str, str] = {}
+
+
+# -- discovery ---------------------------------------------------------------------------
+
+
+class DiscoveryInput(BaseModel):
+    project_id: str
+    resource_type: str
+    filters: dict[str, str] = {}
+    limit: int = 200
+
+
+class DiscoveredObject(BaseModel):
+    import_id: str
+    summary: str
+    suggested_resource_id: str
+    managed_by: str | None = Field(
+        default=None, description="project/resource_id of another project that manages it"
+    )
+    managed_by_project_id: str | None = None
+
+
+class DiscoveryResult(BaseModel):
+    resource_type: str
+    data_source: str
+    found: list[DiscoveredObject]
+    managed_here: list[str] = Field(
+        default_factory=list, description="Resource ids of this project that already manage one"
+    )
+    more: bool = False
+    note: str = ""
