@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -118,14 +119,18 @@ def _open(value: Any, dialect: Dialect) -> Any:
     return json.loads(bound.box.open(value))
 
 
-class SealedJSON(TypeDecorator[Any]):
-    """A JSON value stored sealed as a whole (resource config and state)."""
+class _JSONColumn(TypeDecorator[Any]):
+    """JSON, JSONB on PostgreSQL (like ``JSONType``), for the sealed column types."""
 
     impl = JSON
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> Any:
         return dialect.type_descriptor(JSONB() if dialect.name == "postgresql" else JSON())
+
+
+class SealedJSON(_JSONColumn):
+    """A JSON value stored sealed as a whole (resource config and state)."""
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         return None if value is None else _seal(value, dialect)
@@ -147,50 +152,33 @@ class SealedText(TypeDecorator[Any]):
         return None if value is None else _open(value, dialect)
 
 
-class SealedRequest(TypeDecorator[Any]):
+class SealedRequest(_JSONColumn):
     """A change request: operations in the clear, each one's config and retry patches
     sealed (the server lists and counts operations without opening anything)."""
 
-    impl = JSON
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> Any:
-        return dialect.type_descriptor(JSONB() if dialect.name == "postgresql" else JSON())
-
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        return [
-            {
-                **op,
-                "config": None if op.get("config") is None else _seal(op["config"], dialect),
-                "patches": [_seal(p, dialect) for p in op.get("patches") or []],
-            }
-            for op in value
-        ]
+        return _each_operation(value, lambda v: _seal(v, dialect))
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        return [
-            {
-                **op,
-                "config": None if op.get("config") is None else _open(op["config"], dialect),
-                "patches": [_open(p, dialect) for p in op.get("patches") or []],
-            }
-            for op in value
-        ]
+        return _each_operation(value, lambda v: _open(v, dialect))
 
 
-class CredentialsJSON(TypeDecorator[Any]):
+def _each_operation(request: Any, change: Callable[[Any], Any]) -> Any:
+    if request is None:
+        return None
+    return [
+        {
+            **op,
+            "config": None if op.get("config") is None else change(op["config"]),
+            "patches": [change(p) for p in op.get("patches") or []],
+        }
+        for op in request
+    ]
+
+
+class CredentialsJSON(_JSONColumn):
     """A provider configuration whose credential-looking values are sealed one by one
     (integrations: region and the like stay readable for listings)."""
-
-    impl = JSON
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> Any:
-        return dialect.type_descriptor(JSONB() if dialect.name == "postgresql" else JSON())
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
