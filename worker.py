@@ -30,6 +30,7 @@ from store.db import Database
 from store.secrets import SecretBox
 from workflows.assertions import KEY_PURPOSE, AssertionKeys, register_keys
 from workflows.change import ChangeWorkflow
+from workflows.drift import DriftCheckWorkflow
 from workflows.lock import ProjectLockWorkflow
 from workflows.lookup import (
     ProjectExportWorkflow,
@@ -48,6 +49,7 @@ WORKFLOWS: Sequence[type] = (
     ProviderLookupWorkflow,
     ProjectExportWorkflow,
     ResourceDiscoveryWorkflow,
+    DriftCheckWorkflow,
 )
 
 
@@ -72,6 +74,7 @@ async def worker_runtime(
 
 def build_worker(client: Client, settings: Settings, db: Database, runtime: Runtime) -> Worker:
     from activities.discovery import DiscoveryActivities
+    from activities.drift import DriftActivities
     from activities.export import ExportActivities
     from activities.lookup import LookupActivities
 
@@ -93,6 +96,7 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
     lookups = LookupActivities(runtime)
     exports = ExportActivities(runtime)
     discovery = DiscoveryActivities(runtime)
+    drift = DriftActivities(runtime)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
@@ -109,6 +113,7 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
             *lookups.activities(),
             exports.export_project,
             discovery.discover_resources,
+            drift.check_drift,
         ],
         max_concurrent_activities=settings.worker_max_activities,
     )

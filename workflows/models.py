@@ -30,6 +30,9 @@ __all__ = [
     "DiscoveredObject",
     "DiscoveryInput",
     "DiscoveryResult",
+    "DriftCheckInput",
+    "DriftReport",
+    "DriftedResource",
     "ExportInput",
     "ExportResult",
     "HistoryRow",
@@ -446,3 +449,29 @@ class DiscoveryResult(BaseModel):
     )
     more: bool = False
     note: str = ""
+
+
+# -- drift -------------------------------------------------------------------------------
+
+
+class DriftCheckInput(BaseModel):
+    project_id: str
+
+
+class DriftedResource(BaseModel):
+    resource_id: str
+    resource_type: str
+    deleted: bool = False
+    changes: list[dict[str, Any]] = Field(
+        default_factory=list, description="[{attribute, before, after}], secrets redacted"
+    )
+
+
+class DriftReport(BaseModel):
+    project_id: str
+    checked: int
+    drifted: list[DriftedResource] = Field(default_factory=list)
+    skipped_busy: list[str] = Field(
+        default_factory=list, description="Held by a change in flight: checked next time"
+    )
+    failed: dict[str, str] = Field(default_factory=dict)

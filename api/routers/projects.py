@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, Field
 
 from api.deps import CallerDep
-from api.services import exports, locks, project_overview
+from api.services import drift, exports, locks, project_overview
 from api.services import projects as svc
 from api.services.projects import LockView
 
@@ -72,3 +73,17 @@ async def export_project(
     state; without it, resources holding secrets come in through their import blocks."""
     request = body or exports.ExportRequest()
     return await exports.export_project(caller, ref, include_secrets=request.include_secrets)
+
+
+class DriftScheduleBody(BaseModel):
+    interval_seconds: float | None = Field(
+        default=None, ge=0, description="Seconds between drift checks; null or 0 turns it off"
+    )
+
+
+@router.put("/{ref}/drift-schedule", response_model=drift.DriftSchedule)
+async def drift_schedule(
+    caller: CallerDep, ref: str, body: DriftScheduleBody
+) -> drift.DriftSchedule:
+    """Check the project for drift every ``interval_seconds`` (a Temporal Schedule)."""
+    return await drift.set_interval(caller, ref, body.interval_seconds)

@@ -1,0 +1,195 @@
+"""The drift room: re-read a project's resources from the cloud and mark what changed
+outside intent (attributes, or objects deleted), without touching state or the lock.
+
+A scheduled check (``DriftCheckWorkflow``) runs while people work: it reads only (no
+state writes, no lease), skips resources a change in flight holds, and records a
+history row only when a resource's drift is new or different. An interactive refresh
+(a change the lock holder asked for) also adopts what it read; both mark drift the same
+way (``drift_mark``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+from temporalio import activity
+
+from activities.planning import stored_state
+from activities.runtime import ProviderRefused, Runtime
+from providers.errors import ProviderCrashedError, ProviderError, ProviderLaunchError
+from providers.install import ProviderInstallError
+from providers.plan import AttributeChange
+from store import changes as store_changes
+from store import history
+from store import resources as store_resources
+from store.models import Resource
+from store.types import utcnow
+from workflows.models import DriftCheckInput, DriftedResource, DriftReport
+
+__all__ = ["DRIFT_ACTOR", "DriftActivities", "drift_mark"]
+
+
+class _DriftActor:
+    id = "system:drift"
+    name = "drift schedule"
+    via = "schedule"
+
+
+DRIFT_ACTOR = _DriftActor()
+
+
+def _empty(value: Any) -> bool:
+    return value in (None, "", [], {})
+
+
+def _changes(drift: list[AttributeChange]) -> list[dict[str, Any]]:
+    """Drift worth reporting. Null and empty are the same to providers on the legacy SDK
+    (it reads back ``{}`` for tags it was given as null), as Terraform treats them."""
+    out = []
+    for change in drift:
+        if _empty(change.before) and _empty(change.after):
+            continue
+        entry: dict[str, Any] = {
+            "attribute": change.attribute,
+            "before": change.before,
+            "after": change.after,
+        }
+        if change.sensitive:
+            entry["sensitive"] = True
+        out.append(entry)
+    return out
+
+
+def drift_mark(
+    drift: list[AttributeChange], *, deleted: bool, change_id: str | None, at: datetime
+) -> dict[str, Any] | None:
+    """What a resource's ``drift`` column says after a refresh (None: no drift)."""
+    changes = [] if deleted else _changes(drift)
+    if not deleted and not changes:
+        return None
+    return {
+        "detected_at": at.isoformat(),
+        "change_id": change_id,
+        "deleted": deleted,
+        "changes": changes,
+    }
+
+
+def _same(before: dict[str, Any] | None, after: dict[str, Any] | None) -> bool:
+    if before is None or after is None:
+        return before is after
+    return before.get("deleted") == after.get("deleted") and before.get("changes") == after.get(
+        "changes"
+    )
+
+
+class DriftActivities:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    @activity.defn(name="check_drift")
+    async def check_drift(self, input: DriftCheckInput) -> DriftReport:
+        async with self.rt.db.session() as session:
+            rows = await store_resources.list_resources(session, input.project_id)
+            busy = await store_changes.busy_resources(session, input.project_id)
+        todo = [r for r in rows if r.state is not None and r.resource_id not in busy]
+        slots = asyncio.Semaphore(max(1, self.rt.settings.provider_concurrency))
+        found: dict[str, tuple[list[AttributeChange], bool]] = {}
+        failed: dict[str, str] = {}
+
+        async def one(row: Resource) -> None:
+            async with slots:
+                try:
+                    found[row.resource_id] = await self._read(input.project_id, row)
+                except (ProviderCrashedError, ProviderLaunchError):
+                    raise  # the machinery: the activity is retried
+                except (ProviderError, ProviderRefused, ProviderInstallError, ValueError) as exc:
+                    failed[row.resource_id] = str(exc)
+
+        async with _heartbeating():
+            await asyncio.gather(*(one(r) for r in todo))
+        report = await self._record(input, rows, found)
+        report.skipped_busy = sorted(r.resource_id for r in rows if r.resource_id in busy)
+        report.failed = failed
+        return report
+
+    async def _read(self, project_id: str, row: Resource) -> tuple[list[AttributeChange], bool]:
+        binding = await self.rt.binding(project_id, row.provider, row.provider_version)
+        binding.require("read")
+        prior = stored_state(row)
+        assert prior is not None
+        async with self.rt.client(binding) as client:
+            read = await client.read(prior)
+        return list(read.drift), read.state is None
+
+    async def _record(
+        self,
+        input: DriftCheckInput,
+        rows: list[Resource],
+        found: dict[str, tuple[list[AttributeChange], bool]],
+    ) -> DriftReport:
+        """Marks and history rows in one transaction; a history row only for drift that
+        is new or different from what the resource was already marked with."""
+        now = utcnow()
+        report = DriftReport(project_id=input.project_id, checked=len(found))
+        by_id = {r.resource_id: r for r in rows}
+        async with self.rt.db.transaction() as session:
+            for resource_id, (drift, deleted) in sorted(found.items()):
+                row = await store_resources.get_resource(session, input.project_id, resource_id)
+                if row is None or row.state is None:
+                    continue  # deleted from state meanwhile
+                mark = drift_mark(drift, deleted=deleted, change_id=None, at=now)
+                if mark is not None:
+                    report.drifted.append(
+                        DriftedResource(
+                            resource_id=resource_id,
+                            resource_type=row.resource_type,
+                            deleted=deleted,
+                            changes=mark["changes"],
+                        )
+                    )
+                if _same(row.drift, mark):
+                    continue
+                row.drift = mark
+                await history.record(
+                    session,
+                    subject="resource",
+                    operation="drift",
+                    status=("deleted outside" if deleted else "drifted") if mark else "in sync",
+                    actor=DRIFT_ACTOR,
+                    project_id=input.project_id,
+                    resource_id=resource_id,
+                    resource_type=by_id[resource_id].resource_type,
+                    reasons=[_reason(mark)],
+                    details={"changes": mark["changes"] if mark else []},
+                )
+        return report
+
+
+def _reason(mark: dict[str, Any] | None) -> str:
+    if mark is None:
+        return "matches intent's state again"
+    if mark["deleted"]:
+        return "deleted outside intent"
+    names = ", ".join(c["attribute"] for c in mark["changes"][:10])
+    return f"changed outside intent: {names}"
+
+
+@contextlib.asynccontextmanager
+async def _heartbeating() -> AsyncIterator[None]:
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(2)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
