@@ -38,6 +38,7 @@ from workflows.lookup import (
     ResourceDiscoveryWorkflow,
 )
 from workflows.temporal import connect, ensure_search_attributes
+from workflows.ttl import ProjectTTLWorkflow
 
 __all__ = ["WORKFLOWS", "build_worker", "run_worker", "worker_runtime"]
 
@@ -50,6 +51,7 @@ WORKFLOWS: Sequence[type] = (
     ProjectExportWorkflow,
     ResourceDiscoveryWorkflow,
     DriftCheckWorkflow,
+    ProjectTTLWorkflow,
 )
 
 
@@ -77,6 +79,7 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
     from activities.drift import DriftActivities
     from activities.export import ExportActivities
     from activities.lookup import LookupActivities
+    from activities.ttl import TtlActivities
 
     # Update validators check actor assertions against the keys of this task queue.
     register_keys(
@@ -97,6 +100,7 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
     exports = ExportActivities(runtime)
     discovery = DiscoveryActivities(runtime)
     drift = DriftActivities(runtime)
+    ttl = TtlActivities(runtime)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
@@ -114,6 +118,11 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
             exports.export_project,
             discovery.discover_resources,
             drift.check_drift,
+            ttl.warn,
+            ttl.claim_lock,
+            ttl.start_cleanup,
+            ttl.follow_cleanup,
+            ttl.finish,
         ],
         max_concurrent_activities=settings.worker_max_activities,
     )

@@ -47,7 +47,8 @@ UNKNOWN = "(known after apply)"
 ANY_ELEMENT = "*"
 
 Operation = Literal["create", "update", "delete", "import", "refresh"]
-Via = Literal["mcp", "api", "ui", "cli"]
+# "system": intent acting on its own (a project TTL cleanup), named in actor.id.
+Via = Literal["mcp", "api", "ui", "cli", "system"]
 AttributePath = Sequence[str | int]
 JSONValue = Any  # None | bool | int | float | str | list[JSONValue] | dict[str, JSONValue]
 

@@ -52,7 +52,20 @@ __all__ = [
     "ProjectInfo",
     "RecordInput",
     "RetryRequest",
+    "TtlCleanupInput",
+    "TtlCleanupStarted",
+    "TtlCleanupState",
+    "TtlFinished",
+    "TtlInput",
+    "TtlLockInput",
+    "TtlLockResult",
+    "TtlOutcomeInput",
+    "TtlProjectInput",
+    "TtlReschedule",
+    "TtlStatus",
+    "TtlWarnInput",
     "UpdateChangeInput",
+    "ttl_workflow_id",
 ]
 
 OperationKind = Literal["create", "update", "delete", "import", "refresh"]
@@ -475,3 +488,84 @@ class DriftReport(BaseModel):
         default_factory=list, description="Held by a change in flight: checked next time"
     )
     failed: dict[str, str] = Field(default_factory=dict)
+
+
+# -- project TTL -------------------------------------------------------------------------
+
+
+def ttl_workflow_id(project_id: str) -> str:
+    return f"ttl-{project_id}"
+
+
+class TtlInput(BaseModel):
+    project_id: str
+    project_name: str
+    expires_at: datetime | None
+    warnings_seconds: list[float] = [86400.0, 3600.0]
+    grace_seconds: float = 3600.0
+
+
+class TtlReschedule(BaseModel):
+    expires_at: datetime | None
+
+
+class TtlStatus(BaseModel):
+    expires_at: datetime | None
+    stage: str  # waiting / waiting_for_lock / cleaning / archived / kept / cancelled
+    change_id: str | None = None
+    message: str = ""
+
+
+class TtlWarnInput(BaseModel):
+    project_id: str
+    project_name: str
+    expires_at: datetime
+
+
+class TtlLockInput(BaseModel):
+    project_id: str
+    project_name: str
+    force: bool = False
+
+
+class TtlLockResult(BaseModel):
+    acquired: bool
+    holder: str | None = None
+
+
+class TtlCleanupInput(BaseModel):
+    project_id: str
+    project_name: str
+    # Makes the cleanup change's id: a retried start finds the change it made.
+    change_key: str
+
+
+class TtlCleanupStarted(BaseModel):
+    change_id: str | None = None
+    resources: int = 0
+    blocked: str | None = None
+
+
+class TtlProjectInput(BaseModel):
+    project_id: str
+    project_name: str
+    change_id: str | None = None
+
+
+class TtlCleanupState(BaseModel):
+    status: str
+    final: bool
+    message: str = ""
+
+
+class TtlOutcomeInput(BaseModel):
+    project_id: str
+    project_name: str
+    change_id: str | None
+    outcome: str
+    resources: int
+
+
+class TtlFinished(BaseModel):
+    archived: bool
+    message: str

@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 
 from api.context import Caller
 from api.services import changes as svc
+from api.services import projects as project_svc
 from api.services.changes import ChangeSummary, OperationInput
 from workflows.models import ChangeView
 from workflows.references import RESOURCE_ID_PATTERN
@@ -193,7 +194,9 @@ async def follow(
             await _decide(endpoint, ctx, change_id, answer.action, data)
             if answer.action != "cancel":
                 view = await _wait(endpoint, ctx, change_id)
-    return svc.summarize(view, endpoint.app_ctx.settings.base_url)
+    summary = svc.summarize(view, endpoint.app_ctx.settings.base_url)
+    summary.warnings = await project_svc.project_warnings(caller, view.project.id)
+    return summary
 
 
 async def _resumed(endpoint: McpEndpoint, ctx: Context) -> str | None:

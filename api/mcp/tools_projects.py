@@ -39,8 +39,15 @@ def register(endpoint: McpEndpoint) -> None:
         ctx: Context,
         description: Annotated[str, Field(max_length=2000)] = "",
         labels: Annotated[list[str] | None, Field(description="Labels for policies")] = None,
+        ttl: Annotated[
+            str | None,
+            Field(
+                description="Optional time to live: a duration (2h, 7d) or a timestamp; at "
+                "the end every resource is deleted and the project archived"
+            ),
+        ] = None,
     ) -> svc.ProjectView:
-        body = svc.ProjectCreate(name=name, description=description, labels=labels or [])
+        body = svc.ProjectCreate(name=name, description=description, labels=labels or [], ttl=ttl)
         return await endpoint.call(ctx, lambda c: svc.create_project(c, body))
 
     @server.tool(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
 from api.deps import CallerDep
-from api.services import drift, exports, locks, project_overview
+from api.services import exports, lifecycle, locks, project_overview
 from api.services import projects as svc
 from api.services.projects import LockView
 
@@ -81,9 +81,23 @@ class DriftScheduleBody(BaseModel):
     )
 
 
-@router.put("/{ref}/drift-schedule", response_model=drift.DriftSchedule)
+@router.put("/{ref}/drift-schedule", response_model=lifecycle.DriftSchedule)
 async def drift_schedule(
     caller: CallerDep, ref: str, body: DriftScheduleBody
-) -> drift.DriftSchedule:
+) -> lifecycle.DriftSchedule:
     """Check the project for drift every ``interval_seconds`` (a Temporal Schedule)."""
-    return await drift.set_interval(caller, ref, body.interval_seconds)
+    return await lifecycle.set_drift_interval(caller, ref, body.interval_seconds)
+
+
+class TtlBody(BaseModel):
+    ttl: str | None = Field(
+        default=None,
+        description="A duration (2h, 7d, 1d12h) or a timestamp; null removes the TTL. A "
+        "later expiry (or none) extends the TTL, which needs the admin role.",
+    )
+
+
+@router.put("/{ref}/ttl", response_model=lifecycle.TtlView)
+async def set_ttl(caller: CallerDep, ref: str, body: TtlBody) -> lifecycle.TtlView:
+    """Set, move or remove the project's TTL (its resources deleted, then archived)."""
+    return await lifecycle.set_ttl(caller, ref, body.ttl)

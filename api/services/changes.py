@@ -26,7 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.context import Caller
 from api.errors import Busy, Conflict, Forbidden, IntentError, Invalid, NotFound, Unavailable
 from api.services import locks
-from api.services.projects import load_project
+from api.services.projects import load_project, refuse_archived
 from store import changes as store_changes
 from store import projects as store_projects
 from store import resources as store_resources
@@ -130,6 +130,9 @@ class ChangeSummary(BaseModel):
     waiting_for: list[str] = Field(default_factory=list)
     confirm_deadline: datetime | None = None
     next_steps: str | None = None
+    warnings: list[str] = Field(
+        default_factory=list, description="Tell the user, e.g. that the project expires soon"
+    )
 
 
 class ChangeList(BaseModel):
@@ -159,6 +162,7 @@ async def current_project(caller: Caller, ref: str | None) -> Project:
 
 
 async def require_lease(caller: Caller, project: Project) -> None:
+    refuse_archived(project)
     lease = await locks.lease(caller, project)
     if lease.held and lease.holder is not None and lease.holder.id == caller.actor.id:
         return
@@ -233,12 +237,14 @@ async def submit(
     operations: list[OperationInput],
     *,
     dry_run: bool = False,
+    change_id: str | None = None,
 ) -> str:
-    """Store the request and start its ChangeWorkflow; return the change id."""
+    """Store the request and start its ChangeWorkflow; return the change id (``change_id``
+    when given: the system's own changes choose theirs, so a retry finds its change)."""
     project = await current_project(caller, project_ref)
     await require_lease(caller, project)
     requests = await _requests(caller, project, operations)
-    change_id = change_workflow_id(project.id, new_id())
+    change_id = change_id or change_workflow_id(project.id, new_id())
     if not dry_run:
         await _close_orphans(caller, project, {r.resource_id for r in requests})
     async with caller.db.transaction() as session:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel, Field
 from temporalio.client import (
     Schedule,
     ScheduleActionStartWorkflow,
@@ -23,15 +22,12 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.context import Caller
-from api.errors import Forbidden, Invalid, Unavailable
-from api.services import locks
-from api.services.projects import load_project
-from store import history
+from api.errors import Invalid, Unavailable
 from store.models import Project
 from workflows.drift import DriftCheckWorkflow, drift_schedule_id
 from workflows.models import DriftCheckInput
 
-__all__ = ["DriftSchedule", "apply_schedule", "check_interval", "remove_schedule", "set_interval"]
+__all__ = ["apply_schedule", "check_interval", "remove_schedule"]
 
 
 def check_interval(caller: Caller, seconds: float | None) -> float | None:
@@ -93,46 +89,3 @@ async def remove_schedule(caller: Caller, project: Project) -> None:
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise Unavailable(f"the drift schedule could not be removed: {exc}") from exc
-
-
-class DriftSchedule(BaseModel):
-    project: str
-    interval_seconds: float | None = Field(description="Seconds between checks; null: off")
-    schedule_id: str | None = None
-
-
-async def set_interval(caller: Caller, ref: str, seconds: float | None) -> DriftSchedule:
-    """Turn the project's drift schedule on (every ``seconds``), change it, or off.
-
-    The lock holder or an admin may: like the project's integrations, it decides what
-    runs with the project's credentials."""
-    project = await load_project(caller, ref)
-    if not caller.actor.is_admin:
-        lease = await locks.lease(caller, project)
-        if not (lease.held and lease.holder is not None and lease.holder.id == caller.actor.id):
-            raise Forbidden(
-                f"changing project {project.name}'s drift schedule needs the admin role or the "
-                "project's lock (project-use)"
-            )
-    interval = check_interval(caller, seconds)
-    async with caller.db.transaction() as session:
-        row = await session.get(Project, project.id)
-        assert row is not None
-        before = row.drift_interval_seconds
-        row.drift_interval_seconds = interval
-        await history.record(
-            session,
-            subject="project",
-            operation="drift-schedule",
-            status="succeeded",
-            actor=caller.actor,
-            project_id=project.id,
-            before={"interval_seconds": before},
-            after={"interval_seconds": interval},
-        )
-    await apply_schedule(caller, row)
-    return DriftSchedule(
-        project=project.name,
-        interval_seconds=interval,
-        schedule_id=drift_schedule_id(project.id) if interval else None,
-    )

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.context import Caller
 from api.services import environments
 from api.services import policies as policy_svc
-from api.services.projects import LockView, ProjectView, load_project
+from api.services.projects import LockView, ProjectView, load_project, project_warnings
 from store import changes as store_changes
 from store import projects as store_projects
 from store import provider_locks
@@ -55,6 +55,8 @@ class ProjectDescription(BaseModel):
     providers: list[ProviderInUse] = Field(description="The project's provider lock")
     counts: ProjectCounts
     last_change_at: datetime | None = None
+    ttl_set_by: str | None = Field(default=None, description="Who set or last extended the TTL")
+    warnings: list[str] = Field(default_factory=list, description="Tell the user")
 
 
 class CurrentProject(BaseModel):
@@ -100,6 +102,8 @@ async def describe_project(caller: Caller, ref: str) -> ProjectDescription:
             history_entries=int(entries or 0),
         ),
         last_change_at=last,
+        ttl_set_by=project.ttl_set_by,
+        warnings=await project_warnings(caller, project.id),
     )
 
 

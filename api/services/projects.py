@@ -9,7 +9,8 @@ from sqlalchemy.exc import IntegrityError
 
 from api.context import Caller
 from api.errors import Conflict, NotFound
-from api.services import locks
+from api.services import drift, locks, ttl
+from settings import Settings
 from store import history
 from store import projects as store_projects
 from store.environments import sandbox_integration
@@ -24,9 +25,12 @@ __all__ = [
     "ProjectView",
     "UseResult",
     "create_project",
+    "expiry_notice",
     "get_project",
     "list_projects",
     "load_project",
+    "project_warnings",
+    "refuse_archived",
     "release_project",
     "use_project",
 ]
@@ -42,6 +46,11 @@ class ProjectCreate(BaseModel):
     )
     description: str = Field(default="", max_length=2000)
     labels: list[str] = Field(default_factory=list, max_length=50)
+    ttl: str | None = Field(
+        default=None,
+        description="Delete every resource and archive the project after this: a duration "
+        "(2h, 7d, 1d12h) or a timestamp (2026-12-24T18:00:00Z)",
+    )
 
 
 class LockView(BaseModel):
@@ -87,6 +96,11 @@ class ProjectView(BaseModel):
     labels: list[str]
     created_at: datetime
     lock: LockView
+    expires_at: datetime | None = Field(
+        default=None, description="TTL: then its resources are deleted and it is archived"
+    )
+    archived_at: datetime | None = None
+    drift_interval_seconds: float | None = None
 
     @classmethod
     def build(cls, project: Project, lock: LockView) -> ProjectView:
@@ -98,6 +112,9 @@ class ProjectView(BaseModel):
             labels=list(project.labels),
             created_at=project.created_at,
             lock=lock,
+            expires_at=project.expires_at,
+            archived_at=project.archived_at,
+            drift_interval_seconds=project.drift_interval_seconds,
         )
 
 
@@ -144,6 +161,11 @@ def _renewal_due(caller: Caller, mirror: ProjectLock) -> bool:
 
 
 async def create_project(caller: Caller, body: ProjectCreate) -> ProjectView:
+    expires_at = None
+    if body.ttl:
+        now = utcnow()
+        expires_at = ttl.expiry_from(body.ttl, now)
+        ttl.checked_expiry(caller.settings, ROOT_SPACE_ID, expires_at, now)
     try:
         async with caller.db.transaction() as session:
             project = await store_projects.create_project(
@@ -154,6 +176,9 @@ async def create_project(caller: Caller, body: ProjectCreate) -> ProjectView:
                 created_by=caller.actor.id,
                 space_id=ROOT_SPACE_ID,
             )
+            project.expires_at = expires_at
+            project.ttl_set_by = caller.actor.name if expires_at else None
+            project.drift_interval_seconds = caller.settings.drift_interval_seconds
             if caller.settings.sandbox:
                 session.add(sandbox_integration(project.id, caller.settings.sandbox_region))
             await history.record(
@@ -163,14 +188,27 @@ async def create_project(caller: Caller, body: ProjectCreate) -> ProjectView:
                 status="succeeded",
                 actor=caller.actor,
                 project_id=project.id,
-                after={"name": project.name, "labels": list(project.labels)},
+                after={
+                    "name": project.name,
+                    "labels": list(project.labels),
+                    "expires_at": expires_at.isoformat() if expires_at else None,
+                },
             )
     except IntegrityError as exc:
         raise Conflict(
             f"a project named {body.name!r} already exists in space {ROOT_SPACE_ID}; "
             "pick another name, or call project-use to work in the existing one"
         ) from exc
+    await _start_lifecycle(caller, project)
     return ProjectView.build(project, LockView(locked=False))
+
+
+async def _start_lifecycle(caller: Caller, project: Project) -> None:
+    """A new project's TTL clock and drift schedule, when it has them."""
+    if project.expires_at is not None:
+        await ttl.start_clock(caller, project)
+    if project.drift_interval_seconds:
+        await drift.apply_schedule(caller, project)
 
 
 async def list_projects(
@@ -195,16 +233,55 @@ async def get_project(caller: Caller, ref: str) -> ProjectView:
 
 async def use_project(caller: Caller, ref: str) -> UseResult:
     project = await load_project(caller, ref)
+    refuse_archived(project)
     lease = await locks.acquire(caller, project)
     view = ProjectView.build(project, LockView.from_lease(lease))
     until = lease.expires_at.isoformat() if lease.expires_at else "?"
+    notice = (
+        ttl.notice(project.name, project.expires_at, caller.settings)
+        if project.expires_at
+        else None
+    )
     return UseResult(
         project=view,
         message=(
             f"project {project.name} is locked to {caller.actor.name} until {until}; every "
             "call on it renews the lease. Call project-release when you are done."
-        ),
+        )
+        + (f" WARNING: {notice}." if notice else ""),
     )
+
+
+def expiry_notice(view: ProjectView, settings: Settings) -> str | None:
+    """The warning a project page shows as its TTL approaches (or the archive note)."""
+    if view.archived_at is not None:
+        return (
+            f"archived at {view.archived_at.strftime('%Y-%m-%d %H:%M UTC')} when its TTL "
+            "ended: its resources were deleted; its history stays"
+        )
+    if view.expires_at is None:
+        return None
+    return ttl.notice(view.name, view.expires_at, settings)
+
+
+async def project_warnings(caller: Caller, project_id: str) -> list[str]:
+    """What a tool result should tell the user about the project (an expiry ahead)."""
+    async with caller.db.session() as session:
+        project = await session.get(Project, project_id)
+    if project is None or project.expires_at is None or project.archived_at is not None:
+        return []
+    found = ttl.notice(project.name, project.expires_at, caller.settings)
+    return [found] if found else []
+
+
+def refuse_archived(project: Project) -> None:
+    """An archived project keeps its history but takes no work."""
+    if project.archived_at is not None:
+        raise Conflict(
+            f"project {project.name} was archived at {project.archived_at.isoformat()} (its "
+            "TTL ended); its history stays readable, but it takes no changes. Create a new "
+            "project to work in"
+        )
 
 
 async def release_project(caller: Caller, ref: str, *, force: bool = False) -> UseResult:

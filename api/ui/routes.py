@@ -182,7 +182,12 @@ async def project_page(
         project = await project_svc.get_project(caller, ref)
     except IntentError as exc:
         return _back("/ui/projects", error=exc.message)
-    context: dict[str, Any] = {"project": project, "tab": tab, "tabs": TABS}
+    context: dict[str, Any] = {
+        "project": project,
+        "tab": tab,
+        "tabs": TABS,
+        "ttl_notice": project_svc.expiry_notice(project, caller.settings),
+    }
     if tab == "resources":
         context["resources"] = (await resource_svc.list_resources(caller, ref, limit=200)).resources
         context["changes"] = await changes_svc.list_changes(caller, project_ref=ref, limit=10)

@@ -1,0 +1,125 @@
+"""Who may change a project's lifecycle settings: its TTL and its drift schedule.
+
+- A first TTL, or an earlier one, is a project update: its lock holder or an admin.
+- A later TTL, or none, is an extension: an action of its own (admins).
+- The drift schedule is the lock holder's or an admin's (like the project's
+  integrations, it decides what runs with the project's credentials).
+
+Every change is recorded in history; the clocks (``ttl``, ``drift``) follow the row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from api.context import Caller
+from api.errors import Conflict, Forbidden
+from api.services import drift, locks, ttl
+from api.services.projects import load_project
+from store import history
+from store.models import Project
+from store.types import utcnow
+from workflows.drift import drift_schedule_id
+
+__all__ = ["DriftSchedule", "TtlView", "set_drift_interval", "set_ttl"]
+
+
+class TtlView(BaseModel):
+    project: str
+    expires_at: datetime | None
+    set_by: str | None = None
+    message: str
+
+
+class DriftSchedule(BaseModel):
+    project: str
+    interval_seconds: float | None = Field(description="Seconds between checks; null: off")
+    schedule_id: str | None = None
+
+
+async def _holds_lock_or_admin(caller: Caller, project: Project) -> bool:
+    if caller.actor.is_admin:
+        return True
+    lease = await locks.lease(caller, project)
+    return lease.held and lease.holder is not None and lease.holder.id == caller.actor.id
+
+
+async def set_ttl(caller: Caller, ref: str, value: str | None) -> TtlView:
+    """Set, move or (``value`` None) remove the project's expiry."""
+    project = await load_project(caller, ref)
+    if project.archived_at is not None:
+        raise Conflict(f"project {project.name} is archived; it has no TTL any more")
+    now = utcnow()
+    expires_at = ttl.expiry_from(value, now) if value else None
+    current = project.expires_at
+    extends = current is not None and (expires_at is None or expires_at > current)
+    if extends and not caller.actor.is_admin:
+        raise Forbidden(
+            f"{caller.actor.name} may not extend or remove project {project.name}'s TTL: "
+            "extending a TTL needs the admin role; you may move it earlier"
+        )
+    if not extends and not await _holds_lock_or_admin(caller, project):
+        raise Forbidden(
+            f"setting project {project.name}'s TTL needs its lock (project-use) or the admin role"
+        )
+    if expires_at is not None:
+        ttl.checked_expiry(caller.settings, project.space_id, expires_at, now)
+    async with caller.db.transaction() as session:
+        row = await session.get(Project, project.id)
+        assert row is not None
+        row.expires_at = expires_at
+        row.ttl_set_by = caller.actor.name if expires_at else None
+        await history.record(
+            session,
+            subject="project",
+            operation="ttl-extend" if extends else "ttl-set",
+            status="succeeded",
+            actor=caller.actor,
+            project_id=project.id,
+            before={"expires_at": current.isoformat() if current else None},
+            after={"expires_at": expires_at.isoformat() if expires_at else None},
+        )
+    await ttl.start_clock(caller, row)
+    message = (
+        f"project {project.name} expires at {expires_at.isoformat()}: then its resources are "
+        "deleted (under its policies) and it is archived"
+        if expires_at
+        else f"project {project.name} has no TTL"
+    )
+    return TtlView(
+        project=project.name, expires_at=expires_at, set_by=row.ttl_set_by, message=message
+    )
+
+
+async def set_drift_interval(caller: Caller, ref: str, seconds: float | None) -> DriftSchedule:
+    """Turn the project's drift schedule on (every ``seconds``), change it, or off."""
+    project = await load_project(caller, ref)
+    if not await _holds_lock_or_admin(caller, project):
+        raise Forbidden(
+            f"changing project {project.name}'s drift schedule needs the admin role or the "
+            "project's lock (project-use)"
+        )
+    interval = drift.check_interval(caller, seconds)
+    async with caller.db.transaction() as session:
+        row = await session.get(Project, project.id)
+        assert row is not None
+        before = row.drift_interval_seconds
+        row.drift_interval_seconds = interval
+        await history.record(
+            session,
+            subject="project",
+            operation="drift-schedule",
+            status="succeeded",
+            actor=caller.actor,
+            project_id=project.id,
+            before={"interval_seconds": before},
+            after={"interval_seconds": interval},
+        )
+    await drift.apply_schedule(caller, row)
+    return DriftSchedule(
+        project=project.name,
+        interval_seconds=interval,
+        schedule_id=drift_schedule_id(project.id) if interval else None,
+    )
