@@ -59,6 +59,7 @@ bench: install-test
 	$(PY) bench/providers.py
 	$(PY) bench/policies.py
 	$(PY) bench/changes.py
+	$(PY) bench/auth.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

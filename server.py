@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from authlib.oauth2.rfc6749 import OAuth2Error
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -20,27 +21,32 @@ from api.arguments import argument_problems
 from api.context import AppContext, TemporalConnector
 from api.errors import IntentError, Invalid
 from api.mcp.server import build_mcp
+from api.oauth import login, upstream
+from api.oauth import routes as oauth_routes
 from api.routers import (
+    audit,
     changes,
     environments,
     health,
     history,
+    keys,
     me,
     policies,
     projects,
     providers,
     resources,
+    roles,
+    spaces,
+    users,
 )
 from api.ui import routes as ui
+from api.urls import MCP_PATHS
 from settings import Settings, get_settings
 from store.db import Database
 
 __all__ = ["MCP_PATHS", "create_app"]
 
 log = logging.getLogger(__name__)
-
-# `/intent/mcp` matches the URL shape clients were configured with for the managed product.
-MCP_PATHS = ("/mcp", "/intent/mcp")
 
 
 def create_app(
@@ -77,10 +83,16 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.intent = app_ctx
+    app.state.intent_mcp = mcp
 
     @app.exception_handler(IntentError)
     async def _intent_error(_: Request, exc: IntentError) -> JSONResponse:
         return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+
+    @app.exception_handler(OAuth2Error)
+    async def _oauth_error(_: Request, exc: OAuth2Error) -> JSONResponse:
+        body = {"error": exc.error, "error_description": exc.description}
+        return JSONResponse(body, status_code=exc.status_code or 400)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -101,10 +113,18 @@ def create_app(
         policies.router,
         history.router,
         me.router,
+        keys.router,
+        users.router,
+        audit.router,
+        spaces.router,
+        roles.router,
     ):
         api.include_router(router)
     app.include_router(api)
     app.include_router(health.router)
+    app.include_router(oauth_routes.router)
+    app.include_router(login.router)
+    app.include_router(upstream.router)
     for path in MCP_PATHS:
         app.router.routes.append(Route(path, endpoint=mcp.asgi))
     ui.install(app, app_ctx)

@@ -168,6 +168,43 @@ class Settings(BaseSettings):
     )
     sandbox_region: str = "us-east-1"
 
+    # -- identity and sign-in ---------------------------------------------------------
+    oauth_access_token_seconds: int = Field(
+        default=900, description="Lifetime of OAuth access tokens (clients refresh them)."
+    )
+    oauth_refresh_token_days: float = Field(
+        default=30.0, description="A refresh token unused this long expires (each use rotates it)."
+    )
+    oauth_code_seconds: int = Field(default=300, description="Lifetime of authorization codes.")
+    oauth_dynamic_registration: bool = Field(
+        default=True, description="Let MCP clients register themselves (RFC 7591)."
+    )
+    oauth_client_metadata_documents: bool = Field(
+        default=True,
+        description="Accept HTTPS client ids (client metadata documents). Turn off where the "
+        "server cannot reach the internet: clients then register dynamically instead.",
+    )
+    oauth_allow_private_client_metadata: bool = Field(
+        default=False,
+        description="Development only: fetch client metadata documents from loopback and "
+        "private addresses. Off, such a client id is refused (SSRF guard).",
+    )
+    session_hours: float = Field(default=12.0, description="Web sign-in lifetime.")
+    login_max_failures: int = Field(
+        default=5, description="Failed sign-ins per user name (x4 per address) before a pause."
+    )
+    login_failure_window_seconds: float = 900.0
+    oidc_issuer: str | None = Field(
+        default=None, description="Upstream OpenID Connect provider; enables 'sign in with'."
+    )
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_name: str = Field(default="single sign-on", description="Shown on the sign-in button.")
+    oidc_scopes: str = "openid profile email"
+    oidc_groups_claim: str = Field(
+        default="groups", description="ID token claim listing the user's groups (role bindings)."
+    )
+
     # -- secrets ----------------------------------------------------------------------
     secret_key: SecretStr | None = Field(
         default=None,

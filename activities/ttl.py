@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from temporalio import activity
 
+from access.models import ROOT, Grant, Principal
 from api.context import AppContext, Caller, TemporalConnector
 from api.errors import Conflict, IntentError
 from api.services import changes as change_svc
@@ -24,7 +25,6 @@ from store import history
 from store import resources as store_resources
 from store.models import Project
 from store.types import utcnow
-from workflows.actor import Actor
 from workflows.change import change_workflow_id
 from workflows.models import (
     FINAL_STATUSES,
@@ -42,12 +42,31 @@ from workflows.models import (
 if TYPE_CHECKING:
     from activities.runtime import Runtime
 
-__all__ = ["TTL_ACTOR", "TtlActivities"]
+__all__ = ["TTL_PRINCIPAL", "TtlActivities"]
 
-# Who the TTL's lock, change and history rows name. Policies see via "system".
-TTL_ACTOR = Actor(id="system:ttl", name="project TTL", roles=[], via="system")
-# The same actor when it forces a held lock after the grace period (an admin's act).
-_TTL_FORCING = TTL_ACTOR.model_copy(update={"roles": ["admin"]})
+# Who the TTL's lock, change and history rows name; policies see it as role
+# "project-ttl", via "system". It may do exactly what a cleanup needs, in every space.
+TTL_PRINCIPAL = Principal(
+    id="system:ttl",
+    name="project TTL",
+    grants=(
+        Grant(
+            space=ROOT,
+            role="project-ttl",
+            actions=frozenset(
+                {
+                    "intent-project:read",
+                    "intent-state:read",
+                    "intent-project:lock",
+                    # Only after the grace period, on record.
+                    "intent-project:unlock",
+                    "intent-resource:delete",
+                    "intent-change:confirm",
+                }
+            ),
+        ),
+    ),
+)
 
 
 class TtlActivities:
@@ -59,8 +78,8 @@ class TtlActivities:
             temporal=TemporalConnector(runtime.settings, runtime.temporal),
         )
 
-    def _caller(self, actor: Actor = TTL_ACTOR) -> Caller:
-        return Caller(app=self._app, actor=actor)
+    def _caller(self) -> Caller:
+        return Caller(app=self._app, principal=TTL_PRINCIPAL, via="system")
 
     async def _project(self, project_id: str) -> Project:
         async with self.rt.db.session() as session:
@@ -78,7 +97,7 @@ class TtlActivities:
                 subject="project",
                 operation="ttl-warning",
                 status="warned",
-                actor=TTL_ACTOR,
+                actor=self._caller().actor,
                 project_id=input.project_id,
                 reasons=[
                     f"expires at {input.expires_at.isoformat()} (in {max(0, round(left / 60))} "
@@ -93,11 +112,11 @@ class TtlActivities:
         project = await self._project(input.project_id)
         lease = await locks.lease(caller, project)
         holder = lease.holder if lease.held else None
-        if holder is not None and holder.id != TTL_ACTOR.id:
+        if holder is not None and holder.id != TTL_PRINCIPAL.id:
             if not input.force:
                 return TtlLockResult(acquired=False, holder=holder.name)
             await locks.force_release(
-                self._caller(_TTL_FORCING),
+                caller,
                 project,
                 reason=f"project TTL: {holder.name} kept the lock past the grace period",
             )
@@ -173,7 +192,7 @@ class TtlActivities:
                 subject="project",
                 operation="archive" if archived else "ttl-cleanup",
                 status="succeeded" if archived else input.outcome,
-                actor=TTL_ACTOR,
+                actor=caller.actor,
                 project_id=project.id,
                 change_id=input.change_id,
                 reasons=[message],

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from temporalio.client import Client
 
-from api.auth import Actor
+from access.models import Principal, SpacePath
+from api.auth import Actor, Via, actor_for
 from api.errors import Unavailable
 from settings import Settings
 from store.db import Database
@@ -58,10 +60,21 @@ class AppContext:
 
 @dataclass
 class Caller:
-    """One authenticated request: the process handles plus who is asking."""
+    """One authenticated request: the process handles plus who is asking, through which
+    door. ``principal`` is what permission decisions use; ``actor`` what history records."""
 
     app: AppContext
-    actor: Actor
+    principal: Principal
+    via: Via = "api"
+
+    @cached_property
+    def actor(self) -> Actor:
+        return actor_for(self.principal, self.via)
+
+    def actor_in(self, path: SpacePath) -> Actor:
+        """This caller as a workflow of a project in ``path`` must see it: with the roles
+        and actions it holds there (signed, they are what validators decide with)."""
+        return actor_for(self.principal, self.via, path)
 
     @property
     def settings(self) -> Settings:
@@ -74,6 +87,7 @@ class Caller:
     async def temporal(self) -> Client:
         return await self.app.temporal.get()
 
-    def assertion(self, workflow_id: str, update: str) -> str:
-        """This caller, signed for one update of one workflow (workflows.assertions)."""
-        return self.app.signer.sign(self.actor, workflow_id=workflow_id, update=update)
+    def assertion(self, workflow_id: str, update: str, actor: Actor | None = None) -> str:
+        """This caller (or ``actor``, its view for one space), signed for one update of
+        one workflow (workflows.assertions)."""
+        return self.app.signer.sign(actor or self.actor, workflow_id=workflow_id, update=update)

@@ -6,10 +6,18 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
-from api.auth import Actor, Via, authenticate, bearer_token, challenge
+from access.models import Principal
+from api.auth import (
+    AuthFailure,
+    Via,
+    authenticate,
+    bearer_token,
+    challenge,
+    request_resource,
+)
 from api.context import AppContext, Caller
 
-__all__ = ["ActorDep", "AppDep", "CallerDep"]
+__all__ = ["AppDep", "CallerDep", "PrincipalDep"]
 
 
 def get_app_context(request: Request) -> AppContext:
@@ -20,27 +28,28 @@ def get_app_context(request: Request) -> AppContext:
 AppDep = Annotated[AppContext, Depends(get_app_context)]
 
 
-async def get_actor(request: Request, app: AppDep) -> Actor:
+async def get_principal(request: Request, app: AppDep) -> Principal:
     token = bearer_token(request.headers.get("authorization"))
+    resource, metadata = request_resource(app.settings, request.scope)
+    try:
+        return await authenticate(app.db, token, resource)
+    except AuthFailure as failure:
+        header = challenge(failure.error, metadata_url=metadata, description=failure.description)
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail=failure.description,
+            headers={"WWW-Authenticate": header.encode("latin-1", "replace").decode("latin-1")},
+        ) from None
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_caller(request: Request, app: AppDep, principal: PrincipalDep) -> Caller:
     # The CLI says so; anything else calling the REST API is "api". (The header only
     # labels the door in history; it grants nothing.)
     via: Via = "cli" if request.headers.get("x-intent-via") == "cli" else "api"
-    actor = await authenticate(app.db, token, via)
-    if actor is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="a bearer token is required: send 'Authorization: Bearer <token>' "
-            "(`intent tokens create` prints one)",
-            headers={"WWW-Authenticate": challenge("invalid_token" if token else None)},
-        )
-    return actor
-
-
-ActorDep = Annotated[Actor, Depends(get_actor)]
-
-
-def get_caller(app: AppDep, actor: ActorDep) -> Caller:
-    return Caller(app=app, actor=actor)
+    return Caller(app=app, principal=principal, via=via)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

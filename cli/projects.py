@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from cli.remote import Remote, fail, print_json
+from workflows.models import FINAL_STATUSES
 
 __all__ = ["app", "discover", "export"]
 
@@ -17,6 +19,9 @@ app = typer.Typer(help="Describe, change and export projects (REST API).", no_ar
 UrlOpt = Annotated[str | None, typer.Option(help="Server URL (default $INTENT_URL).")]
 TokenOpt = Annotated[str | None, typer.Option(help="Bearer token (default $INTENT_TOKEN).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+# Where a confirmed change stops moving on its own: done, or failed (waiting for on-call).
+_SETTLED = FINAL_STATUSES | {"failed"}
 
 # Files that may hold secrets are written readable by their owner only.
 _PRIVATE = frozenset({"terraform.tfstate"})
@@ -47,6 +52,101 @@ def current(url: UrlOpt = None, token: TokenOpt = None, as_json: JsonOpt = False
         typer.echo(body["message"])
     else:
         _describe(body["project"])
+
+
+@app.command()
+def update(
+    project: Annotated[str, typer.Argument(help="Project name or id.")],
+    description: Annotated[str | None, typer.Option(help="New description.")] = None,
+    label: Annotated[
+        list[str] | None, typer.Option("--label", help="Labels (replace them); repeatable.")
+    ] = None,
+    space: Annotated[str | None, typer.Option(help="Move it to this space.")] = None,
+    ttl: Annotated[
+        str | None, typer.Option(help="Time to live: 2h, 7d, a timestamp, or off.")
+    ] = None,
+    drift_interval: Annotated[
+        float | None, typer.Option(help="Seconds between drift checks; 0 turns them off.")
+    ] = None,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a project: description, labels, space, TTL, drift schedule."""
+    remote = Remote(url, token)
+    body: dict[str, Any] = {
+        k: v
+        for k, v in {"description": description, "labels": label, "space": space}.items()
+        if v is not None
+    }
+    if not body and ttl is None and drift_interval is None:
+        fail("nothing to update: give --description, --label, --space, --ttl or --drift-interval")
+    if body:
+        remote.request("PATCH", f"/projects/{project}", json=body)
+    if ttl is not None:
+        off = ttl.strip().lower() in ("off", "none", "")
+        remote.request("PUT", f"/projects/{project}/ttl", json={"ttl": None if off else ttl})
+    if drift_interval is not None:
+        remote.request(
+            "PUT", f"/projects/{project}/drift-schedule", json={"interval_seconds": drift_interval}
+        )
+    shown = remote.request("GET", f"/projects/{project}")
+    if as_json:
+        print_json(shown)
+        return
+    typer.echo(f"updated project {shown['name']}")
+    if shown.get("expires_at"):
+        typer.echo(f"  expires at {shown['expires_at']}")
+    if shown.get("drift_interval_seconds"):
+        typer.echo(f"  drift checked every {shown['drift_interval_seconds']:g} s")
+
+
+@app.command()
+def delete(
+    project: Annotated[str, typer.Argument(help="Project name or id.")],
+    destroy_resources: Annotated[
+        bool,
+        typer.Option(
+            "--destroy-resources", help="Delete its resources first (one confirmed change)."
+        ),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm that change without asking.")] = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Delete a project (refused while it manages resources, unless --destroy-resources)."""
+    remote = Remote(url, token)
+    params = {"destroy_resources": "true"} if destroy_resources else {}
+    started = remote.request("DELETE", f"/projects/{project}", params=params)
+    if started is None:
+        typer.echo(f"deleted project {project}")
+        return
+    change_id = started["change_id"]
+    typer.echo(f"change {change_id} deletes every resource of {project}")
+    status = _settled(remote, change_id, _SETTLED | {"awaiting_confirmation"})
+    if status != "awaiting_confirmation":
+        fail(f"change {change_id} ended {status}; the project stays (`intent changes show`)")
+    if not yes and not typer.confirm("Delete them all now?", default=False):
+        typer.echo(f"left waiting: `intent changes confirm {change_id}`, then delete again")
+        return
+    remote.request("POST", f"/changes/{change_id}/confirm", json={"comment": "project delete"})
+    status = _settled(remote, change_id, _SETTLED)
+    if status != "applied":
+        fail(f"change {change_id} ended {status}; the project stays (`intent changes show`)")
+    remote.request("DELETE", f"/projects/{project}")
+    typer.echo(f"deleted project {project} and its resources")
+
+
+def _settled(
+    remote: Remote, change_id: str, statuses: frozenset[str], seconds: float = 600.0
+) -> str:
+    """The change's status once it is one of ``statuses`` (or the time is up)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        status: str = remote.request("GET", f"/changes/{change_id}")["status"]
+        if status in statuses or time.monotonic() > deadline:
+            return status
+        time.sleep(0.5)
 
 
 def _describe(body: dict[str, Any]) -> None:

@@ -20,12 +20,14 @@ import sys
 import sysconfig
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 
 from settings import Settings
-from store import identities
+from store import access as access_store
+from store import audit, identities, users
 from store.db import Database
 from workflows.temporal import dev_server_search_attribute_args
 
@@ -122,18 +124,28 @@ class Stack:
     # -- preparation -------------------------------------------------------------------
 
     async def prepare(self) -> str | None:
-        """Migrate the database; on first start create the admin and return its token."""
+        """Migrate the database; on first start create the admin and return a one-time
+        link that sets its password."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(self.settings.resolved_database_url)
         try:
             await db.migrate()
             async with db.transaction() as session:
-                if await identities.count_tokens(session):
+                if await identities.count_identities(session):
                     return None
-                admin = await identities.ensure_identity(
-                    session, "admin", kind="human", roles=["admin"]
+                admin = await users.create_user(session, "admin")
+                await access_store.bind(
+                    session, role="space-admin", subject_kind="user", subject=admin.id
                 )
-                return await identities.create_token(session, admin, "first admin token")
+                clear = await users.create_password_link(session, admin, ttl=timedelta(hours=24))
+                await audit.record(
+                    session,
+                    "user_created",
+                    subject_id=admin.id,
+                    subject_name=admin.name,
+                    details={"first_start": True},
+                )
+            return f"{self.settings.base_url}/ui/setup?token={clear}"
         finally:
             await db.dispose()
 
@@ -292,10 +304,11 @@ class Stack:
         for child in reversed(self.children):
             child.stop(timeout=20)
 
-    def announce_token(self, token: str) -> None:
+    def announce_setup(self, link: str) -> None:
         # Printed the moment it exists: if start-up fails later it must not be lost.
-        self.say("First start: an admin token was created. It is shown only this once:")
-        self.say(f"  INTENT_TOKEN={token}")
+        self.say("First start: the user 'admin' was created. Set its password here (the link")
+        self.say("works once, for 24 hours; `intent users passwd admin --link` prints another):")
+        self.say(f"  {link}")
         self.say()
 
     def banner(self) -> None:
@@ -316,20 +329,18 @@ class Stack:
             )
         self.say(f"  data         : {s.data_dir.resolve()}  (logs: *.log there)")
         self.say()
-        self.say("Authenticate with a bearer token: the admin token printed on first start, or")
-        self.say("one from `intent tokens create --name NAME`. Connect an MCP client, e.g.:")
-        self.say(
-            f"  claude mcp add --transport http intent {base}/mcp "
-            '--header "Authorization: Bearer $INTENT_TOKEN"'
-        )
+        self.say("Connect an MCP client; it signs you in through the browser on first use:")
+        self.say(f"  claude mcp add --transport http intent {base}/mcp")
+        self.say("  (`intent mcp-config CLIENT` prints the config for claude-code, gemini, codex,")
+        self.say("  vscode, cursor, claude-desktop; scripts and CI use `intent tokens create`)")
         self.say("Press Ctrl-C to stop.")
 
 
 def run_stack(settings: Settings) -> int:
     stack = Stack(settings)
-    token = asyncio.run(stack.prepare())
-    if token:
-        stack.announce_token(token)
+    link = asyncio.run(stack.prepare())
+    if link:
+        stack.announce_setup(link)
     try:
         stack.start()
     except (RuntimeError, FileNotFoundError) as exc:

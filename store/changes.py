@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
@@ -94,10 +95,16 @@ async def list_changes(
     status: str | None = None,
     limit: int = 50,
     before_id: str | None = None,
+    space_ids: Collection[str] | None = None,
 ) -> list[Change]:
+    """Newest first; only in ``space_ids`` (the projects' spaces) when given."""
     query = select(Change).order_by(Change.created_at.desc(), Change.id.desc()).limit(limit)
     if project_id:
         query = query.where(Change.project_id == project_id)
+    if space_ids is not None:
+        query = query.join(Project, Project.id == Change.project_id).where(
+            Project.space_id.in_(list(space_ids))
+        )
     if status:
         query = query.where(Change.status == status)
     if before_id:

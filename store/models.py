@@ -27,12 +27,17 @@ from store.types import (
 __all__ = [
     "ROOT_SPACE_ID",
     "ApplyJournal",
+    "AuthEvent",
     "Base",
     "Change",
     "EnvironmentVariable",
     "Identity",
     "Integration",
+    "OAuthClient",
+    "OAuthCode",
+    "OAuthToken",
     "Operation",
+    "PasswordLink",
     "Policy",
     "PolicyAttachment",
     "PolicySample",
@@ -42,8 +47,11 @@ __all__ = [
     "Resource",
     "ResourceDependency",
     "ResourceVersion",
+    "Role",
+    "RoleBinding",
     "Space",
     "Token",
+    "UiSession",
 ]
 
 ROOT_SPACE_ID = "root"
@@ -59,14 +67,19 @@ class Space(Base):
     __tablename__ = "spaces"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200), unique=True)
     parent_id: Mapped[str | None] = mapped_column(ForeignKey("spaces.id"), default=None)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Identity(Base):
-    """Someone or something that acts: a person, or a machine holding a token."""
+    """Someone or something that acts: a user (local or upstream), or a machine.
+
+    A local user signs in with a password (stored as an argon2 hash); a user from the
+    upstream OpenID Connect provider is known by ``subject`` (issuer and ``sub``) and
+    brings ``groups`` from its claims at every sign-in.
+    """
 
     __tablename__ = "identities"
 
@@ -74,13 +87,20 @@ class Identity(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(20), default="human")
     email: Mapped[str | None] = mapped_column(String(320), default=None)
-    roles: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    password_hash: Mapped[str | None] = mapped_column(Text, default=None)
+    subject: Mapped[str | None] = mapped_column(String(400), unique=True, default=None)
+    groups: Mapped[list[str]] = mapped_column(JSONType, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
     disabled_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Token(Base):
-    """A bearer token; only its SHA-256 is stored, the clear value is shown once."""
+    """An API key: a bearer token for scripts and CI, scoped and optionally expiring.
+
+    Only its SHA-256 is stored; the clear value is shown once. ``scopes`` bound what it
+    may do (``mcp:read``, ``mcp:write``) and ``space_id``, when set, the spaces it reaches.
+    """
 
     __tablename__ = "tokens"
 
@@ -94,6 +114,168 @@ class Token(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    scopes: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # The space the key is limited to (and the spaces below it), if any.
+    space_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_by: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class Role(Base):
+    """A custom role: a named set of actions (the built-in roles live in ``access.roles``)."""
+
+    __tablename__ = "roles"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    actions: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    created_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RoleBinding(Base):
+    """Who holds a role in a space (and every space below it): a user, a group (from the
+    upstream identity provider or set by an admin) or an API key."""
+
+    __tablename__ = "role_bindings"
+    __table_args__ = (
+        UniqueConstraint("role", "space_id", "subject_kind", "subject", name="uq_role_bindings"),
+        Index("ix_role_bindings_subject", "subject_kind", "subject"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    role: Mapped[str] = mapped_column(String(64))
+    space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"))
+    subject_kind: Mapped[str] = mapped_column(String(10))  # user / group / key
+    # An identity id, a group name or an API key id.
+    subject: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PasswordLink(Base):
+    """A one-time link that lets a user set their password (first admin, new users)."""
+
+    __tablename__ = "password_links"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    identity_id: Mapped[str] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class OAuthClient(Base):
+    """An OAuth client: registered dynamically (RFC 7591), or a cached client metadata
+    document fetched from the HTTPS URL that is its ``client_id``."""
+
+    __tablename__ = "oauth_clients"
+
+    client_id: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    # "registered" (RFC 7591) or "metadata_document" (the client id is an HTTPS URL).
+    kind: Mapped[str] = mapped_column(String(20))
+    client_name: Mapped[str] = mapped_column(String(200), default="")
+    redirect_uris: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    grant_types: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    response_types: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(40), default="none")
+    scope: Mapped[str] = mapped_column(Text, default="")
+    # SHA-256 of the client secret of a confidential client; the clear value is shown once.
+    secret_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    metadata_json: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # For metadata documents: when the cached copy must be fetched again.
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class OAuthCode(Base):
+    """An authorization code (only its hash): short-lived, single use, PKCE-bound."""
+
+    __tablename__ = "oauth_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(2048))
+    identity_id: Mapped[str] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scopes: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # RFC 8707: the resources the tokens may be used at.
+    audience: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    code_challenge_method: Mapped[str] = mapped_column(String(10))
+    # Tokens issued for this code share it; replaying the code revokes them.
+    family_id: Mapped[str] = mapped_column(String(64), default=new_id)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class OAuthToken(Base):
+    """An access or refresh token issued by the authorization server (only its hash).
+
+    Every token of one sign-in shares ``family_id``: presenting a refresh token that was
+    already rotated revokes the whole family.
+    """
+
+    __tablename__ = "oauth_tokens"
+    __table_args__ = (Index("ix_oauth_tokens_family", "family_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # access / refresh
+    client_id: Mapped[str] = mapped_column(String(2048))
+    identity_id: Mapped[str] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"))
+    scopes: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    audience: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    family_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    rotated_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class UiSession(Base):
+    """A signed-in browser (only the hash of its cookie). A session opened with an API
+    key acts with that key's limits."""
+
+    __tablename__ = "ui_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    identity_id: Mapped[str] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"))
+    key_id: Mapped[str | None] = mapped_column(
+        ForeignKey("tokens.id", ondelete="CASCADE"), default=None
+    )
+    method: Mapped[str] = mapped_column(String(20))  # password / oidc / key
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AuthEvent(Base):
+    """The authentication audit trail: sign-ins (and failures), consents, tokens issued,
+    refreshed and revoked, keys created, roles bound. Admins read it."""
+
+    __tablename__ = "auth_events"
+    __table_args__ = (
+        Index("ix_auth_events_created", "created_at"),
+        Index("ix_auth_events_subject", "event", "subject_name", "created_at"),
+        Index("ix_auth_events_ip", "event", "ip", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    event: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(20))  # succeeded / failed / refused
+    # Whom the event is about (the user signing in, the key's identity, ...).
+    subject_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    subject_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    # Who did it, when that is someone else (an admin binding a role).
+    actor_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    actor_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    client_id: Mapped[str | None] = mapped_column(String(2048), default=None)
+    ip: Mapped[str | None] = mapped_column(String(64), default=None)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Project(Base):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.access import path_of
 from store.models import Policy, PolicyAttachment, PolicySample, Project
 from store.types import utcnow
 
@@ -45,16 +47,26 @@ async def find_policy(session: AsyncSession, ref: str) -> Policy | None:
 
 
 async def list_policies(
-    session: AsyncSession, *, limit: int = 50, after: str | None = None
+    session: AsyncSession,
+    *,
+    limit: int = 50,
+    after: str | None = None,
+    space_ids: Collection[str] | None = None,
 ) -> list[Policy]:
     query = select(Policy).order_by(Policy.id).limit(limit)
     if after:
         query = query.where(Policy.id > after)
+    if space_ids is not None:
+        query = query.where(Policy.space_id.in_(list(space_ids)))
     return list((await session.scalars(query)).all())
 
 
 async def attached_policies(session: AsyncSession, project: Project) -> list[tuple[Policy, str]]:
-    """Policies that apply to ``project`` with how: "attached" or "autoattach:<label>"."""
+    """Policies that apply to ``project`` with how: "attached" or "autoattach:<label>".
+
+    A policy governs only projects in its own space or below it, as a role does.
+    """
+    above = {space.id for space in await path_of(session, project.space_id)}
     explicit = set(
         (
             await session.scalars(
@@ -64,7 +76,8 @@ async def attached_policies(session: AsyncSession, project: Project) -> list[tup
     )
     labels = set(project.labels)
     found: list[tuple[Policy, str]] = []
-    for policy in (await session.scalars(select(Policy).order_by(Policy.name))).all():
+    policies = select(Policy).where(Policy.space_id.in_(above)).order_by(Policy.name)
+    for policy in (await session.scalars(policies)).all():
         if policy.id in explicit:
             found.append((policy, "attached"))
             continue

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,7 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from store.models import ROOT_SPACE_ID, Project, ProjectLock
 from store.types import utcnow
 
-__all__ = ["create_project", "find_project", "list_projects", "lock_of", "projects_locked_by"]
+__all__ = [
+    "create_project",
+    "find_project",
+    "find_projects",
+    "list_projects",
+    "lock_of",
+    "projects_locked_by",
+]
 
 
 async def create_project(
@@ -34,22 +41,30 @@ async def create_project(
     return project
 
 
+async def find_projects(session: AsyncSession, ref: str) -> list[Project]:
+    """Projects with this id or name (names are unique within a space; the root first)."""
+    rows = await session.scalars(
+        select(Project)
+        .where(or_(Project.id == ref, Project.name == ref))
+        .order_by((Project.id == ref).desc(), (Project.space_id == ROOT_SPACE_ID).desc())
+    )
+    return list(rows.all())
+
+
 async def find_project(session: AsyncSession, ref: str) -> Project | None:
-    """A project by id or by name (names are unique within a space; the root first)."""
-    rows = (
-        await session.scalars(
-            select(Project)
-            .where(or_(Project.id == ref, Project.name == ref))
-            .order_by((Project.id == ref).desc(), (Project.space_id == ROOT_SPACE_ID).desc())
-        )
-    ).all()
-    return rows[0] if rows else None
+    found = await find_projects(session, ref)
+    return found[0] if found else None
 
 
 async def list_projects(
-    session: AsyncSession, *, limit: int = 50, after: str | None = None
+    session: AsyncSession,
+    *,
+    limit: int = 50,
+    after: str | None = None,
+    space_ids: Collection[str] | None = None,
 ) -> list[tuple[Project, ProjectLock | None]]:
-    """Projects ordered by name then id, keyset-paginated with ``after`` = last id seen."""
+    """Projects by id, keyset-paginated with ``after`` = last id seen; only those in
+    ``space_ids`` when given."""
     query = (
         select(Project, ProjectLock)
         .outerjoin(ProjectLock, ProjectLock.project_id == Project.id)
@@ -58,6 +73,8 @@ async def list_projects(
     )
     if after:
         query = query.where(Project.id > after)
+    if space_ids is not None:
+        query = query.where(Project.space_id.in_(list(space_ids)))
     return [(project, lock) for project, lock in (await session.execute(query)).all()]
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import Resource, ResourceDependency
 
 __all__ = [
     "add_dependencies",
+    "count_resources",
     "dependencies_of",
     "dependents_of",
     "edges",
@@ -27,6 +28,12 @@ async def get_resource(session: AsyncSession, project_id: str, resource_id: str)
             Resource.project_id == project_id, Resource.resource_id == resource_id
         )
     )
+
+
+async def count_resources(session: AsyncSession, project_id: str) -> int:
+    """Resources the project manages (any status but gone)."""
+    query = select(func.count()).where(Resource.project_id == project_id)
+    return int(await session.scalar(query) or 0)
 
 
 async def list_resources(

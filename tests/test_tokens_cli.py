@@ -25,7 +25,7 @@ def test_create_list_and_revoke(tmp_path: Path) -> None:
 
     listed = runner.invoke(app, ["tokens", "list", "--data-dir", data])
     assert listed.exit_code == 0
-    assert "ci" in listed.output and "roles=operator" in listed.output
+    assert "ci" in listed.output and "scopes=mcp:read,mcp:write" in listed.output
     assert token not in listed.output  # only the prefix is ever shown
     assert token[:11] in listed.output
 
@@ -46,3 +46,28 @@ def test_create_list_and_revoke(tmp_path: Path) -> None:
     assert "revoked" in runner.invoke(app, ["tokens", "list", "--data-dir", data]).output
     missing = runner.invoke(app, ["tokens", "revoke", "intent_nope", "--data-dir", data])
     assert missing.exit_code == 1
+    assert "no single API key" in missing.output
+
+    limited = runner.invoke(
+        app,
+        [
+            "tokens",
+            "create",
+            "--name",
+            "ci",
+            "--label",
+            "nightly",
+            "--read-only",
+            "--expires-in-days",
+            "7",
+            "--data-dir",
+            data,
+        ],
+    )
+    assert limited.exit_code == 0, limited.output
+    line = next(
+        row
+        for row in runner.invoke(app, ["tokens", "list", "--data-dir", data]).output.splitlines()
+        if "nightly" in row
+    )
+    assert "scopes=mcp:read " in line and "expires " in line

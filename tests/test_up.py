@@ -121,8 +121,38 @@ async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
     try:
         first.wait_ready()
         text = "".join(first.output)
-        token = re.search(r"INTENT_TOKEN=(\S+)", text)
-        assert token, text
+        link = re.search(r"(http://\S+/ui/setup\?token=(\S+))", text)
+        assert link and link.group(1).startswith(first.base), text
+        password = "a long admin password"
+        async with httpx.AsyncClient() as http:
+            setup = await http.get(link.group(1))
+            assert "setting the password of <strong>admin</strong>" in setup.text
+            done = await http.post(
+                f"{first.base}/ui/setup",
+                data={"token": link.group(2), "password": password, "confirm": password},
+            )
+            assert done.status_code == 303 and "intent_session" in done.cookies
+            again = await http.get(link.group(1))
+            assert again.status_code == 410  # the link works once
+        made = await asyncio.to_thread(
+            subprocess.run,
+            [
+                sys.executable,
+                "-m",
+                "cli",
+                "tokens",
+                "create",
+                "--name",
+                "admin",
+                "--data-dir",
+                str(data),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("INTENT_")},
+        )
+        key = made.stdout.strip()
         for needle in (f"{first.base}/mcp", f"{first.base}/", f"127.0.0.1:{first.ui_port}"):
             assert needle in text
         async with httpx.AsyncClient() as http:
@@ -135,7 +165,7 @@ async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
             }
             ui = await http.get(f"http://127.0.0.1:{first.ui_port}/")
             assert ui.status_code == 200
-        async with mcp_client(f"{first.base}/mcp", token.group(1)) as client:
+        async with mcp_client(f"{first.base}/mcp", key) as client:
             created = await client.call_tool("project-create", {"name": "survivor"})
             assert not created.is_error, created.content
             used = await client.call_tool("project-use", {"project": "survivor"})
@@ -163,8 +193,8 @@ async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
     second = Up(data)
     try:
         second.wait_ready()
-        assert "INTENT_TOKEN=" not in "".join(second.output)  # printed once, on first start
-        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token.group(1)}"}) as http:
+        assert "/ui/setup" not in "".join(second.output)  # printed once, on first start
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}) as http:
             project = (await http.get(f"{second.base}/api/v1/projects/survivor")).json()
             assert project["name"] == "survivor"
             # The lease lives in Temporal's SQLite file, so it survived the restart too.

@@ -19,6 +19,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from access.permissions import change_refusal
     from activities.apply import ApplyActivities
     from activities.bookkeeping import BookkeepingActivities
     from activities.lease import LeaseActivities
@@ -55,7 +56,7 @@ __all__ = [
     "TEMPORAL_UI_ACTOR",
     "ChangeWorkflow",
     "change_workflow_id",
-    "may_operate",
+    "decision_refusal",
 ]
 
 CHANGE_NOT_WAITING = "ChangeNotWaiting"
@@ -63,19 +64,28 @@ CHANGE_FORBIDDEN = "ChangeForbidden"
 CHANGE_UNVERIFIED = "ChangeUnverifiedActor"
 # Who history names for an operator action typed into the Temporal UI (no assertion).
 TEMPORAL_UI_ACTOR = Actor(id="temporal-ui", name="temporal-ui", roles=[], via="temporal-ui")
-REVIEWER_ROLES = frozenset({"admin", "reviewer"})
-OPERATOR_ROLES = frozenset({"admin", "operator"})
 
 
-def may_operate(actor: Actor, requester_id: str) -> bool:
-    """Who may retry or abandon a failed change: whoever asked for it, or an operator.
+def decision_refusal(
+    actor: Actor, requester: Actor, verb: str, change_id: str, *, review: bool = False
+) -> str | None:
+    """Why ``actor`` may not ``verb`` the change ``requester`` asked for, or None: the
+    permission rules (``access.permissions``) with the actions signed into the actor.
 
-    An unverified Temporal UI operator only gets this far where the admin allowed it.
+    An unverified Temporal UI operator only gets this far where the admin allowed it
+    (retry and abandon).
     """
-    return (
-        actor.id == requester_id
-        or bool(OPERATOR_ROLES & set(actor.roles))
-        or actor == TEMPORAL_UI_ACTOR
+    if actor == TEMPORAL_UI_ACTOR and verb in ("retry", "abandon"):
+        return None
+    return change_refusal(
+        frozenset(actor.actions or ()),
+        actor_id=actor.id,
+        actor_name=actor.name,
+        requester_id=requester.id,
+        requester_name=requester.name,
+        verb=verb,
+        change_id=change_id,
+        review=review,
     )
 
 
@@ -702,31 +712,11 @@ class ChangeWorkflow:
                 non_retryable=True,
             )
         review = any(op.status == "pending_review" for op in self.ops.values())
-        requester = actor.id == self.input.actor.id
-        if verb == "reject" and requester:
-            return  # whoever asked may always withdraw
-        if review and requester and not actor.is_admin:
-            raise ApplicationError(
-                f"{actor.name} may not approve their own change {self.input.change_id}: a "
-                "policy sent it to review, which needs someone else with the reviewer or "
-                "admin role",
-                type=CHANGE_FORBIDDEN,
-                non_retryable=True,
-            )
-        if review and not (REVIEWER_ROLES & set(actor.roles)):
-            raise ApplicationError(
-                f"{actor.name} may not {verb} change {self.input.change_id}: a policy sent it "
-                "to review, which needs the reviewer or admin role; ask a reviewer",
-                type=CHANGE_FORBIDDEN,
-                non_retryable=True,
-            )
-        if not review and actor.id != self.input.actor.id and not actor.is_admin:
-            raise ApplicationError(
-                f"{actor.name} may not {verb} change {self.input.change_id}: only "
-                f"{self.input.actor.name} (who asked for it) or an admin may",
-                type=CHANGE_FORBIDDEN,
-                non_retryable=True,
-            )
+        refused = decision_refusal(
+            actor, self.input.actor, verb, self.input.change_id, review=review
+        )
+        if refused:
+            raise ApplicationError(refused, type=CHANGE_FORBIDDEN, non_retryable=True)
 
     def _check_holder(self, actor: Actor, verb: str) -> None:
         if self.status != "failed" or self.hold is not None:
@@ -736,13 +726,9 @@ class ChangeWorkflow:
                 type=CHANGE_NOT_WAITING,
                 non_retryable=True,
             )
-        if not may_operate(actor, self.input.actor.id):
-            raise ApplicationError(
-                f"{actor.name} may not {verb} change {self.input.change_id}: only "
-                f"{self.input.actor.name} or an operator/admin may",
-                type=CHANGE_FORBIDDEN,
-                non_retryable=True,
-            )
+        refused = decision_refusal(actor, self.input.actor, verb, self.input.change_id)
+        if refused:
+            raise ApplicationError(refused, type=CHANGE_FORBIDDEN, non_retryable=True)
 
     # -- helpers -------------------------------------------------------------------------
 

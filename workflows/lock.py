@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, Field
 
+    from access.permissions import action_refusal
     from activities.locks import LockActivities
     from workflows.actor import Actor
     from workflows.assertions import (
@@ -100,7 +101,6 @@ class ReleaseRequest(BaseModel):
 
 class ForceReleaseRequest(BaseModel):
     actor: Holder
-    roles: list[str]
     reason: str = ""
     assertion: str = ""
 
@@ -222,11 +222,16 @@ class ProjectLockWorkflow:
     @force_release.validator
     def _validate_force_release(self, request: ForceReleaseRequest) -> None:
         actor = self._verify(request.assertion, "force_release", request.actor)
-        if "admin" not in actor.roles or sorted(actor.roles) != sorted(request.roles):
+        # The actions were resolved for this project's space by the server and signed.
+        refused = action_refusal(
+            frozenset(actor.actions or ()),
+            "intent-project:unlock",
+            who=actor.name,
+            where=f"project {self.input.project_name}",
+        )
+        if refused:
             raise ApplicationError(
-                f"{request.actor.name} may not force-release project "
-                f"{self.input.project_name}: that needs the admin role; ask an admin, or "
-                "wait for the lease to expire",
+                f"{refused}, or wait for the lease to expire",
                 type=LOCK_FORBIDDEN,
                 non_retryable=True,
             )

@@ -10,19 +10,24 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from mcp.server import MCPServer
+from mcp.server.context import CallNext, ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.request_state import RequestStateSecurity
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import CallToolResult, ListToolsResult, TextContent
 from pydantic import ValidationError
 from starlette.types import ASGIApp
 
+from access.models import Principal
+from access.scopes import READ, WRITE, allows_writes
 from api.arguments import describe_argument_errors
-from api.auth import Actor, BearerAuthMiddleware
+from api.auth import BearerAuthMiddleware
 from api.context import AppContext, Caller
 from api.errors import IntentError
 from api.mcp import tools_changes, tools_policies, tools_projects, tools_providers, tools_state
+from api.urls import allowed_hosts, allowed_origins
 from store.secrets import SecretBox
 
 __all__ = ["INSTRUCTIONS", "McpEndpoint", "build_mcp"]
@@ -60,20 +65,66 @@ state, history and locks. Work like this:
    Terraform files for the user's repository.
 8. Release the lock with project-release when the user is done.
 
-Policies (policy-*) are managed by users with the policy-author or admin role;
+Policies (policy-*) are managed by users whose role allows it (policy-author);
 policy-input-schema shows what a policy is given.
 Errors name what went wrong and how to fix it; relay them to the user faithfully.
 Never claim something was applied unless the tool result says "applied".
 """
 
 
-def actor_of(ctx: Context) -> Actor:
-    request = ctx.request_context.request
-    actor = getattr(getattr(request, "state", None), "actor", None)
-    if not isinstance(actor, Actor):
+def _principal_of_request(request: object) -> Principal:
+    principal = getattr(getattr(request, "state", None), "principal", None)
+    if not isinstance(principal, Principal):
         # The ASGI guard admits no request without one; this is a wiring bug.
-        raise ToolError("this request carries no authenticated actor")
-    return actor
+        raise ToolError("this request carries no authenticated principal")
+    return principal
+
+
+class ReadOnlyGate:
+    """Read-only mode: a token without ``mcp:write`` lists and calls only the tools
+    annotated read-only. (Each service still asks the permission rules; this keeps
+    the model from being offered tools it may not use.)"""
+
+    def __init__(self, server: MCPServer[Any]) -> None:
+        self.server = server
+        self._read_only: frozenset[str] | None = None
+
+    async def read_only(self) -> frozenset[str]:
+        if self._read_only is None:
+            tools = await self.server.list_tools()
+            self._read_only = frozenset(
+                t.name for t in tools if t.annotations and t.annotations.read_only_hint
+            )
+        return self._read_only
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> Any:
+        if ctx.method not in ("tools/list", "tools/call") or ctx.request is None:
+            return await call_next(ctx)
+        if allows_writes(_principal_of_request(ctx.request).scopes):
+            return await call_next(ctx)
+        read_only = await self.read_only()
+        if ctx.method == "tools/call":
+            name = str((ctx.params or {}).get("name", ""))
+            if name in read_only:
+                return await call_next(ctx)
+            return CallToolResult(
+                content=[TextContent(type="text", text=read_only_refusal(name))], is_error=True
+            )
+        listed = await call_next(ctx)
+        # Handlers' results arrive here as models or as their serialized dicts.
+        if isinstance(listed, ListToolsResult):
+            listed.tools = [t for t in listed.tools if t.name in read_only]
+        elif isinstance(listed, dict) and isinstance(listed.get("tools"), list):
+            listed = {**listed, "tools": [t for t in listed["tools"] if t.get("name") in read_only]}
+        return listed
+
+
+def read_only_refusal(tool: str) -> str:
+    return (
+        f"{tool} changes things, and this connection is read-only (its token carries only "
+        f"{READ}). To make changes, sign in to intent again from your client and grant "
+        f"{WRITE}, or use an API key with {WRITE}"
+    )
 
 
 class McpEndpoint:
@@ -84,19 +135,20 @@ class McpEndpoint:
         self.server = server
         security = TransportSecuritySettings(
             enable_dns_rebinding_protection=True,
-            allowed_hosts=_allowed_hosts(app_ctx),
-            allowed_origins=_allowed_origins(app_ctx),
+            allowed_hosts=allowed_hosts(app_ctx.settings),
+            allowed_origins=allowed_origins(app_ctx.settings),
         )
         # Building the Starlette app is how the SDK creates the session manager; we
         # mount the manager's ASGI handler ourselves at two paths.
         server.streamable_http_app(transport_security=security)
         self.session_manager = server.session_manager
-        self.asgi: ASGIApp = BearerAuthMiddleware(
-            StreamableHTTPASGIApp(self.session_manager), app_ctx.db, "mcp"
-        )
+        # ``unguarded`` serves requests whose principal is already set (the bench).
+        self.unguarded: ASGIApp = StreamableHTTPASGIApp(self.session_manager)
+        self.asgi: ASGIApp = BearerAuthMiddleware(self.unguarded, app_ctx.db, app_ctx.settings)
 
     def caller(self, ctx: Context) -> Caller:
-        return Caller(app=self.app_ctx, actor=actor_of(ctx))
+        principal = _principal_of_request(ctx.request_context.request)
+        return Caller(app=self.app_ctx, principal=principal, via="mcp")
 
     async def call(self, ctx: Context, fn: Callable[[Caller], Awaitable[T]]) -> T:
         """Run a service call for the tool's caller; user errors become tool errors."""
@@ -104,22 +156,6 @@ class McpEndpoint:
             return await fn(self.caller(ctx))
         except IntentError as exc:
             raise ToolError(exc.message) from exc
-
-
-def _allowed_hosts(app_ctx: AppContext) -> list[str]:
-    settings = app_ctx.settings
-    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*", f"{settings.host}:*"]
-    hosts += settings.allowed_hosts
-    if settings.public_url:
-        netloc = settings.public_url.split("://", 1)[-1].split("/", 1)[0]
-        hosts.append(netloc)
-    return sorted(set(hosts))
-
-
-def _allowed_origins(app_ctx: AppContext) -> list[str]:
-    origins = [f"http://{h}" for h in _allowed_hosts(app_ctx)]
-    origins += [f"https://{h}" for h in _allowed_hosts(app_ctx)]
-    return sorted(set(origins))
 
 
 class IntentMCPServer(MCPServer[Any]):
@@ -149,6 +185,7 @@ def build_mcp(app_ctx: AppContext) -> McpEndpoint:
         version="0.1.0",
         website_url=app_ctx.settings.base_url,
     )
+    server.middleware.append(ReadOnlyGate(server))
     endpoint = McpEndpoint(app_ctx, server)
     for module in (tools_projects, tools_providers, tools_changes, tools_state, tools_policies):
         module.register(endpoint)

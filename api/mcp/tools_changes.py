@@ -9,6 +9,7 @@ the change id and every way to confirm.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.elicitation import render_elicitation_schema
@@ -26,7 +27,9 @@ from pydantic import BaseModel, Field
 from api.context import Caller
 from api.services import changes as svc
 from api.services import projects as project_svc
+from api.services.access import path_of
 from api.services.changes import ChangeSummary, OperationInput
+from workflows.change import decision_refusal
 from workflows.models import ChangeView
 from workflows.references import RESOURCE_ID_PATTERN
 
@@ -94,10 +97,11 @@ _READ = ToolAnnotations(
 )
 
 
-def _may_decide(caller: Caller, view: ChangeView) -> bool:
-    if any(op.status == "pending_review" for op in view.operations):
-        return bool({"admin", "reviewer"} & set(caller.actor.roles))
-    return True
+async def _may_decide(caller: Caller, view: ChangeView) -> bool:
+    """Whether the permission rules let this caller confirm: only then ask them."""
+    review = any(op.status == "pending_review" for op in view.operations)
+    actor = caller.actor_in(await path_of(caller, view.project.space))
+    return decision_refusal(actor, view.actor, "confirm", view.change_id, review=review) is None
 
 
 def _question(view: ChangeView) -> str:
@@ -121,13 +125,13 @@ def _modern(ctx: Context) -> bool:
     return bool(version) and is_version_at_least(str(version), "2026-07-28")
 
 
-def _can_elicit(ctx: Context, caller: Caller, view: ChangeView) -> bool:
+async def _can_elicit(ctx: Context, caller: Caller, view: ChangeView) -> bool:
     capabilities = ctx.client_capabilities
     return (
         view.status == "awaiting_confirmation"
         and capabilities is not None
         and capabilities.elicitation is not None
-        and _may_decide(caller, view)
+        and await _may_decide(caller, view)
     )
 
 
@@ -172,7 +176,7 @@ async def follow(
     """
     caller = endpoint.caller(ctx)
     view = await _wait(endpoint, ctx, change_id)
-    if _can_elicit(ctx, caller, view):
+    if await _can_elicit(ctx, caller, view):
         if _modern(ctx):
             return InputRequiredResult(
                 input_requests={
@@ -210,6 +214,21 @@ async def _resumed(endpoint: McpEndpoint, ctx: Context) -> str | None:
     return change_id
 
 
+async def start_and_follow(
+    endpoint: McpEndpoint,
+    ctx: Context,
+    start: Callable[[Caller], Awaitable[str | None]],
+) -> ChangeSummary | InputRequiredResult | None:
+    """Start a change with ``start`` (unless this call resumes one with the user's
+    answer) and follow it; None when ``start`` had nothing to change."""
+    change_id = await _resumed(endpoint, ctx)
+    if change_id is None:
+        change_id = await endpoint.call(ctx, start)
+    if change_id is None:
+        return None
+    return await follow(endpoint, ctx, change_id)
+
+
 async def submit_and_follow(
     endpoint: McpEndpoint,
     ctx: Context,
@@ -218,12 +237,11 @@ async def submit_and_follow(
     *,
     dry_run: bool = False,
 ) -> ChangeSummary | InputRequiredResult:
-    change_id = await _resumed(endpoint, ctx)
-    if change_id is None:
-        change_id = await endpoint.call(
-            ctx, lambda c: svc.submit(c, project, operations, dry_run=dry_run)
-        )
-    return await follow(endpoint, ctx, change_id)
+    followed = await start_and_follow(
+        endpoint, ctx, lambda c: svc.submit(c, project, operations, dry_run=dry_run)
+    )
+    assert followed is not None  # submit always starts a change
+    return followed
 
 
 def register(endpoint: McpEndpoint) -> None:

@@ -1,4 +1,4 @@
-"""MCP tools for Intent policies (managing them needs the policy-author or admin role)."""
+"""MCP tools for Intent policies (managing them needs intent-policy:* actions: policy-author)."""
 
 from __future__ import annotations
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 from mcp.server.mcpserver import Context
-from mcp.types import ToolAnnotations
-from pydantic import Field
+from mcp.types import InputRequiredResult, ToolAnnotations
+from pydantic import BaseModel, Field
 
-from api.services import exports, project_overview
+from api.mcp.tools_changes import start_and_follow
+from api.services import exports, lifecycle, project_overview
 from api.services import projects as svc
+from api.services.changes import ChangeSummary
 
 if TYPE_CHECKING:
+    from api.context import Caller
     from api.mcp.server import McpEndpoint
 
 __all__ = ["register"]
@@ -19,13 +22,22 @@ __all__ = ["register"]
 ProjectRef = Annotated[str, Field(description="Project name or id.", min_length=1)]
 
 
+class ProjectDeletion(BaseModel):
+    deleted: bool
+    message: str
+    change: ChangeSummary | None = Field(
+        default=None, description="The change that deleted its resources first, if any"
+    )
+
+
 def register(endpoint: McpEndpoint) -> None:
     server = endpoint.server
 
     @server.tool(
         name="project-create",
-        description="Create a project (in the root space). Projects scope resources, "
-        "policies, credentials, history and the lock.",
+        description="Create a project, in the root space unless you name another space you "
+        "may create projects in. Projects scope resources, policies, credentials, history "
+        "and the lock.",
         annotations=ToolAnnotations(
             title="Create project",
             read_only_hint=False,
@@ -39,6 +51,9 @@ def register(endpoint: McpEndpoint) -> None:
         ctx: Context,
         description: Annotated[str, Field(max_length=2000)] = "",
         labels: Annotated[list[str] | None, Field(description="Labels for policies")] = None,
+        space: Annotated[
+            str | None, Field(description="Space name; default root (ask the user)")
+        ] = None,
         ttl: Annotated[
             str | None,
             Field(
@@ -47,7 +62,9 @@ def register(endpoint: McpEndpoint) -> None:
             ),
         ] = None,
     ) -> svc.ProjectView:
-        body = svc.ProjectCreate(name=name, description=description, labels=labels or [], ttl=ttl)
+        body = svc.ProjectCreate(
+            name=name, description=description, labels=labels or [], space=space, ttl=ttl
+        )
         return await endpoint.call(ctx, lambda c: svc.create_project(c, body))
 
     @server.tool(
@@ -146,3 +163,73 @@ def register(endpoint: McpEndpoint) -> None:
     )
     async def project_current(ctx: Context) -> project_overview.CurrentProject:
         return await endpoint.call(ctx, project_overview.current_project)
+
+    @server.tool(
+        name="project-update",
+        description="Change a project: description, labels (they decide which policies "
+        "auto-attach), space, TTL (a duration or timestamp; 'off' removes it; a later TTL "
+        "needs the right to extend TTLs) or drift check interval in seconds (0: off). "
+        "Only the fields given change.",
+        annotations=ToolAnnotations(
+            title="Update project",
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=False,
+        ),
+    )
+    async def project_update(
+        project: ProjectRef,
+        ctx: Context,
+        description: Annotated[str | None, Field(max_length=2000)] = None,
+        labels: list[str] | None = None,
+        space: Annotated[str | None, Field(description="Move it to this space")] = None,
+        ttl: Annotated[str | None, Field(description="2h, 7d, a timestamp, or off")] = None,
+        drift_interval_seconds: Annotated[float | None, Field(ge=0)] = None,
+    ) -> svc.ProjectView:
+        async def update(caller: Caller) -> svc.ProjectView:
+            if description is not None or labels is not None or space is not None:
+                body = svc.ProjectUpdate(description=description, labels=labels, space=space)
+                await svc.update_project(caller, project, body)
+            if ttl is not None:
+                off = ttl.strip().lower() in ("off", "none", "")
+                await lifecycle.set_ttl(caller, project, None if off else ttl)
+            if drift_interval_seconds is not None:
+                await lifecycle.set_drift_interval(caller, project, drift_interval_seconds)
+            return await svc.get_project(caller, project)
+
+        return await endpoint.call(ctx, update)
+
+    @server.tool(
+        name="project-delete",
+        description="Delete a project. Refused while it manages resources, unless "
+        "destroy_resources is true: then one change deletes them all first (it waits for "
+        "the user's confirmation like any delete) and the project goes once it is applied.",
+        annotations=ToolAnnotations(
+            title="Delete project",
+            read_only_hint=False,
+            destructive_hint=True,
+            idempotent_hint=False,
+            open_world_hint=True,
+        ),
+    )
+    async def project_delete(
+        project: ProjectRef, ctx: Context, destroy_resources: bool = False
+    ) -> ProjectDeletion | InputRequiredResult:
+        change = None
+        if destroy_resources:
+            followed = await start_and_follow(
+                endpoint, ctx, lambda c: lifecycle.destroy_resources(c, project)
+            )
+            if isinstance(followed, InputRequiredResult):
+                return followed
+            change = followed
+            if change is not None and change.status != "applied":
+                return ProjectDeletion(
+                    deleted=False,
+                    change=change,
+                    message=f"project {project} stays: the change deleting its resources is "
+                    f"{change.status}. Once it is applied, call project-delete again.",
+                )
+        await endpoint.call(ctx, lambda c: svc.delete_project(c, project))
+        return ProjectDeletion(deleted=True, change=change, message=f"project {project} is deleted")

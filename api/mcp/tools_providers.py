@@ -9,8 +9,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from api.services import discovery
-from api.services.changes import current_project, require_lease
-from api.services.providers import lookup
+from api.services.providers import lookup, read_data_source
 from workflows.lookup import LookupInput
 
 if TYPE_CHECKING:
@@ -139,19 +138,8 @@ def register(endpoint: McpEndpoint) -> None:
         version: Version = None,
     ) -> LookupResult:
         async def call(caller: Caller) -> dict[str, Any]:
-            resolved = await current_project(caller, project)
-            # A read uses the project's credentials: only its lock holder may.
-            await require_lease(caller, resolved)
-            return await lookup(
-                caller,
-                LookupInput(
-                    kind="read_data",
-                    project_id=resolved.id,
-                    data_source=data_source,
-                    provider=provider,
-                    version=version,
-                    config=config or {},
-                ),
+            return await read_data_source(
+                caller, project, data_source, provider=provider, version=version, config=config
             )
 
         return LookupResult(result=await endpoint.call(ctx, call))

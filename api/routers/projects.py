@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.deps import CallerDep
@@ -38,6 +39,37 @@ async def get_project(caller: CallerDep, ref: str) -> svc.ProjectView:
 async def describe_project(caller: CallerDep, ref: str) -> project_overview.ProjectDescription:
     """Lock, space, labels, integrations, policies, provider versions and counts."""
     return await project_overview.describe_project(caller, ref)
+
+
+@router.patch("/{ref}", response_model=svc.ProjectView)
+async def update_project(caller: CallerDep, ref: str, body: svc.ProjectUpdate) -> svc.ProjectView:
+    """Change the description or labels, or move the project to another space."""
+    return await svc.update_project(caller, ref, body)
+
+
+@router.delete(
+    "/{ref}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={202: {"description": "A change deleting its resources was started first"}},
+)
+async def delete_project(caller: CallerDep, ref: str, destroy_resources: bool = False) -> Response:
+    """Delete a project that manages no resources. With ``destroy_resources``, a project
+    that still does gets one change deleting them all (202 with its id: confirm it like any
+    delete, then DELETE the project again)."""
+    if destroy_resources:
+        change_id = await lifecycle.destroy_resources(caller, ref)
+        if change_id is not None:
+            return JSONResponse(
+                {
+                    "change_id": change_id,
+                    "message": f"change {change_id} deletes the project's resources; confirm "
+                    "it (POST /api/v1/changes/{id}/confirm), and once it is applied delete "
+                    "the project again",
+                },
+                status_code=status.HTTP_202_ACCEPTED,
+            )
+    await svc.delete_project(caller, ref)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/{ref}/lock", response_model=LockView)

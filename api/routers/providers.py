@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api.deps import CallerDep
-from api.services.changes import current_project, require_lease
+from api.services import providers as svc
 from api.services.providers import (
     ProviderLockView,
     list_provider_locks,
@@ -95,18 +95,13 @@ async def describe_data_sources(
 
 @router.post("/providers/data-sources/read")
 async def read_data_source(caller: CallerDep, body: DataSourceRead) -> dict[str, Any]:
-    project = await current_project(caller, body.project)
-    await require_lease(caller, project)  # it reads with the project's credentials
-    return await lookup(
+    return await svc.read_data_source(
         caller,
-        LookupInput(
-            kind="read_data",
-            project_id=project.id,
-            data_source=body.data_source,
-            provider=body.provider,
-            version=body.version,
-            config=body.config,
-        ),
+        body.project,
+        body.data_source,
+        provider=body.provider,
+        version=body.version,
+        config=body.config,
     )
 
 

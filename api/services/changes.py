@@ -23,22 +23,25 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from access.models import SpacePath
 from api.context import Caller
 from api.errors import Busy, Conflict, Forbidden, IntentError, Invalid, NotFound, Unavailable
 from api.services import locks
-from api.services.projects import load_project, refuse_archived
+from api.services.access import readable, require
+from api.services.projects import load_project, project_path, refuse_archived
 from store import changes as store_changes
 from store import projects as store_projects
 from store import resources as store_resources
 from store.models import Change, Project
 from store.types import new_id, utcnow
+from workflows.actor import Actor
 from workflows.change import (
     CHANGE_FORBIDDEN,
     CHANGE_NOT_WAITING,
     CHANGE_UNVERIFIED,
     ChangeWorkflow,
     change_workflow_id,
-    may_operate,
+    decision_refusal,
 )
 from workflows.models import (
     FINAL_STATUSES,
@@ -143,15 +146,17 @@ class ChangeList(BaseModel):
 # -- submitting ---------------------------------------------------------------------------
 
 
-async def current_project(caller: Caller, ref: str | None) -> Project:
-    """The named project, or the one whose lock the caller holds (``load_project``
-    renews the holder's lease)."""
+async def current_project(
+    caller: Caller, ref: str | None, action: str = "intent-project:read"
+) -> Project:
+    """The named project, or the one whose lock the caller holds, if the caller may
+    ``action`` in it (``load_project`` renews the holder's lease)."""
     if ref:
-        return await load_project(caller, ref)
+        return await load_project(caller, ref, action)
     async with caller.db.session() as session:
         held = await store_projects.projects_locked_by(session, caller.actor.id)
     if len(held) == 1:
-        return await load_project(caller, held[0].id)
+        return await load_project(caller, held[0].id, action)
     if not held:
         raise Invalid(
             "no project given and you hold no project lock; call project-use NAME first "
@@ -242,6 +247,9 @@ async def submit(
     """Store the request and start its ChangeWorkflow; return the change id (``change_id``
     when given: the system's own changes choose theirs, so a retry finds its change)."""
     project = await current_project(caller, project_ref)
+    path = await project_path(caller, project)
+    for kind in sorted({op.kind for op in operations}):
+        require(caller, f"intent-resource:{kind}", path)
     await require_lease(caller, project)
     requests = await _requests(caller, project, operations)
     change_id = change_id or change_workflow_id(project.id, new_id())
@@ -269,7 +277,7 @@ async def submit(
         )
     summary = ", ".join(f"{r.kind} {r.resource_type}.{r.resource_id}" for r in requests)
     try:
-        await _start(caller, project, requests, change_id, summary, dry_run)
+        await _start(caller, project, path, requests, change_id, summary, dry_run)
     except Exception as exc:
         if await _started_anyway(caller, change_id):
             return change_id  # the call timed out, but the workflow runs
@@ -329,6 +337,7 @@ async def _started_anyway(caller: Caller, change_id: str) -> bool:
 async def _start(
     caller: Caller,
     project: Project,
+    path: SpacePath,
     requests: list[OperationRequest],
     change_id: str,
     summary: str,
@@ -342,7 +351,8 @@ async def _start(
             project=ProjectInfo(
                 id=project.id, name=project.name, space=project.space_id, labels=project.labels
             ),
-            actor=caller.actor,
+            # Resolved for the project's space: policies see the roles held there.
+            actor=caller.actor_in(path),
             operations=[r.ref() for r in requests],
             dry_run=dry_run,
             confirmation_timeout_seconds=caller.settings.confirmation_timeout_seconds,
@@ -371,12 +381,16 @@ async def _start(
 # -- following ----------------------------------------------------------------------------
 
 
-async def _load_change(caller: Caller, change_id: str) -> Change:
+async def _load_change(caller: Caller, change_id: str) -> tuple[Change, SpacePath]:
+    """The change row and its project's space path, if the caller may see the project."""
     async with caller.db.session() as session:
         row = await store_changes.get_change(session, change_id)
-    if row is None:
+        project = await session.get(Project, row.project_id) if row is not None else None
+    if row is None or project is None:
         raise NotFound(f"change {change_id} does not exist; list changes with history-list")
-    return row
+    path = await project_path(caller, project)
+    require(caller, "intent-project:read", path)
+    return row, path
 
 
 def _handle(caller: Caller, client: Client, change_id: str) -> WorkflowHandle[Any, ChangeView]:
@@ -432,14 +446,19 @@ def _translate(exc: WorkflowUpdateFailedError | RPCError) -> IntentError:
 
 
 async def _update(caller: Caller, change_id: str, method: Any, comment: str) -> ChangeView:
-    """Send a decision update, signed for this caller, this change and this update."""
-    await _load_change(caller, change_id)
+    """Send a decision update, signed for this caller, this change and this update.
+
+    The actor carries the actions the caller holds in the project's space; the
+    workflow's validator decides with them (access.permissions.change_refusal).
+    """
+    _, path = await _load_change(caller, change_id)
     client = await caller.temporal()
     handle = _handle(caller, client, change_id)
     update = method.__name__
+    actor = caller.actor_in(path)
     request_type = RetryRequest if update == "retry" else DecisionRequest
     request = request_type(
-        actor=caller.actor, assertion=caller.assertion(handle.id, update), comment=comment
+        actor=actor, assertion=caller.assertion(handle.id, update, actor), comment=comment
     )
     try:
         result: ChangeView = await handle.execute_update(method, request)
@@ -464,14 +483,13 @@ async def retry(
 ) -> ChangeView:
     """Retry a failed change; ``config_patches`` (resource id → merge patch) fix configs."""
     if config_patches:
-        change = await _load_change(caller, change_id)
-        if not may_operate(caller.actor, change.actor_id):
-            # The workflow's own rule, checked here too: the patch is stored before the
-            # workflow's validator sees the retry.
-            raise Forbidden(
-                f"{caller.actor.name} may not retry change {change_id}: only "
-                f"{change.actor_name} or an operator/admin may"
-            )
+        change, path = await _load_change(caller, change_id)
+        # The workflow's own rule, asked here too: the patch is stored before the
+        # workflow's validator sees the retry.
+        requester = Actor(id=change.actor_id, name=change.actor_name)
+        refused = decision_refusal(caller.actor_in(path), requester, "retry", change_id)
+        if refused:
+            raise Forbidden(refused)
         await _patch_request(caller, change_id, config_patches)
     return await _update(caller, change_id, ChangeWorkflow.retry, comment)
 
@@ -592,9 +610,17 @@ async def list_changes(
     cursor: str | None = None,
 ) -> list[Change]:
     project_id = None
+    visible = None
     if project_ref:
         project_id = (await load_project(caller, project_ref)).id
+    else:
+        visible = await readable(caller, "intent-project:read")
     async with caller.db.session() as session:
         return await store_changes.list_changes(
-            session, project_id=project_id, status=status, limit=limit, before_id=cursor
+            session,
+            project_id=project_id,
+            status=status,
+            limit=limit,
+            before_id=cursor,
+            space_ids=visible,
         )

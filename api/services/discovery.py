@@ -11,7 +11,9 @@ from pydantic import BaseModel, Field
 
 from api.context import Caller
 from api.errors import Invalid
+from api.services.access import require
 from api.services.changes import current_project, require_lease
+from api.services.projects import project_path
 from api.services.worker import ask
 from providers.listings import LISTINGS, listing_for
 from workflows.lookup import ResourceDiscoveryWorkflow
@@ -61,7 +63,8 @@ async def discover(
     if problems:
         raise Invalid("; ".join(problems))
     project = await current_project(caller, project_ref)
-    # It lists with the project's credentials: only its lock holder may.
+    # It lists with the project's credentials: like a data source read.
+    require(caller, "intent-datasource:read", await project_path(caller, project))
     await require_lease(caller, project)
     result: DiscoveryResult = await ask(
         caller,

@@ -12,10 +12,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from access.credentials import admin_only_attributes, variable_rule
+from access.permissions import ADMIN, is_allowed
 from api.context import Caller
-from api.errors import Forbidden, Invalid, NotFound
+from api.errors import Conflict, Forbidden, Invalid, NotFound
 from api.services import locks
-from api.services.projects import load_project
+from api.services.access import require
+from api.services.projects import load_project, located
 from store import environments as store_env
 from store import history
 from store.models import Integration, Project
@@ -62,17 +64,23 @@ class IntegrationView(IntegrationPut):
     updated_at: datetime
 
 
-async def _editable(caller: Caller, ref: str) -> Project:
-    """Admins, or whoever holds the project's lock, may change its credentials."""
-    project = await load_project(caller, ref)
-    if caller.actor.is_admin:
+ENVIRONMENT = "intent-environment:write"
+INTEGRATION = "intent-integration:attach"
+
+
+async def _editable(caller: Caller, ref: str, action: str) -> Project:
+    """Credentials change only with ``action`` and while holding the project's lock
+    (a space admin needs no lock)."""
+    project, path = await located(caller, ref)
+    require(caller, action, path)
+    if is_allowed(caller.principal, ADMIN, path):
         return project
     lease = await locks.lease(caller, project)
     if lease.held and lease.holder is not None and lease.holder.id == caller.actor.id:
         return project
-    raise Forbidden(
-        f"changing project {project.name}'s environment or integrations needs the admin role "
-        "or the project's lock (project-use)"
+    raise Conflict(
+        f"changing project {project.name}'s environment or integrations needs its lock: "
+        f"call project-use {project.name} first (space admins need none)"
     )
 
 
@@ -98,14 +106,15 @@ async def put_variable(caller: Caller, ref: str, name: str, body: VariablePut) -
         raise Invalid(str(exc)) from None
     if rule == "reserved":
         raise Invalid(f"{name} is reserved: it would change how intent runs the provider")
-    if rule == "admin" and not caller.actor.is_admin:
+    project, path = await located(caller, ref)
+    if rule == "admin" and not is_allowed(caller.principal, ADMIN, path):
         raise Forbidden(
-            f"setting {name} needs the admin role: project members may set only plain cloud "
-            "credentials and regions (the credential-source rule, docs/security.md); a "
-            "variable can also point a provider at files, endpoints, proxies or logs on "
-            "the worker host"
+            f"setting {name} needs a space admin (intent-space:admin): project members may "
+            "set only plain cloud credentials and regions (the credential-source rule, "
+            "docs/security.md); a variable can also point a provider at files, endpoints, "
+            "proxies or logs on the worker host"
         )
-    project = await _editable(caller, ref)
+    project = await _editable(caller, ref, ENVIRONMENT)
     box = SecretBox.from_settings(caller.settings)
     async with caller.db.transaction() as session:
         row = await store_env.set_variable(
@@ -129,7 +138,7 @@ async def put_variable(caller: Caller, ref: str, name: str, body: VariablePut) -
 
 
 async def delete_variable(caller: Caller, ref: str, name: str) -> None:
-    project = await _editable(caller, ref)
+    project = await _editable(caller, ref, ENVIRONMENT)
     async with caller.db.transaction() as session:
         if not await store_env.delete_variable(session, project.id, name):
             raise NotFound(f"project {project.name} has no environment variable {name}")
@@ -170,13 +179,15 @@ async def put_integration(
     if body.kind == "sandbox" and not caller.settings.sandbox:
         raise Invalid("the sandbox cloud is off on this server (INTENT_SANDBOX=false)")
     pointers = admin_only_attributes(body.config)
-    if pointers and not caller.actor.is_admin:
+    project, path = await located(caller, ref)
+    if pointers and not is_allowed(caller.principal, ADMIN, path):
         raise Forbidden(
-            f"setting {', '.join(pointers)} on an integration needs the admin role: these "
-            "make the provider read files or profiles on the worker host, or talk to other "
-            "endpoints or proxies (the credential-source rule, docs/security.md)"
+            f"setting {', '.join(pointers)} on an integration needs a space admin "
+            "(intent-space:admin): these make the provider read files or profiles on the "
+            "worker host, or talk to other endpoints or proxies (the credential-source rule, "
+            "docs/security.md)"
         )
-    project = await _editable(caller, ref)
+    project = await _editable(caller, ref, INTEGRATION)
     async with caller.db.transaction() as session:
         row = await store_env.integration_for(session, project.id, provider)
         if row is None:
@@ -199,7 +210,7 @@ async def put_integration(
 
 
 async def delete_integration(caller: Caller, ref: str, provider: str) -> None:
-    project = await _editable(caller, ref)
+    project = await _editable(caller, ref, INTEGRATION)
     async with caller.db.transaction() as session:
         row = await store_env.integration_for(session, project.id, provider)
         if row is None:

@@ -2,8 +2,9 @@
 
 The worker writes the files (it alone opens configs and states) and seals them for the
 server, which opens them only to hand them to the caller. An export that includes
-secrets (the state with its sensitive values) is an admin's action, recorded in
-history; MCP never offers it, because tool output reaches a language model.
+secrets (the state with its sensitive values) needs ``intent-state:export-secrets`` (space
+admins) and is recorded in history; MCP never offers it, because tool output reaches a
+language model.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from api.context import Caller
-from api.errors import Forbidden
-from api.services.projects import load_project
+from api.services.access import require
+from api.services.projects import load_project, project_path
 from api.services.worker import ask
 from export import open_files
 from store import history
@@ -25,8 +26,9 @@ __all__ = ["ExportRequest", "ExportView", "export_project"]
 class ExportRequest(BaseModel):
     include_secrets: bool = Field(
         default=False,
-        description="Write sensitive values into terraform.tfstate (admins only; recorded "
-        "in history). Without it, resources holding secrets come in by import blocks.",
+        description="Write sensitive values into terraform.tfstate (needs "
+        "intent-state:export-secrets; recorded in history). Without it, resources holding "
+        "secrets come in by import blocks.",
     )
 
 
@@ -47,13 +49,10 @@ class ExportView(BaseModel):
 
 
 async def export_project(caller: Caller, ref: str, *, include_secrets: bool = False) -> ExportView:
-    project = await load_project(caller, ref)
-    if include_secrets and not caller.actor.is_admin:
-        raise Forbidden(
-            f"{caller.actor.name} may not export secrets: an export with its sensitive values "
-            "needs the admin role. Export without them and bring the resources holding "
-            "secrets in through their import blocks"
-        )
+    project = await load_project(caller, ref, "intent-state:read")
+    if include_secrets:
+        # Without it: export without secrets, and import what holds them.
+        require(caller, "intent-state:export-secrets", await project_path(caller, project))
     result: ExportResult = await ask(
         caller,
         ProjectExportWorkflow.run,

@@ -1,9 +1,8 @@
-"""Who may change a project's lifecycle settings: its TTL and its drift schedule.
+"""Changing a project's lifecycle settings: its TTL and its drift schedule.
 
-- A first TTL, or an earlier one, is a project update: its lock holder or an admin.
-- A later TTL, or none, is an extension: an action of its own (admins).
-- The drift schedule is the lock holder's or an admin's (like the project's
-  integrations, it decides what runs with the project's credentials).
+- A first TTL, or an earlier one, is a project update (``intent-project:update``).
+- A later TTL, or none, is an extension: ``intent-project:extend-ttl`` (space admins).
+- The drift schedule is a project update too.
 
 Every change is recorded in history; the clocks (``ttl``, ``drift``) follow the row.
 """
@@ -15,15 +14,17 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from api.context import Caller
-from api.errors import Conflict, Forbidden
-from api.services import drift, locks, ttl
-from api.services.projects import load_project
+from api.errors import Conflict
+from api.services import changes, drift, ttl
+from api.services.access import require
+from api.services.projects import load_project, project_path
 from store import history
+from store import resources as store_resources
 from store.models import Project
 from store.types import utcnow
 from workflows.drift import drift_schedule_id
 
-__all__ = ["DriftSchedule", "TtlView", "set_drift_interval", "set_ttl"]
+__all__ = ["DriftSchedule", "TtlView", "destroy_resources", "set_drift_interval", "set_ttl"]
 
 
 class TtlView(BaseModel):
@@ -39,33 +40,19 @@ class DriftSchedule(BaseModel):
     schedule_id: str | None = None
 
 
-async def _holds_lock_or_admin(caller: Caller, project: Project) -> bool:
-    if caller.actor.is_admin:
-        return True
-    lease = await locks.lease(caller, project)
-    return lease.held and lease.holder is not None and lease.holder.id == caller.actor.id
-
-
 async def set_ttl(caller: Caller, ref: str, value: str | None) -> TtlView:
     """Set, move or (``value`` None) remove the project's expiry."""
     project = await load_project(caller, ref)
     if project.archived_at is not None:
         raise Conflict(f"project {project.name} is archived; it has no TTL any more")
+    path = await project_path(caller, project)
     now = utcnow()
     expires_at = ttl.expiry_from(value, now) if value else None
     current = project.expires_at
     extends = current is not None and (expires_at is None or expires_at > current)
-    if extends and not caller.actor.is_admin:
-        raise Forbidden(
-            f"{caller.actor.name} may not extend or remove project {project.name}'s TTL: "
-            "extending a TTL needs the admin role; you may move it earlier"
-        )
-    if not extends and not await _holds_lock_or_admin(caller, project):
-        raise Forbidden(
-            f"setting project {project.name}'s TTL needs its lock (project-use) or the admin role"
-        )
+    require(caller, "intent-project:extend-ttl" if extends else "intent-project:update", path)
     if expires_at is not None:
-        ttl.checked_expiry(caller.settings, project.space_id, expires_at, now)
+        ttl.checked_expiry(caller.settings, path, expires_at, now)
     async with caller.db.transaction() as session:
         row = await session.get(Project, project.id)
         assert row is not None
@@ -95,12 +82,7 @@ async def set_ttl(caller: Caller, ref: str, value: str | None) -> TtlView:
 
 async def set_drift_interval(caller: Caller, ref: str, seconds: float | None) -> DriftSchedule:
     """Turn the project's drift schedule on (every ``seconds``), change it, or off."""
-    project = await load_project(caller, ref)
-    if not await _holds_lock_or_admin(caller, project):
-        raise Forbidden(
-            f"changing project {project.name}'s drift schedule needs the admin role or the "
-            "project's lock (project-use)"
-        )
+    project = await load_project(caller, ref, "intent-project:update")
     interval = drift.check_interval(caller, seconds)
     async with caller.db.transaction() as session:
         row = await session.get(Project, project.id)
@@ -122,4 +104,19 @@ async def set_drift_interval(caller: Caller, ref: str, seconds: float | None) ->
         project=project.name,
         interval_seconds=interval,
         schedule_id=drift_schedule_id(project.id) if interval else None,
+    )
+
+
+async def destroy_resources(caller: Caller, ref: str) -> str | None:
+    """Start the change that deletes every resource of a project about to be deleted
+    (planned, policy-checked and confirmed like any delete); None if there are none."""
+    project = await load_project(caller, ref, "intent-project:delete")
+    async with caller.db.session() as session:
+        rows = await store_resources.list_resources(session, project.id)
+    if not rows:
+        return None
+    return await changes.submit(
+        caller,
+        project.id,
+        [changes.OperationInput(kind="delete", resource_id=r.resource_id) for r in rows],
     )

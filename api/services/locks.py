@@ -12,6 +12,7 @@ from temporalio.service import RPCError
 
 from api.context import Caller
 from api.errors import Busy, Conflict, Forbidden, IntentError, Unavailable
+from api.services.access import path_of
 from store.models import Project
 from workflows.lock import (
     LOCK_BUSY,
@@ -29,7 +30,7 @@ from workflows.lock import (
     lock_workflow_id,
 )
 
-__all__ = ["acquire", "force_release", "holder_of", "lease", "release", "renew", "touch"]
+__all__ = ["acquire", "end", "force_release", "holder_of", "lease", "release", "renew", "touch"]
 
 log = logging.getLogger(__name__)
 
@@ -116,17 +117,30 @@ async def release(caller: Caller, project: Project) -> Lease:
 
 
 async def force_release(caller: Caller, project: Project, reason: str = "") -> Lease:
+    # The workflow decides with the actions the caller holds in the project's space,
+    # resolved here and signed into the assertion.
+    actor = caller.actor_in(await path_of(caller, project.space_id))
     return await _update(
         caller,
         project,
         ProjectLockWorkflow.force_release,
         ForceReleaseRequest(
             actor=holder_of(caller),
-            roles=caller.actor.roles,
             reason=reason,
-            assertion=_signed(caller, project, "force_release"),
+            assertion=caller.assertion(lock_workflow_id(project.id), "force_release", actor),
         ),
     )
+
+
+async def end(caller: Caller, project: Project) -> None:
+    """Stop a deleted project's lock workflow (nothing is left to lock)."""
+    client: Client = await caller.temporal()
+    handle = client.get_workflow_handle(lock_workflow_id(project.id))
+    try:
+        await handle.terminate(reason=f"project {project.name} was deleted by {caller.actor.name}")
+    except RPCError as exc:
+        if "not found" not in str(exc).lower() and "already completed" not in str(exc).lower():
+            log.warning("lock workflow of deleted project %s not stopped: %s", project.name, exc)
 
 
 async def touch(caller: Caller, project: Project) -> None:

@@ -1,8 +1,9 @@
 """Intent policies: create/update (validated at once), attach/detach, samples, simulate.
 
-Policy writing is separated from resource changes: managing policies needs the
-``admin`` or ``policy-author`` role. Every policy change lands in history with its
-actor and a diff of what changed.
+Policy writing is separated from resource changes: policies live in a space, govern
+the projects there and below, and are managed with the intent-policy:* actions (role
+policy-author), which carry no resource actions. Every policy change lands in history
+with its actor and a diff of what changed.
 """
 
 from __future__ import annotations
@@ -17,18 +18,20 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from access.models import SpacePath
 from api.context import Caller
 from api.errors import Conflict, Forbidden, Invalid, NotFound
-from api.services.projects import load_project
+from api.services.access import load_space, path_of, readable, require, require_in
+from api.services.projects import load_project, located
 from policies.engine import evaluate_policy, validate_policy
 from policies.input import PolicyInput, PolicyInputSchema, input_schema
 from policies.models import PolicyProblem
+from store import access as access_store
 from store import history
 from store import policies as store_policies
 from store.models import ROOT_SPACE_ID, Policy, PolicyAttachment, Project
 
 __all__ = [
-    "AUTHOR_ROLES",
     "PolicyCreate",
     "PolicyInputSchema",
     "PolicyList",
@@ -50,7 +53,6 @@ __all__ = [
     "update_policy",
 ]
 
-AUTHOR_ROLES = frozenset({"admin", "policy-author"})
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,199}$"
 RegoVersion = Literal["v1", "v0"]
 
@@ -64,6 +66,11 @@ class PolicyCreate(BaseModel):
         description="autoattach:<label> attaches to projects with that label (* for all)",
     )
     rego_version: RegoVersion = "v1"
+    space: str | None = Field(
+        default=None,
+        description="Space (name or id) it lives in; it governs projects there and below. "
+        "Default root.",
+    )
 
 
 class PolicyUpdate(BaseModel):
@@ -79,6 +86,7 @@ class PolicyUpdate(BaseModel):
 class PolicySummary(BaseModel):
     id: str
     name: str
+    space: str = Field(description="The space it lives in (it governs projects there and below)")
     description: str
     labels: list[str]
     rego_version: str
@@ -126,12 +134,8 @@ class SimulationResult(BaseModel):
     input: dict[str, Any]
 
 
-def _require_author(caller: Caller) -> None:
-    if not AUTHOR_ROLES & set(caller.actor.roles):
-        raise Forbidden(
-            f"{caller.actor.name} may not manage policies: that needs the policy-author or "
-            "admin role (writing policies is kept apart from changing resources)"
-        )
+async def _policy_path(caller: Caller, policy: Policy) -> SpacePath:
+    return await path_of(caller, policy.space_id)
 
 
 async def _check(body: str, rego_version: str) -> list[PolicyProblem]:
@@ -150,11 +154,13 @@ async def _check(body: str, rego_version: str) -> list[PolicyProblem]:
     return [p for p in problems if p.severity != "error"]
 
 
-async def _load(caller: Caller, ref: str) -> Policy:
+async def _load(caller: Caller, ref: str, action: str = "intent-policy:read") -> Policy:
+    """The policy ``ref`` names, if the caller may ``action`` in its space."""
     async with caller.db.session() as session:
         policy = await store_policies.find_policy(session, ref)
     if policy is None:
         raise NotFound(f"policy {ref!r} does not exist; list policies with policy-list")
+    require(caller, action, await _policy_path(caller, policy))
     return policy
 
 
@@ -176,10 +182,11 @@ async def _attached_names(caller: Caller, policy_ids: list[str]) -> dict[str, li
     return out
 
 
-def _summary(policy: Policy, attached: list[str]) -> PolicySummary:
+def _summary(policy: Policy, attached: list[str], space: str) -> PolicySummary:
     return PolicySummary(
         id=policy.id,
         name=policy.name,
+        space=space,
         description=policy.description,
         labels=list(policy.labels),
         rego_version=policy.rego_version,
@@ -188,9 +195,11 @@ def _summary(policy: Policy, attached: list[str]) -> PolicySummary:
     )
 
 
-def _view(policy: Policy, attached: list[str], warnings: list[PolicyProblem]) -> PolicyView:
+def _view(
+    policy: Policy, attached: list[str], warnings: list[PolicyProblem], space: str
+) -> PolicyView:
     return PolicyView(
-        **_summary(policy, attached).model_dump(),
+        **_summary(policy, attached, space).model_dump(),
         body=policy.body,
         created_at=policy.created_at,
         warnings=warnings,
@@ -235,13 +244,21 @@ async def _record(
 async def list_policies(
     caller: Caller, *, limit: int = 50, cursor: str | None = None
 ) -> PolicyList:
+    """The policies the caller may see."""
     limit = max(1, min(limit, 200))
+    visible = await readable(caller, "intent-policy:read")
     async with caller.db.session() as session:
-        rows = await store_policies.list_policies(session, limit=limit + 1, after=cursor)
+        rows = await store_policies.list_policies(
+            session, limit=limit + 1, after=cursor, space_ids=visible
+        )
+        spaces = await access_store.space_map(session)
     page = rows[:limit]
     attached = await _attached_names(caller, [p.id for p in page])
     return PolicyList(
-        policies=[_summary(p, attached.get(p.id, [])) for p in page],
+        policies=[
+            _summary(p, attached.get(p.id, []), spaces.get(p.space_id, (p.space_id,))[0])
+            for p in page
+        ],
         next_cursor=page[-1].id if len(rows) > limit else None,
     )
 
@@ -249,7 +266,8 @@ async def list_policies(
 async def get_policy(caller: Caller, ref: str) -> PolicyView:
     policy = await _load(caller, ref)
     attached = await _attached_names(caller, [policy.id])
-    return _view(policy, attached.get(policy.id, []), [])
+    path = await _policy_path(caller, policy)
+    return _view(policy, attached.get(policy.id, []), [], path[-1].name)
 
 
 async def project_policies(caller: Caller, project_ref: str) -> list[dict[str, str]]:
@@ -264,13 +282,14 @@ async def project_policies(caller: Caller, project_ref: str) -> list[dict[str, s
 
 
 async def create_policy(caller: Caller, body: PolicyCreate) -> PolicyView:
-    _require_author(caller)
+    space = await load_space(caller, body.space or ROOT_SPACE_ID)
+    await require_in(caller, "intent-policy:create", space.id)
     warnings = await _check(body.body, body.rego_version)
     try:
         async with caller.db.transaction() as session:
             policy = Policy(
                 name=body.name,
-                space_id=ROOT_SPACE_ID,
+                space_id=space.id,
                 description=body.description,
                 body=body.body,
                 rego_version=body.rego_version,
@@ -288,14 +307,14 @@ async def create_policy(caller: Caller, body: PolicyCreate) -> PolicyView:
             )
     except IntegrityError as exc:
         raise Conflict(
-            f"a policy named {body.name!r} already exists; update it with policy-update"
+            f"a policy named {body.name!r} already exists in space {space.name}; update it "
+            "with policy-update"
         ) from exc
-    return _view(policy, [], warnings)
+    return _view(policy, [], warnings, space.name)
 
 
 async def update_policy(caller: Caller, ref: str, changes: PolicyUpdate) -> PolicyView:
-    _require_author(caller)
-    current = await _load(caller, ref)
+    current = await _load(caller, ref, "intent-policy:update")
     rego_version = changes.rego_version or current.rego_version
     warnings = await _check(changes.body, rego_version) if changes.body is not None else []
     if changes.body is None and changes.rego_version is not None:
@@ -317,22 +336,18 @@ async def update_policy(caller: Caller, ref: str, changes: PolicyUpdate) -> Poli
             policy.labels = sorted(set(changes.labels))
         if details:
             await _record(caller, session, policy, "update", details=details)
-    return _view(policy, (await _attached_names(caller, [policy.id])).get(policy.id, []), warnings)
+    attached = (await _attached_names(caller, [policy.id])).get(policy.id, [])
+    path = await _policy_path(caller, policy)
+    return _view(policy, attached, warnings, path[-1].name)
 
 
 async def _governed(session: Any, policy: Policy) -> list[str]:
-    """Names of the projects ``policy`` governs: attached, or auto-attached by label."""
-    explicit = set(
-        (
-            await session.scalars(
-                select(PolicyAttachment.project_id).where(PolicyAttachment.policy_id == policy.id)
-            )
-        ).all()
-    )
-    auto = store_policies.autoattach_labels(policy)
+    """Names of the projects ``policy`` governs (the same rule the policy step applies:
+    attached, or auto-attached by label in its space)."""
     names = []
     for project in (await session.scalars(select(Project).order_by(Project.name))).all():
-        if project.id in explicit or "*" in auto or auto & set(project.labels):
+        governing = await store_policies.attached_policies(session, project)
+        if any(found.id == policy.id for found, _ in governing):
             names.append(project.name)
     return names
 
@@ -340,8 +355,7 @@ async def _governed(session: Any, policy: Policy) -> list[str]:
 async def delete_policy(caller: Caller, ref: str) -> None:
     """Delete a policy that governs no project: a guardrail is taken off explicitly
     (detach it, or drop its autoattach labels) before it can disappear."""
-    _require_author(caller)
-    policy = await _load(caller, ref)
+    policy = await _load(caller, ref, "intent-policy:delete")
     async with caller.db.transaction() as session:
         current = await session.get(Policy, policy.id)
         governed = await _governed(session, current) if current is not None else []
@@ -369,10 +383,24 @@ async def delete_policy(caller: Caller, ref: str) -> None:
             await session.delete(current)
 
 
-async def attach(caller: Caller, ref: str, project_ref: str) -> PolicyView:
-    _require_author(caller)
+async def _attachable(caller: Caller, ref: str, project_ref: str) -> tuple[Policy, Project]:
+    """A policy and a project it may govern (it lives in the project's space or above),
+    with the caller allowed to attach policies there."""
     policy = await _load(caller, ref)
-    project = await load_project(caller, project_ref)
+    project, path = await located(caller, project_ref)
+    require(caller, "intent-policy:attach", path)
+    if policy.space_id not in {space.id for space in path}:
+        policy_space = (await _policy_path(caller, policy))[-1].name
+        raise Invalid(
+            f"policy {policy.name} lives in space {policy_space}, which is not project "
+            f"{project.name}'s space ({path[-1].name}) or above it; a policy governs only "
+            "its own space and the spaces below"
+        )
+    return policy, project
+
+
+async def attach(caller: Caller, ref: str, project_ref: str) -> PolicyView:
+    policy, project = await _attachable(caller, ref, project_ref)
     async with caller.db.transaction() as session:
         if await session.get(PolicyAttachment, (policy.id, project.id)) is None:
             session.add(
@@ -392,9 +420,7 @@ async def attach(caller: Caller, ref: str, project_ref: str) -> PolicyView:
 
 
 async def detach(caller: Caller, ref: str, project_ref: str) -> PolicyView:
-    _require_author(caller)
-    policy = await _load(caller, ref)
-    project = await load_project(caller, project_ref)
+    policy, project = await _attachable(caller, ref, project_ref)
     async with caller.db.transaction() as session:
         row = await session.get(PolicyAttachment, (policy.id, project.id))
         if row is None:
@@ -420,18 +446,10 @@ async def detach(caller: Caller, ref: str, project_ref: str) -> PolicyView:
 # -- workbench ----------------------------------------------------------------------------
 
 
-SAMPLE_ROLES = AUTHOR_ROLES | {"reviewer"}
-
-
 async def list_samples(caller: Caller, ref: str, *, limit: int = 20) -> list[SampleView]:
     """Kept evaluations hold (redacted) inputs from every project the policy governs:
-    only policy authors, reviewers and admins read them."""
-    if not SAMPLE_ROLES & set(caller.actor.roles):
-        raise Forbidden(
-            f"{caller.actor.name} may not read policy samples: that needs the policy-author, "
-            "reviewer or admin role"
-        )
-    policy = await _load(caller, ref)
+    only those with intent-policy:samples (authors, reviewers, admins) read them."""
+    policy = await _load(caller, ref, "intent-policy:samples")
     async with caller.db.session() as session:
         rows = await store_policies.list_samples(session, policy.id, limit=max(1, min(limit, 100)))
     return [
@@ -450,6 +468,8 @@ async def list_samples(caller: Caller, ref: str, *, limit: int = 20) -> list[Sam
 async def simulate(caller: Caller, ref: str | None, request: SimulateRequest) -> SimulationResult:
     """Evaluate a policy body against a kept sample's input or a given one."""
     policy = await _load(caller, ref) if ref else None
+    if policy is None and not await readable(caller, "intent-policy:read"):
+        raise Forbidden(f"{caller.actor.name} may not see or simulate policies anywhere")
     body = request.body or (policy.body if policy else None)
     if not body:
         raise Invalid("give a policy (name or id) or a body to simulate")

@@ -7,12 +7,17 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
+from access.models import SpacePath, space_path
+from access.permissions import is_allowed
 from api.context import Caller
-from api.errors import Conflict, NotFound
+from api.errors import Busy, Conflict, NotFound
 from api.services import drift, locks, ttl
+from api.services.access import load_space, path_of, readable, require, require_in
 from settings import Settings
+from store import access as access_store
 from store import history
 from store import projects as store_projects
+from store import resources as store_resources
 from store.environments import sandbox_integration
 from store.models import ROOT_SPACE_ID, Project, ProjectLock
 from store.types import utcnow
@@ -22,16 +27,21 @@ __all__ = [
     "LockView",
     "ProjectCreate",
     "ProjectList",
+    "ProjectUpdate",
     "ProjectView",
     "UseResult",
     "create_project",
+    "delete_project",
     "expiry_notice",
     "get_project",
     "list_projects",
     "load_project",
+    "located",
+    "project_path",
     "project_warnings",
     "refuse_archived",
     "release_project",
+    "update_project",
     "use_project",
 ]
 
@@ -46,11 +56,20 @@ class ProjectCreate(BaseModel):
     )
     description: str = Field(default="", max_length=2000)
     labels: list[str] = Field(default_factory=list, max_length=50)
+    space: str | None = Field(
+        default=None, description="Space (name or id) to create it in; default root."
+    )
     ttl: str | None = Field(
         default=None,
         description="Delete every resource and archive the project after this: a duration "
         "(2h, 7d, 1d12h) or a timestamp (2026-12-24T18:00:00Z)",
     )
+
+
+class ProjectUpdate(BaseModel):
+    description: str | None = Field(default=None, max_length=2000)
+    labels: list[str] | None = Field(default=None, max_length=50)
+    space: str | None = Field(default=None, description="Move it to this space (name or id).")
 
 
 class LockView(BaseModel):
@@ -91,7 +110,8 @@ class LockView(BaseModel):
 class ProjectView(BaseModel):
     id: str
     name: str
-    space: str
+    space: str = Field(description="The name of the space it lives in")
+    space_id: str
     description: str
     labels: list[str]
     created_at: datetime
@@ -103,11 +123,12 @@ class ProjectView(BaseModel):
     drift_interval_seconds: float | None = None
 
     @classmethod
-    def build(cls, project: Project, lock: LockView) -> ProjectView:
+    def build(cls, project: Project, lock: LockView, space: str | None = None) -> ProjectView:
         return cls(
             id=project.id,
             name=project.name,
-            space=project.space_id,
+            space=space or project.space_id,
+            space_id=project.space_id,
             description=project.description,
             labels=list(project.labels),
             created_at=project.created_at,
@@ -130,22 +151,33 @@ class UseResult(BaseModel):
     message: str
 
 
-async def load_project(caller: Caller, ref: str) -> Project:
-    """The project ``ref`` names; a call of its lock holder on it renews the lease.
+READ = "intent-project:read"
 
-    Every project-scoped call (REST, MCP, UI; reads included) loads its project here, so
-    "the lease lapses only after that long without calls" holds for every door."""
+
+async def located(caller: Caller, ref: str) -> tuple[Project, SpacePath]:
+    """The project ``ref`` names and its space path; among projects of the same name in
+    several spaces, the first the caller may see.
+
+    Every project-scoped call (REST, MCP, UI; reads included) finds its project here, so
+    a call of the lock holder renews the lease: "the lease lapses only after that long
+    without calls" holds for every door."""
     async with caller.db.session() as session:
-        project = await store_projects.find_project(session, ref)
-        mirror = await store_projects.lock_of(session, project.id) if project else None
-    if project is None:
+        found = await store_projects.find_projects(session, ref)
+        spaces = await access_store.space_map(session)
+    if not found:
         raise NotFound(
             f"project {ref!r} does not exist; list projects with project-list or create it "
             "with project-create"
         )
+    paths = [(project, space_path(project.space_id, spaces)) for project in found]
+    chosen = next(
+        ((p, path) for p, path in paths if is_allowed(caller.principal, READ, path)), paths[0]
+    )
+    async with caller.db.session() as session:
+        mirror = await store_projects.lock_of(session, chosen[0].id)
     if mirror is not None and _renewal_due(caller, mirror):
-        await locks.touch(caller, project)
-    return project
+        await locks.touch(caller, chosen[0])
+    return chosen
 
 
 def _renewal_due(caller: Caller, mirror: ProjectLock) -> bool:
@@ -160,12 +192,25 @@ def _renewal_due(caller: Caller, mirror: ProjectLock) -> bool:
     return mirror.renewed_at is None or (now - mirror.renewed_at).total_seconds() >= quiet
 
 
+async def load_project(caller: Caller, ref: str, action: str = READ) -> Project:
+    """The project ``ref`` names, if the caller may ``action`` in it (403 otherwise)."""
+    project, path = await located(caller, ref)
+    require(caller, action, path)
+    return project
+
+
+async def project_path(caller: Caller, project: Project) -> SpacePath:
+    return await path_of(caller, project.space_id)
+
+
 async def create_project(caller: Caller, body: ProjectCreate) -> ProjectView:
+    space = await load_space(caller, body.space or ROOT_SPACE_ID)
+    await require_in(caller, "intent-project:create", space.id)
     expires_at = None
     if body.ttl:
         now = utcnow()
         expires_at = ttl.expiry_from(body.ttl, now)
-        ttl.checked_expiry(caller.settings, ROOT_SPACE_ID, expires_at, now)
+        ttl.checked_expiry(caller.settings, await path_of(caller, space.id), expires_at, now)
     try:
         async with caller.db.transaction() as session:
             project = await store_projects.create_project(
@@ -174,7 +219,7 @@ async def create_project(caller: Caller, body: ProjectCreate) -> ProjectView:
                 description=body.description,
                 labels=body.labels,
                 created_by=caller.actor.id,
-                space_id=ROOT_SPACE_ID,
+                space_id=space.id,
             )
             project.expires_at = expires_at
             project.ttl_set_by = caller.actor.name if expires_at else None
@@ -191,16 +236,17 @@ async def create_project(caller: Caller, body: ProjectCreate) -> ProjectView:
                 after={
                     "name": project.name,
                     "labels": list(project.labels),
+                    "space": space.name,
                     "expires_at": expires_at.isoformat() if expires_at else None,
                 },
             )
     except IntegrityError as exc:
         raise Conflict(
-            f"a project named {body.name!r} already exists in space {ROOT_SPACE_ID}; "
+            f"a project named {body.name!r} already exists in space {space.name}; "
             "pick another name, or call project-use to work in the existing one"
         ) from exc
     await _start_lifecycle(caller, project)
-    return ProjectView.build(project, LockView(locked=False))
+    return ProjectView.build(project, LockView(locked=False), space.name)
 
 
 async def _start_lifecycle(caller: Caller, project: Project) -> None:
@@ -214,25 +260,106 @@ async def _start_lifecycle(caller: Caller, project: Project) -> None:
 async def list_projects(
     caller: Caller, *, limit: int = 50, cursor: str | None = None
 ) -> ProjectList:
+    """The projects the caller may see."""
     limit = max(1, min(limit, 200))
+    visible = await readable(caller, READ)
     async with caller.db.session() as session:
-        rows = await store_projects.list_projects(session, limit=limit + 1, after=cursor)
+        rows = await store_projects.list_projects(
+            session, limit=limit + 1, after=cursor, space_ids=visible
+        )
+        spaces = await access_store.space_map(session)
     page = rows[:limit]
     return ProjectList(
-        projects=[ProjectView.build(p, LockView.from_mirror(lock)) for p, lock in page],
+        projects=[
+            ProjectView.build(p, LockView.from_mirror(lock), spaces.get(p.space_id, ("",))[0])
+            for p, lock in page
+        ],
         next_cursor=page[-1][0].id if len(rows) > limit else None,
     )
 
 
 async def get_project(caller: Caller, ref: str) -> ProjectView:
-    project = await load_project(caller, ref)
+    project, path = await located(caller, ref)
+    require(caller, READ, path)
     async with caller.db.session() as session:
         lock = await store_projects.lock_of(session, project.id)
-    return ProjectView.build(project, LockView.from_mirror(lock))
+    return ProjectView.build(project, LockView.from_mirror(lock), path[-1].name)
+
+
+async def update_project(caller: Caller, ref: str, body: ProjectUpdate) -> ProjectView:
+    """Change a project's description or labels, or move it to another space (which
+    needs intent-project:create there too)."""
+    project, path = await located(caller, ref)
+    require(caller, "intent-project:update", path)
+    target = None
+    if body.space is not None:
+        target = await load_space(caller, body.space)
+        await require_in(caller, "intent-project:create", target.id)
+    before = {"description": project.description, "labels": list(project.labels)}
+    before["space"] = path[-1].name
+    try:
+        async with caller.db.transaction() as session:
+            row = await session.get(Project, project.id)
+            assert row is not None
+            if body.description is not None:
+                row.description = body.description
+            if body.labels is not None:
+                row.labels = sorted(set(body.labels))
+            if target is not None:
+                row.space_id = target.id
+            await session.flush()
+            after = {"description": row.description, "labels": list(row.labels)}
+            after["space"] = target.name if target else path[-1].name
+            await history.record(
+                session,
+                subject="project",
+                operation="update",
+                status="succeeded",
+                actor=caller.actor,
+                project_id=row.id,
+                before=before,
+                after=after,
+            )
+    except IntegrityError as exc:
+        raise Conflict(
+            f"space {target.name if target else path[-1].name} already has a project named "
+            f"{project.name}; rename one of them first"
+        ) from exc
+    return await get_project(caller, row.id)
+
+
+async def delete_project(caller: Caller, ref: str) -> None:
+    """Delete a project that manages nothing any more (delete or eject its resources
+    first) and that nobody holds locked."""
+    project, path = await located(caller, ref)
+    require(caller, "intent-project:delete", path)
+    lease = await locks.lease(caller, project)
+    if lease.held and lease.holder is not None and lease.holder.id != caller.actor.id:
+        raise Busy(f"project {project.name} is locked by {lease.holder.name}; it stays")
+    async with caller.db.transaction() as session:
+        managed = await store_resources.count_resources(session, project.id)
+        if managed:
+            raise Conflict(
+                f"project {project.name} still manages {managed} resource(s); delete or eject "
+                "them first (it would otherwise forget real infrastructure)"
+            )
+        await history.record(
+            session,
+            subject="project",
+            operation="delete",
+            status="succeeded",
+            actor=caller.actor,
+            project_id=project.id,
+            before={"name": project.name, "space": path[-1].name},
+        )
+        await session.delete(await session.get(Project, project.id))
+    await locks.end(caller, project)
+    await drift.remove_schedule(caller, project)
+    await ttl.stop_clock(caller, project)
 
 
 async def use_project(caller: Caller, ref: str) -> UseResult:
-    project = await load_project(caller, ref)
+    project = await load_project(caller, ref, "intent-project:lock")
     refuse_archived(project)
     lease = await locks.acquire(caller, project)
     view = ProjectView.build(project, LockView.from_lease(lease))
@@ -285,7 +412,8 @@ def refuse_archived(project: Project) -> None:
 
 
 async def release_project(caller: Caller, ref: str, *, force: bool = False) -> UseResult:
-    project = await load_project(caller, ref)
+    """Release your own lock; ``force`` releases anyone's (intent-project:unlock)."""
+    project = await load_project(caller, ref, "intent-project:unlock" if force else READ)
     if force:
         lease = await locks.force_release(caller, project)
     else:

@@ -14,7 +14,9 @@ from pydantic import BaseModel
 
 from api.context import Caller
 from api.errors import Forbidden, Invalid
-from api.services.projects import load_project
+from api.services.access import require
+from api.services.changes import current_project, require_lease
+from api.services.projects import load_project, project_path
 from api.services.worker import ask
 from providers import trust
 from providers.models import ProviderAddress
@@ -27,6 +29,7 @@ __all__ = [
     "check_lookup",
     "list_provider_locks",
     "lookup",
+    "read_data_source",
     "update_provider_lock",
 ]
 
@@ -111,14 +114,9 @@ async def update_provider_lock(
 ) -> ProviderLockView:
     """Re-record a provider's lock entry from the package the worker installs now.
 
-    Admins only: it decides which binary runs with the project's credentials. The old
-    and new hashes go to history."""
-    if not caller.actor.is_admin:
-        raise Forbidden(
-            "updating a project's provider lock needs the admin role: it decides which "
-            "provider binary runs with the project's credentials"
-        )
-    project = await load_project(caller, ref)
+    It decides which binary runs with the project's credentials, so it needs
+    intent-provider:lock (space admins). The old and new hashes go to history."""
+    project = await load_project(caller, ref, "intent-provider:lock")
     found = await lookup(
         caller,
         LookupInput(kind="lock", project_id=project.id, provider=provider, version=version),
@@ -146,3 +144,30 @@ async def update_provider_lock(
             after={"version": row.version, "hashes": list(row.hashes)},
         )
         return _lock_view(row)
+
+
+async def read_data_source(
+    caller: Caller,
+    project_ref: str | None,
+    data_source: str,
+    *,
+    provider: str | None = None,
+    version: str | None = None,
+    config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Read a data source with a project's credentials: only its lock holder may, and
+    only with intent-datasource:read there."""
+    project = await current_project(caller, project_ref)
+    require(caller, "intent-datasource:read", await project_path(caller, project))
+    await require_lease(caller, project)
+    return await lookup(
+        caller,
+        LookupInput(
+            kind="read_data",
+            project_id=project.id,
+            data_source=data_source,
+            provider=provider,
+            version=version,
+            config=config or {},
+        ),
+    )

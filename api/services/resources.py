@@ -32,6 +32,8 @@ __all__ = [
     "remove_dependencies",
 ]
 
+STATE_READ = "intent-state:read"
+
 # Attributes worth showing in a listing row, when the type has them.
 _HEADLINE = ("id", "arn", "bucket", "name", "region", "tags")
 
@@ -103,7 +105,7 @@ async def list_resources(
     limit: int = 50,
     cursor: str | None = None,
 ) -> ResourceList:
-    project = await current_project(caller, project_ref)
+    project = await current_project(caller, project_ref, STATE_READ)
     limit = max(1, min(limit, 200))
     async with caller.db.session() as session:
         rows = await store_resources.list_resources(
@@ -118,7 +120,7 @@ async def list_resources(
 
 
 async def get_resource(caller: Caller, project_ref: str | None, resource_id: str) -> ResourceDetail:
-    project = await current_project(caller, project_ref)
+    project = await current_project(caller, project_ref, STATE_READ)
     row = await _row(caller, project, resource_id)
     async with caller.db.session() as session:
         deps = await store_resources.dependencies_of(session, project.id, resource_id)
@@ -135,7 +137,7 @@ async def get_resource(caller: Caller, project_ref: str | None, resource_id: str
 
 async def eject(caller: Caller, project_ref: str | None, resource_id: str) -> ResourceSummary:
     """Stop managing a resource without touching it in the cloud (like `state rm`)."""
-    project = await current_project(caller, project_ref)
+    project = await current_project(caller, project_ref, "intent-state:eject")
     await require_lease(caller, project)
     row = await _row(caller, project, resource_id)
     async with caller.db.transaction() as session:
@@ -168,7 +170,7 @@ async def eject(caller: Caller, project_ref: str | None, resource_id: str) -> Re
 async def get_dependencies(
     caller: Caller, project_ref: str | None, resource_id: str
 ) -> DependencyView:
-    project = await current_project(caller, project_ref)
+    project = await current_project(caller, project_ref, STATE_READ)
     await _row(caller, project, resource_id)
     async with caller.db.session() as session:
         return DependencyView(
@@ -181,7 +183,7 @@ async def get_dependencies(
 async def _change_dependencies(
     caller: Caller, project_ref: str | None, resource_id: str, targets: list[str], add: bool
 ) -> DependencyView:
-    project = await current_project(caller, project_ref)
+    project = await current_project(caller, project_ref, "intent-resource:update")
     await require_lease(caller, project)
     await _row(caller, project, resource_id)
     if resource_id in targets:

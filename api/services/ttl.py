@@ -12,8 +12,9 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
+from access.models import SpacePath
 from api.context import Caller
 from api.errors import Invalid, Unavailable
 from settings import Settings
@@ -28,6 +29,7 @@ __all__ = [
     "notice",
     "parse_duration",
     "start_clock",
+    "stop_clock",
 ]
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -61,30 +63,44 @@ def expiry_from(text: str, now: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def max_ttl(settings: Settings, space: str) -> timedelta | None:
-    """The longest TTL projects in ``space`` may carry (None: no bound)."""
-    text = settings.project_max_ttl.get(space) or settings.project_max_ttl.get("*")
+def max_ttl(settings: Settings, path: SpacePath) -> tuple[timedelta | None, str]:
+    """The longest TTL projects in the last space of ``path`` may carry (None: no bound)
+    and where that bound is set: the nearest space on the path named (by name or id) in
+    INTENT_PROJECT_MAX_TTL, else its '*' entry."""
+    bounds = settings.project_max_ttl
+    where, text = "*", bounds.get("*")
+    for space in reversed(path):
+        for key in (space.name, space.id):
+            if key in bounds:
+                where, text = f"space {space.name}", bounds[key]
+                break
+        else:
+            continue
+        break
     if not text:
-        return None
+        return None, where
     bound = parse_duration(text)
     if bound is None:
-        raise Invalid(f"INTENT_PROJECT_MAX_TTL for {space} is not a duration: {text!r}")
-    return bound
+        raise Invalid(f"INTENT_PROJECT_MAX_TTL for {where} is not a duration: {text!r}")
+    return bound, where
 
 
-def checked_expiry(settings: Settings, space: str, expires_at: datetime, now: datetime) -> None:
-    """Refuse an expiry too soon or further than the space allows."""
+def checked_expiry(
+    settings: Settings, path: SpacePath, expires_at: datetime, now: datetime
+) -> None:
+    """Refuse an expiry too soon, or further than the project's space allows."""
     left = (expires_at - now).total_seconds()
     if left < settings.project_min_ttl_seconds:
         raise Invalid(
             f"the TTL must end at least {settings.project_min_ttl_seconds:g} s from now "
             f"(it would end at {expires_at.isoformat()})"
         )
-    bound = max_ttl(settings, space)
+    bound, where = max_ttl(settings, path)
     if bound is not None and expires_at - now > bound:
+        space = path[-1].name if path else "root"
         raise Invalid(
-            f"projects in space {space} may live at most {bound} from now "
-            f"(INTENT_PROJECT_MAX_TTL); pick an earlier end"
+            f"projects in space {space} may live at most {bound} from now (INTENT_PROJECT_MAX_TTL "
+            f"for {where}); pick an earlier end"
         )
 
 
@@ -143,3 +159,16 @@ async def start_clock(caller: Caller, project: Project) -> None:
         )
     except RPCError as exc:
         raise Unavailable(f"the project's TTL clock could not be set: {exc}") from exc
+
+
+async def stop_clock(caller: Caller, project: Project) -> None:
+    """Stop a deleted project's TTL clock (there may be none)."""
+    from workflows.ttl import ProjectTTLWorkflow
+
+    client = await caller.temporal()
+    handle = client.get_workflow_handle_for(ProjectTTLWorkflow.run, ttl_workflow_id(project.id))
+    try:
+        await handle.signal(ProjectTTLWorkflow.reschedule, TtlReschedule(expires_at=None))
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise Unavailable(f"the project's TTL clock could not be stopped: {exc}") from exc

@@ -1,27 +1,26 @@
 """The web UI: server-rendered pages over the same services as REST and MCP.
 
-Sign-in takes a bearer token and keeps it in an HttpOnly, SameSite=Strict cookie; form
-posts are also checked against the Origin header, so another site cannot act for a
-signed-in user. Every action is recorded with ``via: ui``.
+Signing in happens on the authorization server's pages (``api/oauth/login.py``), which
+leave a session cookie; every form post here carries that session's CSRF token and is
+checked against the Origin header, so another site cannot act for a signed-in user.
+Every action is recorded with ``via: ui``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
-from api.auth import authenticate
 from api.context import AppContext, Caller
 from api.deps import AppDep
-from api.errors import IntentError
+from api.errors import Forbidden, IntentError
+from api.oauth import sessions
 from api.services import changes as changes_svc
 from api.services import environments as env_svc
 from api.services import history as history_svc
@@ -29,16 +28,12 @@ from api.services import locks
 from api.services import policies as policy_svc
 from api.services import projects as project_svc
 from api.services import resources as resource_svc
+from api.services import spaces as space_svc
+from api.ui.templating import HERE
+from api.ui.templating import page as render
 from policies import library
 
-__all__ = ["COOKIE", "router", "templates"]
-
-COOKIE = "intent_session"
-HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=str(HERE / "templates"))
-templates.env.filters["pretty"] = lambda value: json.dumps(
-    value, indent=2, sort_keys=True, default=str
-)
+__all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -53,23 +48,33 @@ class SignIn(Exception):
     """No (valid) session: send the browser to the sign-in page."""
 
 
+class Refused(Exception):
+    """The permission rules refused the signed-in user: a 403 page that says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _refuse_if_forbidden(exc: IntentError) -> None:
+    if isinstance(exc, Forbidden):
+        raise Refused(exc.message) from exc
+
+
 async def ui_caller(request: Request, app: AppDep) -> Caller:
-    actor = await authenticate(app.db, request.cookies.get(COOKIE), "ui")
-    if actor is None:
+    signed_in = await sessions.current(request, app)
+    if signed_in is None:
         raise SignIn()
-    if request.method == "POST" and not _same_origin(request):
-        raise HTTPException(403, "cross-site form post refused")
-    return Caller(app=app, actor=actor)
+    if request.method == "POST":
+        form = await request.form()
+        if not sessions.same_origin(request) or not sessions.valid_csrf(
+            app.settings, signed_in, str(form.get("csrf") or "")
+        ):
+            raise HTTPException(403, "cross-site or stale form post refused; reload the page")
+    return Caller(app=app, principal=signed_in.principal, via="ui")
 
 
 UiCaller = Annotated[Caller, Depends(ui_caller)]
-
-
-def _same_origin(request: Request) -> bool:
-    origin = request.headers.get("origin") or request.headers.get("referer")
-    if not origin:
-        return True  # non-browser clients; the SameSite=Strict cookie still applies
-    return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
 def _back(path: str, *, msg: str = "", error: str = "") -> RedirectResponse:
@@ -87,56 +92,21 @@ async def _act(path: str, action: Callable[[], Awaitable[Any]], success: str) ->
     try:
         await action()
     except IntentError as exc:
+        _refuse_if_forbidden(exc)
         return _back(path, error=exc.message)
     return _back(path, msg=success)
 
 
 def _page(request: Request, caller: Caller | None, name: str, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request,
-        name,
-        {
-            "actor": caller.actor if caller else None,
-            "msg": request.query_params.get("msg", ""),
-            "error": request.query_params.get("error", ""),
-            **context,
-        },
-    )
+    return render(request, name, caller.actor if caller else None, **context)
 
 
-# -- sign in ------------------------------------------------------------------------------
+# -- home ---------------------------------------------------------------------------------
 
 
 @router.get("/", response_class=RedirectResponse)
 async def home() -> RedirectResponse:
     return RedirectResponse("/ui/projects", status_code=303)
-
-
-@router.get("/ui/login", response_class=HTMLResponse)
-async def login_page(request: Request) -> HTMLResponse:
-    return _page(request, None, "login.html")
-
-
-@router.post("/ui/login")
-async def login(request: Request, app: AppDep, token: Annotated[str, Form()]) -> Response:
-    if not _same_origin(request):
-        raise HTTPException(403, "cross-site form post refused")
-    actor = await authenticate(app.db, token.strip(), "ui")
-    if actor is None:
-        return _back("/ui/login", error="that token is not valid (expired or revoked?)")
-    response = RedirectResponse("/ui/projects", status_code=303)
-    secure = (app.settings.public_url or "").startswith("https://")
-    response.set_cookie(
-        COOKIE, token.strip(), httponly=True, samesite="strict", secure=secure, max_age=8 * 3600
-    )
-    return response
-
-
-@router.post("/ui/logout")
-async def logout() -> Response:
-    response = RedirectResponse("/ui/login", status_code=303)
-    response.delete_cookie(COOKIE)
-    return response
 
 
 # -- projects -----------------------------------------------------------------------------
@@ -145,7 +115,10 @@ async def logout() -> Response:
 @router.get("/ui/projects", response_class=HTMLResponse)
 async def projects_page(request: Request, caller: UiCaller) -> HTMLResponse:
     page = await project_svc.list_projects(caller, limit=200)
-    return _page(request, caller, "projects.html", projects=page.projects)
+    creatable = [
+        s for s in await space_svc.list_spaces(caller) if "intent-project:create" in s.actions
+    ]
+    return _page(request, caller, "projects.html", projects=page.projects, spaces=creatable)
 
 
 @router.post("/ui/projects")
@@ -154,18 +127,21 @@ async def create_project(
     name: Annotated[str, Form()],
     labels: Annotated[str, Form()] = "",
     description: Annotated[str, Form()] = "",
+    space: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
     try:
         body = project_svc.ProjectCreate(
             name=name.strip(),
             description=description,
             labels=[label.strip() for label in labels.split(",") if label.strip()],
+            space=space or None,
         )
     except ValidationError:
         return _back("/ui/projects", error=f"{name!r} is not a valid project name")
     try:
         await project_svc.create_project(caller, body)
     except IntentError as exc:
+        _refuse_if_forbidden(exc)
         return _back("/ui/projects", error=exc.message)
     return _back(f"/ui/projects/{body.name}", msg=f"project {body.name} created")
 
@@ -181,6 +157,7 @@ async def project_page(
     try:
         project = await project_svc.get_project(caller, ref)
     except IntentError as exc:
+        _refuse_if_forbidden(exc)
         return _back("/ui/projects", error=exc.message)
     context: dict[str, Any] = {
         "project": project,
@@ -293,6 +270,7 @@ async def resource_page(request: Request, caller: UiCaller, ref: str, resource_i
     try:
         resource = await resource_svc.get_resource(caller, ref, resource_id)
     except IntentError as exc:
+        _refuse_if_forbidden(exc)
         return _back(f"/ui/projects/{ref}", error=exc.message)
     entries = (
         await history_svc.project_history(caller, ref, resource_id=resource_id, limit=50)
@@ -308,6 +286,7 @@ async def change_page(request: Request, caller: UiCaller, change_id: str) -> Res
     try:
         view = await changes_svc.change_view(caller, change_id)
     except IntentError as exc:
+        _refuse_if_forbidden(exc)
         return _back("/ui/projects", error=exc.message)
     return _page(request, caller, "change.html", change=view, summary=changes_svc.summarize(view))
 
@@ -357,6 +336,7 @@ async def create_policy(
     try:
         await policy_svc.create_policy(caller, create)
     except IntentError as exc:
+        _refuse_if_forbidden(exc)
         return _back("/ui/policies", error=exc.message)
     return _back(f"/ui/policies/{create.name}", msg=f"policy {create.name} created")
 
@@ -366,6 +346,7 @@ async def policy_page(request: Request, caller: UiCaller, ref: str) -> Response:
     try:
         policy = await policy_svc.get_policy(caller, ref)
     except IntentError as exc:
+        _refuse_if_forbidden(exc)
         return _back("/ui/policies", error=exc.message)
     samples = await _samples(caller, ref)
     projects = (await project_svc.list_projects(caller, limit=200)).projects
@@ -430,6 +411,7 @@ async def simulate_policy(
     except json.JSONDecodeError as exc:
         simulation = {"error": f"the input is not JSON: {exc}"}
     except IntentError as exc:
+        _refuse_if_forbidden(exc)
         simulation = {"error": exc.message}
     policy = await policy_svc.get_policy(caller, ref)
     samples = await _samples(caller, ref)
@@ -450,10 +432,21 @@ def install(app: Any, app_ctx: AppContext) -> None:
     """Mount the UI on ``app``: routes, static files, and the sign-in redirect."""
     from fastapi.staticfiles import StaticFiles
 
+    from api.ui import access
+
     app.include_router(router)
+    app.include_router(access.router)
     app.mount("/ui/static", StaticFiles(directory=str(HERE / "static")), name="ui-static")
 
-    async def _sign_in(request: Request, _: Exception) -> RedirectResponse:
-        return RedirectResponse("/ui/login", status_code=303)
+    async def _refused(request: Request, exc: Exception) -> HTMLResponse:
+        assert isinstance(exc, Refused)
+        signed_in = await sessions.current(request, app_ctx)
+        actor = signed_in.actor() if signed_in else None
+        return render(request, "refused.html", actor, problem=exc.message, status_code=403)
 
+    async def _sign_in(request: Request, _: Exception) -> RedirectResponse:
+        target = request.url.path if request.method == "GET" else "/ui/projects"
+        return RedirectResponse(f"/ui/login?next={quote(target)}", status_code=303)
+
+    app.add_exception_handler(Refused, _refused)
     app.add_exception_handler(SignIn, _sign_in)

@@ -47,7 +47,11 @@ async def test_rest_requires_a_token_and_validates_input(stack: IntentStack) -> 
     async with httpx.AsyncClient(base_url=stack.base_url) as anonymous:
         response = await anonymous.get("/api/v1/projects")
         assert response.status_code == 401
-        assert response.headers["www-authenticate"] == 'Bearer realm="intent"'
+        metadata = f"{stack.base_url}/.well-known/oauth-protected-resource/api/v1"
+        assert response.headers["www-authenticate"] == (
+            f'Bearer realm="intent", resource_metadata="{metadata}", scope="mcp:read mcp:write"'
+        )
+        assert "sign in through OAuth" in response.json()["detail"]
     http = await stack.http("alice")
     assert (await http.get("/api/v1/me")).json()["name"] == "alice"
     bad = await http.post("/api/v1/projects", json={"name": "../etc"})

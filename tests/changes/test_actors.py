@@ -29,7 +29,7 @@ from workflows.models import ChangeInput, DecisionRequest, OperationRef, Project
 
 pytestmark = pytest.mark.slow
 
-MALLORY = Actor(id="x", name="mallory", roles=["admin"], via="ui")
+MALLORY = Actor(id="x", name="mallory", roles=["space-admin"], via="ui")
 
 
 def _key(stack: IntentStack) -> bytes:
@@ -215,7 +215,7 @@ async def test_forged_lock_updates_and_forged_change_starts(aws_stack: IntentSta
     message = await _refused(
         lock,
         ProjectLockWorkflow.force_release,
-        ForceReleaseRequest(actor=mallory, roles=["admin"], reason="mine now"),
+        ForceReleaseRequest(actor=mallory, roles=["space-admin"], reason="mine now"),
     )
     assert "no signed actor assertion" in message
     message = await _refused(lock, ProjectLockWorkflow.acquire, AcquireRequest(holder=mallory))

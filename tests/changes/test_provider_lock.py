@@ -120,7 +120,7 @@ async def test_lock_recorded_then_a_swapped_binary_is_refused(
 
 
 async def _update_with_cli(stack: IntentStack) -> None:
-    token = await stack.token("root-admin", ["admin"])
+    token = await stack.token("root-admin", ["space-admin"])
     env = {"INTENT_URL": stack.base_url, "INTENT_TOKEN": token}
     runner = CliRunner()
     # CliRunner runs in this thread; the server answers from the event loop in another.

@@ -184,7 +184,7 @@ async def test_environment_and_integrations(aws_stack: IntentStack) -> None:
         assert "credential-source rule" in admin_only.json()["message"], name
     plain = await alice.put("/api/v1/projects/envs/environment/AWS_REGION", json={"value": "eu"})
     assert plain.json()["value"] == "eu"
-    root = await aws_stack.http("root", ["admin"])
+    root = await aws_stack.http("root", ["space-admin"])
     assert (
         await root.put("/api/v1/projects/envs/environment/STAGE", json={"value": "dev"})
     ).status_code == 200

@@ -114,10 +114,10 @@ async def test_the_schedule_finds_drift_without_a_call(
     state = (await alice.get("/api/v1/projects/scheduled/resources/b")).json()["state"]
     assert state["tags"] == {"Team": "web"}
 
-    # Only the lock holder (or an admin) changes the schedule; off removes it.
-    bob = await drift_stack.http("bob")
-    refused = await bob.put("/api/v1/projects/scheduled/drift-schedule", json={})
-    assert refused.status_code == 403
+    # Changing the schedule is a project update; off removes it.
+    reader = await drift_stack.http("rita", roles=["reader"])
+    refused = await reader.put("/api/v1/projects/scheduled/drift-schedule", json={})
+    assert refused.status_code == 403 and "intent-project:update" in refused.text
     too_often = await alice.put(
         "/api/v1/projects/scheduled/drift-schedule", json={"interval_seconds": 0.5}
     )

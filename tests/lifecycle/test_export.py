@@ -152,7 +152,7 @@ async def test_export_plans_no_changes_with_state_and_with_import_blocks(
     assert all_imported_no_op(plan) == addresses
 
     # The state path, with secrets: an admin, through the CLI; recorded in history.
-    admin = await aws_stack.token("root-admin", ["admin"])
+    admin = await aws_stack.token("root-admin", ["space-admin"])
     env = {"INTENT_URL": aws_stack.base_url, "INTENT_TOKEN": admin}
     full = tmp_path / "with-secrets"
     result = await asyncio.to_thread(

@@ -9,7 +9,9 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
 from mcp.client import Client as McpClient
+from temporalio.service import RPCError
 from typer.testing import CliRunner
 
 from cli import app
@@ -118,3 +120,55 @@ async def test_policy_input_schema_is_the_contract(stack: IntentStack) -> None:
         CliRunner().invoke, app, ["policy", "input-schema", "--example"]
     )
     assert printed.exit_code == 0 and json.loads(printed.output) == schema["example"]
+
+
+async def test_project_update_and_delete(stack: IntentStack) -> None:
+    from workflows.models import ttl_workflow_id
+    from workflows.ttl import ProjectTTLWorkflow
+
+    async with mcp_client(stack.mcp_url, await stack.token("alice")) as client:
+        made = await tool(client, "project-create", {"name": "changing"})
+        updated = await tool(
+            client,
+            "project-update",
+            {
+                "project": "changing",
+                "description": "now described",
+                "labels": ["qa"],
+                "ttl": "7d",
+                "drift_interval_seconds": 600,
+            },
+        )
+        assert updated["description"] == "now described" and updated["labels"] == ["qa"]
+        assert updated["expires_at"] is not None and updated["drift_interval_seconds"] == 600
+        # Moving the expiry earlier is an update; later, or off, is an extension.
+        earlier = await tool(client, "project-update", {"project": "changing", "ttl": "2d"})
+        assert earlier["expires_at"] < updated["expires_at"]
+        refused = await client.call_tool("project-update", {"project": "changing", "ttl": "off"})
+        assert refused.is_error and "intent-project:extend-ttl" in text_of(refused)
+        shorter = await client.call_tool("project-update", {"project": "changing", "ttl": "1d"})
+        assert not shorter.is_error
+        async with mcp_client(stack.mcp_url, await stack.token("adm", ["space-admin"])) as admin:
+            past_max = await admin.call_tool(
+                "project-update", {"project": "changing", "ttl": "400d"}
+            )
+            assert past_max.is_error and "INTENT_PROJECT_MAX_TTL" in text_of(past_max)
+
+        schedule = stack.client.get_schedule_handle(f"drift-{made['id']}")
+        assert (await schedule.describe()).schedule.spec.intervals[0].every.total_seconds() == 600
+        clock = stack.client.get_workflow_handle_for(
+            ProjectTTLWorkflow.run, ttl_workflow_id(made["id"])
+        )
+        assert (await clock.query(ProjectTTLWorkflow.status)).stage == "waiting"
+
+        refused = await client.call_tool("project-delete", {"project": "changing"})
+        assert refused.is_error and "intent-project:delete" in text_of(refused)
+        async with mcp_client(stack.mcp_url, await stack.token("adm", ["space-admin"])) as admin:
+            deleted = await tool(admin, "project-delete", {"project": "changing"})
+        assert deleted["deleted"] is True
+    # Its clocks stop with it.
+    assert (await clock.result()).stage == "cancelled"
+    with pytest.raises(RPCError):
+        await schedule.describe()
+    reader = await stack.http("root-admin", roles=["space-admin"])
+    assert (await reader.get("/api/v1/projects/changing")).status_code == 404

@@ -59,7 +59,7 @@ def instance_ids(moto: MotoServer) -> list[str]:
 async def test_s3_only_policy_denies_ec2_until_updated_over_mcp(
     aws_stack: IntentStack, moto_server: MotoServer
 ) -> None:
-    admin = await aws_stack.token("root", roles=["admin"])
+    admin = await aws_stack.token("root", roles=["space-admin"])
     alice = await aws_stack.token("alice")
     ami = moto_server.client("ec2").describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     before = set(instance_ids(moto_server))
@@ -126,7 +126,7 @@ async def test_s3_only_policy_denies_ec2_until_updated_over_mcp(
         assert again["status"] == "applied", again
         assert len(set(instance_ids(moto_server)) - before) == 1
 
-    http = await aws_stack.http("root", roles=["admin"])
+    http = await aws_stack.http("root", roles=["space-admin"])
     policy_history = (
         await http.get("/api/v1/projects/guarded/history", params={"limit": 100})
     ).json()["entries"]
@@ -137,8 +137,9 @@ async def test_s3_only_policy_denies_ec2_until_updated_over_mcp(
 async def test_undecided_policy_sends_changes_to_review(
     aws_stack: IntentStack, moto_server: MotoServer
 ) -> None:
-    root = await aws_stack.http("root", roles=["admin"])
-    reviewer = await aws_stack.http("rita", roles=["reviewer"])
+    root = await aws_stack.http("root", roles=["space-admin"])
+    # A reviewer who also changes resources (her own changes still need someone else).
+    reviewer = await aws_stack.http("rita", roles=["reviewer", "space-writer"])
     alice_http = await aws_stack.http("alice")
     await root.post("/api/v1/projects", json={"name": "reviewed"})
     created = await root.post("/api/v1/policies", json={"name": "undecided", "body": UNDECIDED})
@@ -246,7 +247,7 @@ async def test_runaway_policy_times_out_into_a_deny(
 ) -> None:
     overrides = dict(aws_settings)
     async with run_stack(temporal_env, tmp_path, policy_timeout_seconds=0.5, **overrides) as stack:
-        root = await stack.http("root", roles=["admin"])
+        root = await stack.http("root", roles=["space-admin"])
         await root.post("/api/v1/projects", json={"name": "slow"})
         created = await root.post("/api/v1/policies", json={"name": "runaway", "body": RUNAWAY})
         # Validation runs the policy once too: a runaway is still a valid policy body.
@@ -273,7 +274,7 @@ async def test_runaway_policy_times_out_into_a_deny(
 
 
 async def test_management_validation_autoattach_and_history(stack: IntentStack) -> None:
-    root = await stack.http("root", roles=["admin"])
+    root = await stack.http("root", roles=["space-admin"])
     author = await stack.http("paula", roles=["policy-author"])
     alice = await stack.http("alice")
 
@@ -333,7 +334,7 @@ async def test_management_validation_autoattach_and_history(stack: IntentStack) 
 
 
 async def test_sample_ring_buffer_keeps_newest_100_within_7_days(stack: IntentStack) -> None:
-    root = await stack.http("root", roles=["admin"])
+    root = await stack.http("root", roles=["space-admin"])
     created = (
         await root.post("/api/v1/policies", json={"name": "noisy", "body": UNDECIDED})
     ).json()
@@ -363,7 +364,7 @@ async def test_sample_ring_buffer_keeps_newest_100_within_7_days(stack: IntentSt
 
 
 async def test_policy_cli_manages_policies(stack: IntentStack, tmp_path: Path) -> None:
-    token = await stack.token("root", roles=["admin"])
+    token = await stack.token("root", roles=["space-admin"])
     await (await stack.http("root")).post("/api/v1/projects", json={"name": "clip"})
     rego = tmp_path / "only_s3.rego"
     rego.write_text(library.read("only_s3_buckets"))
@@ -386,7 +387,7 @@ async def test_policy_cli_manages_policies(stack: IntentStack, tmp_path: Path) -
 async def test_allowed_regions_reads_the_projects_provider_configuration(
     aws_stack: IntentStack, moto_server: MotoServer
 ) -> None:
-    root = await aws_stack.http("root", roles=["admin"])
+    root = await aws_stack.http("root", roles=["space-admin"])
     await root.post("/api/v1/projects", json={"name": "regional"})
     await root.post(
         "/api/v1/policies",

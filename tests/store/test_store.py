@@ -11,6 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
+from store import access as access_store
 from store import db as db_module
 from store import history, identities, locks, projects
 from store.db import Database
@@ -80,7 +81,7 @@ async def test_times_come_back_in_utc(database: Database) -> None:
 
 async def test_tokens_store_only_a_hash_and_can_expire_or_be_revoked(database: Database) -> None:
     async with database.transaction() as session:
-        alice = await identities.ensure_identity(session, "alice", roles=["admin"])
+        alice = await identities.ensure_identity(session, "alice", roles=["space-admin"])
         clear = await identities.create_token(session, alice, "laptop")
         stale = await identities.create_token(
             session, alice, "old", expires_at=datetime.now(UTC) - timedelta(seconds=1)
@@ -93,7 +94,9 @@ async def test_tokens_store_only_a_hash_and_can_expire_or_be_revoked(database: D
     )
     async with database.transaction() as session:
         who = await identities.resolve_token(session, clear)
-        assert who is not None and who.name == "alice" and who.roles == ["admin"]
+        assert who is not None and who.name == "alice"
+        bindings = await access_store.list_bindings(session, subject_kind="user", subject=who.id)
+        assert [(b.role, b.space_id) for b in bindings] == [("space-admin", "root")]
         assert await identities.resolve_token(session, stale) is None
         assert await identities.resolve_token(session, clear + "x") is None
         token = (await session.scalars(select(Token).where(Token.name == "laptop"))).one()

@@ -5,6 +5,7 @@ Importing this module (done by ``tests/conftest.py``) registers the fixtures.
 
 from __future__ import annotations
 
+from tests.support.browser import browser
 from tests.support.moto import MotoServer, moto_server
 from tests.support.postgres import postgres_server
 from tests.support.providers import (
@@ -26,6 +27,7 @@ __all__ = [
     "aws_provider",
     "aws_settings",
     "aws_stack",
+    "browser",
     "database",
     "find_aws_provider",
     "moto_server",

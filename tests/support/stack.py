@@ -26,7 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from providers.models import InstalledProvider
 from server import create_app
 from settings import Settings
-from store import identities
+from store import identities, users
 from store.db import Database
 from store.secrets import SecretBox, generate_key
 from tests.support.moto import MotoServer
@@ -85,6 +85,10 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         yield db
 
 
+# Who a test user is unless it says otherwise: someone who changes resources in root.
+WRITER = ["space-writer"]
+
+
 @dataclass
 class IntentStack:
     settings: Settings
@@ -101,9 +105,30 @@ class IntentStack:
         """A bearer token for identity ``name`` (created with ``roles`` on first use)."""
         if name not in self.tokens:
             async with self.db.transaction() as session:
-                identity = await identities.ensure_identity(session, name, roles=roles or [])
+                identity = await identities.ensure_identity(
+                    session, name, roles=WRITER if roles is None else roles
+                )
                 self.tokens[name] = await identities.create_token(session, identity, "test")
         return self.tokens[name]
+
+    async def password(self, name: str, roles: list[str] | None = None) -> str:
+        """A local user ``name`` with a password (set once), for signing in by name."""
+        password = f"correct horse battery {name}"
+        async with self.db.transaction() as session:
+            identity = await identities.ensure_identity(
+                session, name, roles=WRITER if roles is None else roles
+            )
+            if identity.password_hash is None:
+                identity.password_hash = await asyncio.to_thread(users.hash_password, password)
+        return password
+
+    async def signed_in(self, name: str, roles: list[str] | None = None) -> httpx.AsyncClient:
+        """An HTTP client holding a web session of ``name`` (signed in with a password)."""
+        password = await self.password(name, roles)
+        http = httpx.AsyncClient(base_url=self.base_url, timeout=60)
+        response = await http.post("/ui/login", data={"name": name, "password": password})
+        assert response.status_code == 303, response.text
+        return http
 
     async def http(self, name: str, roles: list[str] | None = None) -> httpx.AsyncClient:
         token = await self.token(name, roles)

@@ -8,51 +8,28 @@ environment variables, confirming a delete, the policy workbench, unlocking.
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.api.mcp_client import mcp_client
 from tests.changes.test_lifecycle import bucket_names, call
 from tests.support.moto import MotoServer
-from tests.support.requirements import require
 from tests.support.stack import IntentStack
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Browser]:
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    require(executable, "Debian's chromium (apt install chromium)")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-async def sign_in(browser: Browser, stack: IntentStack, token: str) -> Page:
+async def sign_in(
+    browser: Browser, stack: IntentStack, name: str, roles: list[str] | None = None
+) -> Page:
+    password = await stack.password(name, roles)
     page = await browser.new_page()
     await page.goto(f"{stack.base_url}/")
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    await page.fill("input[name=token]", token)
+    await page.fill("input[name=name]", name)
+    await page.fill("input[name=password]", password)
     await page.click("button:has-text('Sign in')")
     await expect(page.get_by_role("heading", name="Intent projects")).to_be_visible()
     return page
@@ -62,16 +39,16 @@ async def test_walkthrough_in_the_browser(
     browser: Browser, aws_stack: IntentStack, moto_server: MotoServer, tmp_path: Path
 ) -> None:
     base = aws_stack.base_url
-    root_token = await aws_stack.token("root", roles=["admin"])
     alice_token = await aws_stack.token("alice")
 
     bad = await browser.new_page()
     await bad.goto(f"{base}/ui/login")
-    await bad.fill("input[name=token]", "intent_not-a-token")
+    await bad.fill("input[name=name]", "root")
+    await bad.fill("input[name=password]", "not the password")
     await bad.click("button:has-text('Sign in')")
-    await expect(bad.get_by_role("alert")).to_contain_text("not valid")
+    await expect(bad.get_by_role("alert")).to_contain_text("wrong user name or password")
 
-    page = await sign_in(browser, aws_stack, root_token)
+    page = await sign_in(browser, aws_stack, "root", roles=["space-admin"])
     await page.fill("input[name=name]", "ui-project")
     await page.fill("input[name=labels]", "dev, web")
     await page.click("button:has-text('Create project')")
@@ -186,15 +163,23 @@ async def test_cross_site_posts_and_anonymous_pages_are_refused(
     page = await browser.new_page()
     await page.goto(f"{stack.base_url}/ui/projects")
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    token = await stack.token("root", roles=["admin"])
-    async with httpx.AsyncClient(
-        base_url=stack.base_url, cookies={"intent_session": token}
-    ) as http:
-        forged = await http.post(
-            "/ui/projects", data={"name": "forged"}, headers={"Origin": "https://evil.example"}
-        )
-        assert forged.status_code == 403
-        same = await http.post(
-            "/ui/projects", data={"name": "fine"}, headers={"Origin": stack.base_url}
-        )
-        assert same.status_code == 303
+    http = await stack.signed_in("root", roles=["space-admin"])
+    listing = await http.get("/ui/projects")
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', listing.text)
+    assert csrf is not None
+    forged = await http.post(
+        "/ui/projects",
+        data={"name": "forged", "csrf": csrf.group(1)},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert forged.status_code == 403
+    stale = await http.post(
+        "/ui/projects", data={"name": "stale"}, headers={"Origin": stack.base_url}
+    )
+    assert stale.status_code == 403
+    same = await http.post(
+        "/ui/projects",
+        data={"name": "fine", "csrf": csrf.group(1)},
+        headers={"Origin": stack.base_url},
+    )
+    assert same.status_code == 303

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from api.auth import Actor
+from access.models import Principal
 from api.context import AppContext, Caller, TemporalConnector
 from api.errors import Busy
 from api.services import locks
@@ -109,11 +109,11 @@ async def test_lease_expires_after_inactivity(
 async def test_force_release_needs_admin(stack: IntentStack) -> None:
     alice = await stack.http("alice")
     bob = await stack.http("bob")
-    root = await stack.http("root", roles=["admin"])
+    root = await stack.http("root", roles=["space-admin"])
     await _project(alice, "forced")
     await alice.post("/api/v1/projects/forced/lock")
     denied = await bob.delete("/api/v1/projects/forced/lock", params={"force": "true"})
-    assert denied.status_code == 403 and "admin role" in denied.json()["message"]
+    assert denied.status_code == 403 and "needs intent-project:unlock" in denied.json()["message"]
     assert (await _mirror_matches(alice, "forced"))["holder"] == "alice"
     freed = await root.delete("/api/v1/projects/forced/lock", params={"force": "true"})
     assert freed.status_code == 200
@@ -148,8 +148,8 @@ async def test_continue_as_new_keeps_the_lease(stack: IntentStack) -> None:
 
 async def test_lock_service_translates_busy_into_actionable_error(stack: IntentStack) -> None:
     app_ctx = AppContext(stack.settings, stack.db, TemporalConnector(stack.settings, stack.client))
-    alice = Caller(app_ctx, Actor(id="a", name="alice"))
-    bob = Caller(app_ctx, Actor(id="b", name="bob"))
+    alice = Caller(app_ctx, Principal(id="a", name="alice"))
+    bob = Caller(app_ctx, Principal(id="b", name="bob"))
     async with stack.db.transaction() as session:
         project = await projects.create_project(session, name="svc", created_by="a")
     lease = await locks.acquire(alice, project)

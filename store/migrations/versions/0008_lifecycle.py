@@ -2,7 +2,7 @@
 resources, and the configuration versions a rollback returns resources to.
 
 Revision ID: 0008_lifecycle
-Revises: 0005
+Revises: 0007
 Create Date: 2026-11-27
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from store.types import JSONType, SealedJSON, UTCDateTime
 
 revision = "0008_lifecycle"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
