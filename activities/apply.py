@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from temporalio import activity
 
+from activities.drift import drift_mark
 from activities.operations import Operations
 from activities.plan import INFRASTRUCTURE
 from activities.planning import (
@@ -33,9 +34,10 @@ from activities.planning import (
 from activities.runtime import ProviderBinding, ProviderRefused
 from providers.codec import contains_unknown
 from providers.errors import ProviderApplyError, ProviderError
+from providers.plan import AttributeChange
 from providers.results import ApplyResult as ProviderApplyResult
 from providers.results import ResourceState
-from store import history, journal, resources
+from store import history, journal, resources, versions
 from store.models import Resource
 from store.types import utcnow
 from workflows.models import Action, ApplyInput, ApplyResult, DiagnosticView, OperationRequest
@@ -48,6 +50,9 @@ if TYPE_CHECKING:
 __all__ = ["ApplyActivities"]
 
 log = logging.getLogger(__name__)
+
+# Actions after which the resource had no configuration before (nothing to return to).
+_NEW = frozenset({"create", "import"})
 
 # Actions a human approved explicitly; a fresh plan may not escalate to them silently.
 _CONFIRMED_ACTIONS = {"delete", "replace"}
@@ -116,7 +121,9 @@ class ApplyActivities:
             assert prior is not None and row is not None
             read = await client.read(prior)
             action: Action = "refresh" if read.state is not None else "forget"
-            return await self._commit(input, request, client, read.state, row.config, prior, action)
+            return await self._commit(
+                input, request, client, read.state, row.config, prior, action, list(read.drift)
+            )
 
         if request.kind == "create" and interrupted and row is None:
             recovered = await self._recover_create(input, request, client, stored)
@@ -197,14 +204,21 @@ class ApplyActivities:
         config: dict[str, Any] | None,
         prior: ResourceState | None,
         action: Action,
+        refreshed: list[AttributeChange] | None = None,
     ) -> ApplyResult:
-        """Resource state, reference edges, history row and journal: one transaction."""
+        """Resource state, reference edges, its version, history row and journal: one
+        transaction. ``refreshed``: what a refresh found changed outside intent."""
         type_name = request.resource_type
         before = client.user_view(type_name, prior.attributes) if prior else None
         after = client.user_view(type_name, state.attributes) if state else None
         result = ApplyResult(index=input.index, status="applied", action=action, after=after)
         async with self.rt.db.transaction() as session:
             row = await resources.get_resource(session, input.project.id, request.resource_id)
+            # What a rollback returns to: the configuration before this operation.
+            config_before = row.config if row is not None and action not in _NEW else None
+            declared = await resources.declared_dependencies(
+                session, input.project.id, request.resource_id
+            )
             if state is None:
                 if row is not None:
                     await session.delete(row)
@@ -243,6 +257,29 @@ class ApplyActivities:
                         request.depends_on,
                         source="explicit",
                     )
+                    declared = sorted({*declared, *request.depends_on})
+                # A refresh marks what changed outside intent; an apply makes it true again.
+                row.drift = (
+                    drift_mark(
+                        refreshed or [], deleted=False, change_id=input.change_id, at=utcnow()
+                    )
+                    if action == "refresh"
+                    else None
+                )
+            await versions.record_version(
+                session,
+                project_id=input.project.id,
+                resource_id=request.resource_id,
+                resource_type=type_name,
+                provider=client.installed.address.short,
+                provider_version=client.installed.version,
+                change_id=input.change_id,
+                operation_index=input.index,
+                action=action,
+                config_before=config_before,
+                config_after=(config or {}) if state is not None else None,
+                depends_on=declared,
+            )
             await self._finish(
                 session,
                 input,

@@ -24,6 +24,7 @@ from activities.planning import (
     resolve_config,
     stored_state,
     warn_dependents,
+    warn_restored,
 )
 from activities.runtime import ProviderRefused
 from providers.errors import ProviderCrashedError, ProviderError, ProviderLaunchError
@@ -157,7 +158,7 @@ class PlanActivities:
                 except (ProviderError, ReferenceError, ValueError) as exc:
                     errors[index] = error_view(exc)
                     continue
-                view = warn_dependents(view, stored_deps, by_index)
+                view = warn_restored(warn_dependents(view, stored_deps, by_index), request)
                 planned.append(view.model_copy(update={"request_digest": self.ops.digest(request)}))
                 values[request.resource_id] = after
                 views[request.resource_id] = view.after

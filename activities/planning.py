@@ -49,6 +49,7 @@ __all__ = [
     "resolve_config",
     "stored_state",
     "warn_dependents",
+    "warn_restored",
     "wire_lookup",
 ]
 
@@ -329,6 +330,19 @@ def check_existence(request: OperationRequest, row: Resource | None, change_id: 
         raise ValueError(
             f"{request.resource_id} is a {row.resource_type}, not a {request.resource_type}"
         )
+
+
+def warn_restored(view: PlannedOperation, request: OperationRequest) -> PlannedOperation:
+    """A rollback re-creating a deleted resource brings back its configuration, not what
+    it held: say so plainly in the plan."""
+    if request.restore is None or request.kind != "create":
+        return view
+    warning = DiagnosticView(
+        severity="warning",
+        summary=f"{request.resource_id} is re-created from its last recorded configuration: "
+        "the data it held (objects, items, values, backups) is not restored",
+    )
+    return view.model_copy(update={"diagnostics": [*view.diagnostics, warning]})
 
 
 def warn_dependents(

@@ -51,6 +51,7 @@ __all__ = [
     "PolicyVerdictView",
     "ProjectInfo",
     "RecordInput",
+    "Restore",
     "RetryRequest",
     "TtlCleanupInput",
     "TtlCleanupStarted",
@@ -119,6 +120,14 @@ class ProjectInfo(BaseModel):
     labels: list[str] = []
 
 
+class Restore(BaseModel):
+    """A rollback's operation: return the resource to a recorded configuration (its
+    version's config ``before`` or ``after`` that change), resolved by the worker."""
+
+    version_id: str
+    side: Literal["before", "after"] = "before"
+
+
 class OperationRequest(BaseModel):
     """One operation as asked for; stored in the ``changes`` row, never in Temporal.
 
@@ -138,6 +147,8 @@ class OperationRequest(BaseModel):
     # Fixes stored with a retry, in order. The server appends them without opening the
     # sealed config; the worker folds them in (``patched``).
     patches: list[dict[str, Any]] = []
+    # A rollback: the config comes from a recorded version (the worker opens it).
+    restore: Restore | None = None
 
     def patched(self) -> OperationRequest:
         """The request with its retry patches folded into its config."""

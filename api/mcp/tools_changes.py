@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from api.context import Caller
 from api.services import changes as svc
 from api.services import projects as project_svc
+from api.services import rollback
 from api.services.access import path_of
 from api.services.changes import ChangeSummary, OperationInput
 from workflows.change import decision_refusal
@@ -412,3 +413,43 @@ def register(endpoint: McpEndpoint) -> None:
     async def change_abandon(change_id: ChangeId, ctx: Context, comment: str = "") -> ChangeSummary:
         view = await endpoint.call(ctx, lambda c: svc.abandon(c, change_id, comment))
         return svc.summarize(view, endpoint.app_ctx.settings.base_url)
+
+    @server.tool(
+        name="change-revert",
+        description="Undo a past change with a new one: what it touched returns to its "
+        "configuration before it (updates reverted, created resources deleted, deleted ones "
+        "re-created from their last config — the data inside them is not restored). "
+        "Planned, policy-checked and confirmed like any change. Refused, naming the change, "
+        "when a later change touched the same resources, unless include_later.",
+        annotations=_DESTRUCTIVE,
+    )
+    async def change_revert(
+        change_id: ChangeId, ctx: Context, include_later: bool = False
+    ) -> ChangeSummary | InputRequiredResult:
+        followed = await start_and_follow(
+            endpoint,
+            ctx,
+            lambda c: rollback.revert_change(c, change_id, include_later=include_later),
+        )
+        assert followed is not None  # a revert always starts a change
+        return followed
+
+    @server.tool(
+        name="resource-revert",
+        description="Return one resource to the configuration a past change left it with "
+        "(a new change: planned, policy-checked and confirmed like any change).",
+        annotations=_DESTRUCTIVE,
+    )
+    async def resource_revert(
+        resource_id: str,
+        to_change_id: Annotated[str, Field(description="The change whose result to return to")],
+        ctx: Context,
+        project: ProjectOpt = None,
+    ) -> ChangeSummary | InputRequiredResult:
+        followed = await start_and_follow(
+            endpoint,
+            ctx,
+            lambda c: rollback.revert_resource(c, project, resource_id, to_change_id),
+        )
+        assert followed is not None
+        return followed

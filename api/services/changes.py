@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -32,6 +33,7 @@ from api.services.projects import load_project, project_path, refuse_archived
 from store import changes as store_changes
 from store import projects as store_projects
 from store import resources as store_resources
+from store import versions as store_versions
 from store.models import Change, Project
 from store.types import new_id, utcnow
 from workflows.actor import Actor
@@ -53,6 +55,7 @@ from workflows.models import (
     OperationState,
     PlannedOperation,
     ProjectInfo,
+    Restore,
     RetryRequest,
 )
 from workflows.references import RESOURCE_ID_PATTERN, ReferenceError, find_references
@@ -101,6 +104,8 @@ class OperationInput(BaseModel):
     version: str | None = Field(default=None, description="version constraint, e.g. ~> 5.0")
     import_id: str | None = Field(default=None, description="import: the provider's id")
     depends_on: list[str] = Field(default_factory=list)
+    # Rollbacks (api/services/rollback.py) only: checked against the project below.
+    restore: SkipJsonSchema[Restore | None] = None
 
 
 class OperationSummary(BaseModel):
@@ -120,6 +125,9 @@ class OperationSummary(BaseModel):
     policy: str | None = Field(default=None, description="allowed / denied / pending")
     reasons: list[str] = Field(default_factory=list)
     error: str | None = None
+    warnings: list[str] = Field(
+        default_factory=list, description="What the plan wants the user to know"
+    )
 
 
 class ChangeSummary(BaseModel):
@@ -214,7 +222,17 @@ async def _requests(
                 raise Invalid(f"{op.resource_id}: resource_type is required to {op.kind}")
             if op.kind == "import" and not op.import_id:
                 raise Invalid(f"{op.resource_id}: import needs import_id (the provider's id)")
-            if op.kind == "create" and op.config is None:
+            if op.restore is not None:
+                version = await store_versions.get_version(session, op.restore.version_id)
+                if (
+                    version is None
+                    or version.project_id != project.id
+                    or version.resource_id != op.resource_id
+                    or op.kind not in ("create", "update")
+                ):
+                    raise Invalid(f"{op.resource_id}: no such recorded configuration to restore")
+                resource_type = version.resource_type
+            elif op.kind == "create" and op.config is None:
                 raise Invalid(f"{op.resource_id}: create needs a config")
             try:
                 find_references(op.config or {})
@@ -231,6 +249,7 @@ async def _requests(
                     config=op.config,
                     import_id=op.import_id,
                     depends_on=op.depends_on,
+                    restore=op.restore,
                 )
             )
     return out
@@ -567,6 +586,13 @@ def _operation_summary(op: OperationState, planned: PlannedOperation | None) -> 
         policy=op.verdict.decision if op.verdict else None,
         reasons=op.verdict.reasons if op.verdict else [],
         error=op.error,
+        warnings=list(
+            dict.fromkeys(
+                d.summary
+                for d in [*(planned.diagnostics if planned else []), *op.diagnostics]
+                if d.severity == "warning"
+            )
+        ),
     )
 
 
