@@ -34,7 +34,6 @@ from activities.planning import (
 from activities.runtime import ProviderBinding, ProviderRefused
 from providers.codec import contains_unknown
 from providers.errors import ProviderApplyError, ProviderError
-from providers.plan import AttributeChange
 from providers.results import ApplyResult as ProviderApplyResult
 from providers.results import ResourceState
 from store import history, journal, resources, versions
@@ -120,10 +119,8 @@ class ApplyActivities:
         if request.kind == "refresh":
             assert prior is not None and row is not None
             read = await client.read(prior)
-            action: Action = "refresh" if read.state is not None else "forget"
-            return await self._commit(
-                input, request, client, read.state, row.config, prior, action, list(read.drift)
-            )
+            action: Action = "refresh" if read.state is not None else "gone"
+            return await self._commit(input, request, client, read.state, row.config, prior, action)
 
         if request.kind == "create" and interrupted and row is None:
             recovered = await self._recover_create(input, request, client, stored)
@@ -204,10 +201,9 @@ class ApplyActivities:
         config: dict[str, Any] | None,
         prior: ResourceState | None,
         action: Action,
-        refreshed: list[AttributeChange] | None = None,
     ) -> ApplyResult:
         """Resource state, reference edges, its version, history row and journal: one
-        transaction. ``refreshed``: what a refresh found changed outside intent."""
+        transaction. A refresh marks what it found changed outside intent (or gone)."""
         type_name = request.resource_type
         before = client.user_view(type_name, prior.attributes) if prior else None
         after = client.user_view(type_name, state.attributes) if state else None
@@ -219,7 +215,24 @@ class ApplyActivities:
             declared = await resources.declared_dependencies(
                 session, input.project.id, request.resource_id
             )
-            if state is None:
+            changes = history_changes(
+                client,
+                type_name,
+                prior.attributes if prior else None,
+                state.attributes if state else None,
+                action,
+                config,
+            )
+            if action == "gone" and row is not None:
+                # Deleted outside intent: kept, marked missing (its config stays), so the
+                # user decides: apply it again to re-create it, or delete it from intent.
+                row.state = None
+                row.state_view = None
+                row.private = None
+                row.status = "missing"
+                row.drift = drift_mark([], deleted=True, change_id=input.change_id, at=utcnow())
+                row.last_change_id = input.change_id
+            elif state is None:
                 if row is not None:
                     await session.delete(row)
                 await resources.remove_dependencies(session, input.project.id, request.resource_id)
@@ -260,9 +273,7 @@ class ApplyActivities:
                     declared = sorted({*declared, *request.depends_on})
                 # A refresh marks what changed outside intent; an apply makes it true again.
                 row.drift = (
-                    drift_mark(
-                        refreshed or [], deleted=False, change_id=input.change_id, at=utcnow()
-                    )
+                    drift_mark(changes, deleted=False, change_id=input.change_id, at=utcnow())
                     if action == "refresh"
                     else None
                 )
@@ -291,14 +302,7 @@ class ApplyActivities:
                     "provider_version": client.installed.version,
                     "config": redacted_config(client, type_name, config),
                     "approved_by": input.approved_by,
-                    "changes": history_changes(
-                        client,
-                        type_name,
-                        prior.attributes if prior else None,
-                        state.attributes if state else None,
-                        action,
-                        config,
-                    ),
+                    "changes": changes,
                 },
             )
         return result

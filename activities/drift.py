@@ -30,7 +30,7 @@ from store.models import Resource
 from store.types import utcnow
 from workflows.models import DriftCheckInput, DriftedResource, DriftReport
 
-__all__ = ["DRIFT_ACTOR", "DriftActivities", "drift_mark"]
+__all__ = ["DRIFT_ACTOR", "DriftActivities", "changes_of", "drift_mark", "meaningful"]
 
 
 class _DriftActor:
@@ -46,13 +46,16 @@ def _empty(value: Any) -> bool:
     return value in (None, "", [], {})
 
 
-def _changes(drift: list[AttributeChange]) -> list[dict[str, Any]]:
-    """Drift worth reporting. Null and empty are the same to providers on the legacy SDK
-    (it reads back ``{}`` for tags it was given as null), as Terraform treats them."""
+def meaningful(drift: list[AttributeChange]) -> list[AttributeChange]:
+    """Drift without the null-versus-empty changes the legacy SDK reads back (``{}`` for
+    tags given as null): Terraform treats them as equal, so does intent."""
+    return [c for c in drift if not (_empty(c.before) and _empty(c.after))]
+
+
+def changes_of(drift: list[AttributeChange]) -> list[dict[str, Any]]:
+    """A provider's drift as history and marks show it (sensitive values redacted)."""
     out = []
-    for change in drift:
-        if _empty(change.before) and _empty(change.after):
-            continue
+    for change in meaningful(drift):
         entry: dict[str, Any] = {
             "attribute": change.attribute,
             "before": change.before,
@@ -65,17 +68,18 @@ def _changes(drift: list[AttributeChange]) -> list[dict[str, Any]]:
 
 
 def drift_mark(
-    drift: list[AttributeChange], *, deleted: bool, change_id: str | None, at: datetime
+    changes: list[dict[str, Any]], *, deleted: bool, change_id: str | None, at: datetime
 ) -> dict[str, Any] | None:
-    """What a resource's ``drift`` column says after a refresh (None: no drift)."""
-    changes = [] if deleted else _changes(drift)
+    """What a resource's ``drift`` column says after a refresh (None: no drift); null and
+    empty count as equal (``meaningful``)."""
+    changes = [c for c in changes if not (_empty(c.get("before")) and _empty(c.get("after")))]
     if not deleted and not changes:
         return None
     return {
         "detected_at": at.isoformat(),
         "change_id": change_id,
         "deleted": deleted,
-        "changes": changes,
+        "changes": [] if deleted else changes,
     }
 
 
@@ -142,7 +146,7 @@ class DriftActivities:
                 row = await store_resources.get_resource(session, input.project_id, resource_id)
                 if row is None or row.state is None:
                     continue  # deleted from state meanwhile
-                mark = drift_mark(drift, deleted=deleted, change_id=None, at=now)
+                mark = drift_mark(changes_of(drift), deleted=deleted, change_id=None, at=now)
                 if mark is not None:
                     report.drifted.append(
                         DriftedResource(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from temporalio import activity
 
+from activities.drift import meaningful
 from activities.operations import Operations
 from activities.planning import (
     check_deletes,
@@ -19,6 +20,7 @@ from activities.planning import (
     desired_config,
     diagnostics_view,
     error_view,
+    gone_warning,
     invalid,
     planned_view,
     resolve_config,
@@ -212,14 +214,15 @@ class PlanActivities:
                         resource_type=type_name,
                         provider=client.installed.address.short,
                         provider_version=client.installed.version,
-                        action="refresh" if read.state is not None else "forget",
+                        action="refresh" if read.state is not None else "gone",
                         before=client.user_view(type_name, prior.attributes),
                         after=client.user_view(type_name, read.state.attributes)
                         if read.state
                         else None,
-                        changed=[c.attribute for c in read.drift],
+                        changed=[c.attribute for c in meaningful(read.drift)],
+                        diagnostics=diagnostics_view(read.warnings)
+                        + gone_warning(request, read.state),
                         depends_on=depends_on,
-                        diagnostics=diagnostics_view(read.warnings),
                     ),
                     read.state.attributes if read.state else None,
                 )

@@ -40,6 +40,7 @@ __all__ = [
     "desired_config",
     "diagnostics_view",
     "error_view",
+    "gone_warning",
     "history_changes",
     "import_id_candidates",
     "invalid",
@@ -332,6 +333,20 @@ def check_existence(request: OperationRequest, row: Resource | None, change_id: 
         )
 
 
+def gone_warning(request: OperationRequest, state: object | None) -> list[DiagnosticView]:
+    """A refresh that finds the object deleted outside intent says what happens next."""
+    if request.kind != "refresh" or state is not None:
+        return []
+    return [
+        DiagnosticView(
+            severity="warning",
+            summary=f"{request.resource_id} was deleted outside intent: it stays in the "
+            "project marked missing (its configuration kept); update it to create it again, "
+            "or delete it from intent",
+        )
+    ]
+
+
 def warn_restored(view: PlannedOperation, request: OperationRequest) -> PlannedOperation:
     """A rollback re-creating a deleted resource brings back its configuration, not what
     it held: say so plainly in the plan."""
@@ -389,7 +404,7 @@ def history_changes(
     ``sensitive``, so a changed secret still shows as changed). A create or import lists
     what was configured (plus id/arn), not every attribute the provider computed; a
     delete lists nothing (the row's ``before`` holds what was deleted)."""
-    if action in ("delete", "forget") or after is None:
+    if action in ("delete", "gone") or after is None:
         return []
     schema = client.resource_schema(type_name)
     changes = diff(

@@ -383,9 +383,7 @@ class ChangeWorkflow:
                 waits.append(f"{op.resource_id}: a policy sent this {planned.action} to review")
             elif planned.needs_confirmation:
                 op.status = "awaiting_confirmation"
-                what = {"replace": "replaces", "forget": "forgets (gone outside intent)"}.get(
-                    planned.action, "deletes"
-                )
+                what = "replaces" if planned.action == "replace" else "deletes"
                 waits.append(f"{op.resource_id}: {what} a real resource")
         if not waits:
             return True

@@ -71,7 +71,8 @@ __all__ = [
 
 OperationKind = Literal["create", "update", "delete", "import", "refresh"]
 LookupKind = Literal["search", "provider", "resources", "data_sources", "read_data", "lock"]
-Action = Literal["create", "update", "replace", "delete", "no-op", "import", "refresh", "forget"]
+# "gone": a refresh found the object deleted outside intent (it stays, marked missing).
+Action = Literal["create", "update", "replace", "delete", "no-op", "import", "refresh", "gone"]
 
 ChangeStatus = Literal[
     "checking_lease",
@@ -219,8 +220,7 @@ class PlannedOperation(BaseModel):
 
     @property
     def needs_confirmation(self) -> bool:
-        # "forget" drops a resource from state (it was deleted outside intent).
-        return self.action in {"delete", "replace", "forget"}
+        return self.action in {"delete", "replace"}
 
 
 class PolicyResultView(BaseModel):

@@ -344,14 +344,25 @@ def register(endpoint: McpEndpoint) -> None:
 
     @server.tool(
         name="lifecycle-resources-refresh",
-        description="Re-read resources from the cloud and record drift (or deletion outside).",
+        description="Re-read resources from the cloud (all of the project's when none are "
+        "named, concurrently): reports attributes changed and objects deleted outside "
+        "intent, marks them on the resources (state-list) and records them.",
         annotations=_CHANGE,
     )
     async def resources_refresh(
-        resource_ids: ResourceIdList, ctx: Context, project: ProjectOpt = None
+        ctx: Context,
+        resource_ids: Annotated[
+            list[str] | None,
+            Field(max_length=100, description="Default: every resource of the project"),
+        ] = None,
+        project: ProjectOpt = None,
     ) -> ChangeSummary | InputRequiredResult:
-        ops = [OperationInput(kind="refresh", resource_id=r) for r in resource_ids]
-        return await submit_and_follow(endpoint, ctx, project, ops)
+        async def start(caller: Caller) -> str:
+            return await svc.refresh(caller, project, resource_ids)
+
+        followed = await start_and_follow(endpoint, ctx, start)
+        assert followed is not None  # a refresh always starts a change
+        return followed
 
     @server.tool(
         name="change-status",

@@ -145,3 +145,21 @@ async def revert_resource(
     """A new change returning one resource to the configuration a change left it with."""
     new_id = await rollback.revert_resource(caller, ref, resource_id, body.to_change_id)
     return svc.summarize(await svc.change_view(caller, new_id), caller.settings.base_url)
+
+
+class RefreshBody(BaseModel):
+    resource_ids: list[str] | None = Field(
+        default=None, max_length=100, description="Default: every resource of the project"
+    )
+    wait_seconds: float = Field(default=0, ge=0, le=600)
+
+
+@router.post(
+    "/projects/{ref}/refresh", response_model=ChangeSummary, status_code=status.HTTP_202_ACCEPTED
+)
+async def refresh(caller: CallerDep, ref: str, body: RefreshBody | None = None) -> ChangeSummary:
+    """Re-read resources (default: all) and mark what changed or vanished outside intent."""
+    request = body or RefreshBody()
+    change_id = await svc.refresh(caller, ref, request.resource_ids)
+    view = await svc.wait(caller, change_id, seconds=request.wait_seconds)
+    return svc.summarize(view, caller.settings.base_url)

@@ -72,6 +72,7 @@ __all__ = [
     "confirm",
     "current_project",
     "list_changes",
+    "refresh",
     "reject",
     "require_lease",
     "retry",
@@ -309,6 +310,23 @@ async def submit(
             raise
         raise Unavailable(f"the change could not be started: {exc}; retry shortly") from exc
     return change_id
+
+
+async def refresh(
+    caller: Caller, project_ref: str | None, resource_ids: list[str] | None = None
+) -> str:
+    """Start a refresh of ``resource_ids``, or of every resource the project holds an
+    object for (those marked missing have nothing to read); return the change id."""
+    if not resource_ids:
+        project = await current_project(caller, project_ref)
+        async with caller.db.session() as session:
+            rows = await store_resources.list_resources(session, project.id)
+        resource_ids = [r.resource_id for r in rows if r.status != "missing"]
+        if not resource_ids:
+            raise Invalid(f"project {project.name} has no resources to refresh")
+        project_ref = project.id
+    operations = [OperationInput(kind="refresh", resource_id=r) for r in resource_ids]
+    return await submit(caller, project_ref, operations)
 
 
 async def _close_orphans(caller: Caller, project: Project, resource_ids: set[str]) -> None:
@@ -562,7 +580,7 @@ def _changes_of(planned: PlannedOperation | None) -> tuple[dict[str, Any], list[
         top = path.split(".", 1)[0].split("[", 1)[0]
         if top in out or path in unknown or top in unknown:
             continue
-        if planned.action in ("update", "replace"):
+        if planned.action in ("update", "replace", "refresh"):
             out[top] = {"before": before.get(top), "after": after.get(top)}
         elif planned.action == "delete":
             continue

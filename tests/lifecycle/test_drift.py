@@ -126,3 +126,42 @@ async def test_the_schedule_finds_drift_without_a_call(
     assert off.status_code == 200 and off.json()["interval_seconds"] is None
     with pytest.raises(RPCError):
         await drift_stack.client.get_schedule_handle(schedule_id).describe()
+
+
+async def test_refresh_reports_changes_and_deletions_and_marks_them(
+    aws_stack: IntentStack, moto_server: MotoServer
+) -> None:
+    await create_bucket_and_parameter(aws_stack, "refreshed")
+    tamper(moto_server, "refreshed")
+    async with mcp_client(aws_stack.mcp_url, await aws_stack.token("alice")) as client:
+        # No resource named: the whole project, read concurrently.
+        report = await call(client, "lifecycle-resources-refresh", {})
+        assert report["status"] == "applied", report
+        ops = {op["resource_id"]: op for op in report["operations"]}
+        assert ops["b"]["action"] == "refresh"
+        assert ops["b"]["changes"]["tags"] == {"before": {"Team": "web"}, "after": {"Team": "ops"}}
+        assert ops["p"]["action"] == "gone" and "deleted outside intent" in ops["p"]["warnings"][0]
+
+        listed = {r["resource_id"]: r for r in (await call(client, "state-list", {}))["resources"]}
+        assert listed["p"]["status"] == "missing" and listed["p"]["drift"]["deleted"] is True
+        drift = {c["attribute"]: c for c in listed["b"]["drift"]["changes"]}
+        assert (drift['tags["Team"]']["before"], drift['tags["Team"]']["after"]) == ("web", "ops")
+        history = await call(client, "history-list", {"resource_id": "b"})
+        refreshed = next(e for e in history["entries"] if e["what"] == "resource refresh")
+        assert any(c["attribute"] == 'tags["Team"]' for c in refreshed["changes"])
+
+        # The state now says what is there; applying the config again puts it back, and
+        # the missing parameter is created again. The marks go.
+        restored = await call(
+            client,
+            "lifecycle-resources-update",
+            {"resources": [{"resource_id": "b", "config": {}}, {"resource_id": "p", "config": {}}]},
+        )
+        ops = {op["resource_id"]: op for op in restored["operations"]}
+        assert (ops["b"]["action"], ops["p"]["action"]) == ("update", "create"), restored
+        listed = {r["resource_id"]: r for r in (await call(client, "state-list", {}))["resources"]}
+        assert listed["b"]["drift"] is None and listed["p"]["drift"] is None
+        assert listed["p"]["status"] == "active"
+    assert moto_server.client("ssm").get_parameter(Name="/refreshed/p")["Parameter"]["Value"] == "v"
+    tags = moto_server.client("s3").get_bucket_tagging(Bucket="refreshed-b")["TagSet"]
+    assert tags == [{"Key": "Team", "Value": "web"}]
