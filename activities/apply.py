@@ -8,14 +8,13 @@ What goes back to the workflow is redacted.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from temporalio import activity
 
 from activities.drift import drift_mark
+from activities.heartbeat import heartbeating
 from activities.operations import Operations
 from activities.plan import INFRASTRUCTURE
 from activities.planning import (
@@ -81,7 +80,7 @@ class ApplyActivities:
         stored = await self.ops.stored(project_id)
         row = stored.get(request.resource_id)
         binding = await self.ops.binding(project_id, request, stored)
-        async with self.rt.client(binding) as client, _heartbeating():
+        async with self.rt.client(binding) as client, heartbeating():
             try:
                 return await self._apply_one(
                     input, request, row, stored, binding, client, interrupted
@@ -434,21 +433,3 @@ class ApplyActivities:
         """Mark, durably, that the provider is about to act on the cloud."""
         async with self.rt.db.transaction() as session:
             await journal.mark_calling(session, input.change_id, input.index)
-
-
-@contextlib.asynccontextmanager
-async def _heartbeating() -> AsyncIterator[None]:
-    """Heartbeat while a provider call runs, so a dead worker is noticed quickly."""
-
-    async def beat() -> None:
-        while True:
-            activity.heartbeat()
-            await asyncio.sleep(2)
-
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -11,13 +11,12 @@ way (``drift_mark``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 from temporalio import activity
 
+from activities.heartbeat import heartbeating
 from activities.planning import stored_state
 from activities.runtime import ProviderRefused, Runtime
 from providers.errors import ProviderCrashedError, ProviderError, ProviderLaunchError
@@ -114,7 +113,7 @@ class DriftActivities:
                 except (ProviderError, ProviderRefused, ProviderInstallError, ValueError) as exc:
                     failed[row.resource_id] = str(exc)
 
-        async with _heartbeating():
+        async with heartbeating():
             await asyncio.gather(*(one(r) for r in todo))
         report = await self._record(input, rows, found)
         report.skipped_busy = sorted(r.resource_id for r in rows if r.resource_id in busy)
@@ -181,19 +180,3 @@ def _reason(mark: dict[str, Any] | None) -> str:
         return "deleted outside intent"
     names = ", ".join(c["attribute"] for c in mark["changes"][:10])
     return f"changed outside intent: {names}"
-
-
-@contextlib.asynccontextmanager
-async def _heartbeating() -> AsyncIterator[None]:
-    async def beat() -> None:
-        while True:
-            activity.heartbeat()
-            await asyncio.sleep(2)
-
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -22,6 +22,16 @@ __all__ = ["register"]
 ProjectRef = Annotated[str, Field(description="Project name or id.", min_length=1)]
 
 
+def _reading(title: str, *, open_world: bool = False) -> ToolAnnotations:
+    return ToolAnnotations(
+        title=title,
+        read_only_hint=True,
+        destructive_hint=False,
+        idempotent_hint=True,
+        open_world_hint=open_world,
+    )
+
+
 class ProjectDeletion(BaseModel):
     deleted: bool
     message: str
@@ -121,13 +131,7 @@ def register(endpoint: McpEndpoint) -> None:
         "pinned providers, references as expressions, sensitive values as variables, import "
         "blocks, a terraform.tfstate and the lock file. Write every returned file into one "
         "directory. Secrets are never included here (an admin may export them with the CLI).",
-        annotations=ToolAnnotations(
-            title="Export project to Terraform",
-            read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=True,
-        ),
+        annotations=_reading("Export project to Terraform", open_world=True),
     )
     async def project_export(project: ProjectRef, ctx: Context) -> exports.ExportView:
         return await endpoint.call(ctx, lambda c: exports.export_project(c, project))
@@ -136,13 +140,7 @@ def register(endpoint: McpEndpoint) -> None:
         name="project-describe",
         description="One project at a glance: lock, space, labels, integrations (credentials "
         "masked), governing policies, provider versions, resource and change counts.",
-        annotations=ToolAnnotations(
-            title="Describe project",
-            read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        ),
+        annotations=_reading("Describe project"),
     )
     async def project_describe(
         project: ProjectRef, ctx: Context
@@ -153,13 +151,7 @@ def register(endpoint: McpEndpoint) -> None:
         name="project-current",
         description="The project whose lock you hold (what tools act on when no project is "
         "named), described; none when you hold no lock.",
-        annotations=ToolAnnotations(
-            title="Current project",
-            read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        ),
+        annotations=_reading("Current project"),
     )
     async def project_current(ctx: Context) -> project_overview.CurrentProject:
         return await endpoint.call(ctx, project_overview.current_project)

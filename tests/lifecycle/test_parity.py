@@ -7,27 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
 import pytest
-from mcp.client import Client as McpClient
 from temporalio.service import RPCError
 from typer.testing import CliRunner
 
 from cli import app
 from policies.input import PolicyInput
 from tests.api.mcp_client import mcp_client, text_of
+from tests.changes.test_lifecycle import call
 from tests.support.stack import IntentStack
 
 DENY_NOTHING = 'package spacelift\n\ndeny contains msg if {\n  false\n  msg := "never"\n}\n'
-
-
-async def tool(client: McpClient, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    result = await client.call_tool(name, arguments)
-    assert not result.is_error, text_of(result)
-    assert result.structured_content is not None
-    content: dict[str, Any] = result.structured_content
-    return content
 
 
 async def test_describe_and_current_project(stack: IntentStack) -> None:
@@ -37,18 +28,18 @@ async def test_describe_and_current_project(stack: IntentStack) -> None:
     )
     assert created.status_code == 201, created.text
     async with mcp_client(stack.mcp_url, await stack.token("alice")) as client:
-        none = await tool(client, "project-current", {})
+        none = await call(client, "project-current", {})
         assert none["project"] is None and "project-use" in none["message"]
 
-        await tool(
+        await call(
             client,
             "project-create",
             {"name": "described", "description": "for the demo", "labels": ["team-web"]},
         )
         assert (await author.put("/api/v1/projects/described/policies/quiet")).status_code == 200
-        await tool(client, "project-use", {"project": "described"})
+        await call(client, "project-use", {"project": "described"})
 
-        described = await tool(client, "project-describe", {"project": "described"})
+        described = await call(client, "project-describe", {"project": "described"})
         assert described["project"]["lock"]["holder"] == "alice"
         assert described["project"]["labels"] == ["team-web"]
         assert described["project"]["description"] == "for the demo"
@@ -57,7 +48,7 @@ async def test_describe_and_current_project(stack: IntentStack) -> None:
         assert described["counts"]["resources"] == 0
         assert described["counts"]["changes_in_flight"] == []
 
-        current = await tool(client, "project-current", {})
+        current = await call(client, "project-current", {})
         assert current["project"]["project"]["name"] == "described"
         assert "described" in current["message"]
 
@@ -92,8 +83,8 @@ async def test_policy_delete_is_refused_while_it_governs_a_project(stack: Intent
         assert refused.is_error and "autoattach:prod" not in text_of(refused)
         assert "['prod']" in text_of(refused) and "policy-update" in text_of(refused)
 
-        await tool(client, "policy-detach", {"policy": "attached-one", "project": "guarded"})
-        assert (await tool(client, "policy-delete", {"policy": "attached-one"})) == {
+        await call(client, "policy-detach", {"policy": "attached-one", "project": "guarded"})
+        assert (await call(client, "policy-delete", {"policy": "attached-one"})) == {
             "deleted": "attached-one"
         }
     # Over REST: 409 while it governs, 204 once it does not.
@@ -109,7 +100,7 @@ async def test_policy_delete_is_refused_while_it_governs_a_project(stack: Intent
 
 async def test_policy_input_schema_is_the_contract(stack: IntentStack) -> None:
     async with mcp_client(stack.mcp_url, await stack.token("alice")) as client:
-        schema = await tool(client, "policy-input-schema", {})
+        schema = await call(client, "policy-input-schema", {})
     assert set(schema["input_schema"]["properties"]) == {"resource", "project", "actor", "request"}
     assert set(schema["rules"]) == {"deny", "allow", "sample"}
     # The example is a valid input, and it is what the worker's own model produces.
@@ -127,8 +118,8 @@ async def test_project_update_and_delete(stack: IntentStack) -> None:
     from workflows.ttl import ProjectTTLWorkflow
 
     async with mcp_client(stack.mcp_url, await stack.token("alice")) as client:
-        made = await tool(client, "project-create", {"name": "changing"})
-        updated = await tool(
+        made = await call(client, "project-create", {"name": "changing"})
+        updated = await call(
             client,
             "project-update",
             {
@@ -142,7 +133,7 @@ async def test_project_update_and_delete(stack: IntentStack) -> None:
         assert updated["description"] == "now described" and updated["labels"] == ["qa"]
         assert updated["expires_at"] is not None and updated["drift_interval_seconds"] == 600
         # Moving the expiry earlier is an update; later, or off, is an extension.
-        earlier = await tool(client, "project-update", {"project": "changing", "ttl": "2d"})
+        earlier = await call(client, "project-update", {"project": "changing", "ttl": "2d"})
         assert earlier["expires_at"] < updated["expires_at"]
         refused = await client.call_tool("project-update", {"project": "changing", "ttl": "off"})
         assert refused.is_error and "intent-project:extend-ttl" in text_of(refused)
@@ -164,7 +155,7 @@ async def test_project_update_and_delete(stack: IntentStack) -> None:
         refused = await client.call_tool("project-delete", {"project": "changing"})
         assert refused.is_error and "intent-project:delete" in text_of(refused)
         async with mcp_client(stack.mcp_url, await stack.token("adm", ["space-admin"])) as admin:
-            deleted = await tool(admin, "project-delete", {"project": "changing"})
+            deleted = await call(admin, "project-delete", {"project": "changing"})
         assert deleted["deleted"] is True
     # Its clocks stop with it.
     assert (await clock.result()).stage == "cancelled"
