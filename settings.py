@@ -93,9 +93,16 @@ class Settings(BaseSettings):
         "a provider is code running on the worker.",
     )
     blocked_providers: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["*/hashicorp/local", "*/hashicorp/external", "*/hashicorp/http"],
+        default_factory=lambda: [
+            "*/hashicorp/local",
+            "*/hashicorp/external",
+            "*/hashicorp/http",
+            "*/hashicorp/archive",
+            "*/hashicorp/template",
+            "*/hashicorp/dns",
+        ],
         description="Providers never run even when allowed: they act on the worker host "
-        "itself (files, commands, requests from inside).",
+        "itself (its files, commands, requests or DNS updates from inside its network).",
     )
     provider_trust_dirs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
@@ -112,6 +119,18 @@ class Settings(BaseSettings):
         description="When the worker runs as root, provider processes run as this "
         "unprivileged account: they can execute the installed providers but not read the "
         "database, the key or the logs.",
+    )
+    provider_allow_root: bool = Field(
+        default=False,
+        description="Let providers run as root when the worker is root and "
+        "INTENT_PROVIDER_USER is empty. Never in production: a provider could then read "
+        "and change everything on the host.",
+    )
+    provider_uid_range: str | None = Field(
+        default=None,
+        description="When the worker is root: give each provider process its own uid from "
+        "this range (e.g. 2000000-2099999) instead of INTENT_PROVIDER_USER's, so provider "
+        "processes of different projects cannot reach each other's files or sockets.",
     )
     provider_runtime_dir: Path | None = Field(
         default=None, description="Where provider sockets live; default a private temp dir"

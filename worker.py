@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -60,6 +61,13 @@ async def worker_runtime(
     client: Client, settings: Settings, db: Database
 ) -> AsyncIterator[Runtime]:
     """The provider pool and friends for one worker; providers stop when it closes."""
+    if os.geteuid() != 0:
+        log.warning(
+            "providers run as this worker's own user (uid %d) and can read what it can read "
+            "(its key file, its database file): run the worker as root so they run as "
+            "INTENT_PROVIDER_USER instead (docs/security.md)",
+            os.geteuid(),
+        )
     box = SecretBox.from_settings(settings)
     # The worker is where sealed configs and states are opened (store.types).
     db.use_secrets(box, may_open=True)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from temporalio.exceptions import ApplicationError
 
+from access.credentials import local_file_paths
 from activities.errors import user_error
 from providers.codec import UNKNOWN, from_wire, is_unknown_wire, to_user
 from providers.config import convert_config
@@ -119,6 +120,15 @@ def resolve_config(
 
     resolved = resolve_references(config, lookup, unknown=UNKNOWN)
     assert isinstance(resolved, dict)
+    # A literal path on the worker host is checked when the change is submitted (admins
+    # only); one arriving through a reference (a tag set to "/etc/...") is refused here.
+    smuggled = sorted(set(local_file_paths(resolved)) - set(local_file_paths(config)))
+    if smuggled:
+        raise ReferenceError(
+            f"{', '.join(smuggled)}: a reference resolves to a path on the worker host; file "
+            "attributes take paths only as literal values, from a space admin (the "
+            "credential-source rule, docs/security.md)"
+        )
     return resolved
 
 
@@ -137,6 +147,8 @@ def check_sensitive_references(
     for attribute, ref in references_by_attribute(config or {}):
         current: Any = views.get(ref.resource_id)
         for part in ref.path:
+            if current == SENSITIVE_DISPLAY:
+                break  # a path into a sensitive map or object: all of it is sensitive
             if isinstance(part, int) and isinstance(current, list) and part < len(current):
                 current = current[part]
             elif isinstance(part, str) and isinstance(current, Mapping):
@@ -144,7 +156,7 @@ def check_sensitive_references(
             else:
                 current = None
                 break
-        if current != SENSITIVE_DISPLAY:
+        if not _holds_sensitive(current):
             continue
         target = block.attributes.get(attribute)
         if target is None or not target.sensitive:
@@ -153,6 +165,17 @@ def check_sensitive_references(
                 "the value would show in plans, state and history. Use it only in "
                 "sensitive attributes."
             )
+
+
+def _holds_sensitive(value: Any) -> bool:
+    """Whether a (redacted) value is, or contains, a sensitive one."""
+    if value == SENSITIVE_DISPLAY:
+        return True
+    if isinstance(value, Mapping):
+        return any(_holds_sensitive(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_sensitive(v) for v in value)
+    return False
 
 
 def references_of(request: OperationRequest) -> set[str]:

@@ -189,8 +189,12 @@ class Runtime:
             integration = await environments.integration_for(session, project_id, short)
         config = self._integration_config(integration, env)
         if not self.settings.provider_instance_metadata:
-            # The host's instance role is not the project's: never fall back to it.
+            # The host's instance role is not the project's: never fall back to it. The
+            # provider's own switch beats the variable, so it is set too, whatever the
+            # integration says.
             env["AWS_EC2_METADATA_DISABLED"] = "true"
+            if short == "hashicorp/aws":
+                config["skip_metadata_api_check"] = "true"
         return ProviderBinding(
             installed,
             config,

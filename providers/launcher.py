@@ -24,13 +24,14 @@ import ctypes
 import ctypes.util
 import logging
 import os
+import secrets
 import shutil
 import signal
 import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,11 +46,12 @@ __all__ = [
     "ALLOWED_PARENT_ENV",
     "MAGIC_COOKIE_KEY",
     "MAGIC_COOKIE_VALUE",
+    "ProviderAccounts",
     "ProviderProcess",
     "RunAs",
     "build_provider_env",
     "launch_provider",
-    "resolve_run_as",
+    "resolve_accounts",
 ]
 
 log = logging.getLogger(__name__)
@@ -160,8 +162,10 @@ class ProviderProcess:
         installed: InstalledProvider,
         proc: asyncio.subprocess.Process,
         socket_dir: Path,
+        run_as: RunAs | None = None,
     ) -> None:
         self.installed = installed
+        self.run_as = run_as
         self.proc = proc
         self.pid = proc.pid
         self.socket_dir = socket_dir
@@ -306,11 +310,60 @@ class RunAs:
         return bool(st.st_mode & bits)
 
 
-def resolve_run_as(user: str) -> RunAs | None:
-    """The account providers run as: ``user`` when this process is root (and ``user`` is
-    set), else None (they run as whoever runs the worker, who is not root)."""
-    if not user or os.geteuid() != 0:
+class ProviderAccounts:
+    """Which account each provider process runs as, when the worker is root.
+
+    One account (``INTENT_PROVIDER_USER``) for all, or, with a uid range, a uid of its
+    own per process (the user's group): then provider processes of different projects
+    cannot reach each other's files or sockets either.
+    """
+
+    def __init__(self, base: RunAs, uids: range | None = None) -> None:
+        self.base = base
+        self.uids = uids
+        # Workers on one host start at different places in the range.
+        self._next = secrets.randbelow(len(uids)) if uids else 0
+
+    def next(self, in_use: Collection[int] = ()) -> RunAs:
+        if not self.uids:
+            return self.base
+        for _ in range(len(self.uids)):
+            uid = self.uids[self._next % len(self.uids)]
+            self._next += 1
+            if uid not in in_use:
+                return RunAs(uid=uid, gid=self.base.gid, name=f"uid {uid}")
+        raise ProviderLaunchError("INTENT_PROVIDER_UID_RANGE has no free uid left; widen it")
+
+
+def _parse_uids(text: str) -> range:
+    low, _, high = text.partition("-")
+    try:
+        uids = range(int(low), int(high or low) + 1)
+    except ValueError:
+        uids = range(0)
+    if not uids or uids.start < 1000:
+        raise ProviderLaunchError(
+            f"INTENT_PROVIDER_UID_RANGE {text!r} is not a range of unprivileged uids like "
+            "2000000-2099999"
+        )
+    return uids
+
+
+def resolve_accounts(
+    user: str, *, uid_range: str | None = None, allow_root: bool = False
+) -> ProviderAccounts | None:
+    """The accounts providers run as; None when they run as the worker's own user (the
+    worker is not root, or an admin explicitly allowed root)."""
+    if os.geteuid() != 0:
         return None
+    if not user:
+        if allow_root:
+            log.warning("providers run as root (INTENT_PROVIDER_ALLOW_ROOT): never in production")
+            return None
+        raise ProviderLaunchError(
+            "the worker runs as root and INTENT_PROVIDER_USER is empty: providers would run as "
+            "root; name an unprivileged account (default nobody)"
+        )
     import pwd
 
     try:
@@ -324,14 +377,16 @@ def resolve_run_as(user: str) -> RunAs | None:
         raise ProviderLaunchError(
             f"INTENT_PROVIDER_USER {user!r} is root; providers must run unprivileged"
         )
-    return RunAs(uid=entry.pw_uid, gid=entry.pw_gid, name=user)
+    base = RunAs(uid=entry.pw_uid, gid=entry.pw_gid, name=user)
+    return ProviderAccounts(base, _parse_uids(uid_range) if uid_range else None)
 
 
 def _make_process_dirs(runtime_dir: Path | None, run_as: RunAs | None) -> Path:
     """A private directory per process holding its socket, its HOME and its TMPDIR.
 
-    Owned by the process's account (mode 0700): no other provider process can reach
-    this one's socket or files, and the provider finds no one's dotfiles in its HOME.
+    Owned by the process's account (mode 0700), so the provider finds no one's dotfiles
+    in its HOME, and, when processes have accounts of their own (a uid range), no other
+    provider process reaches this one's socket or files.
     """
     if runtime_dir is not None and len(str(runtime_dir.absolute())) > _MAX_RUNTIME_DIR:
         log.warning(
@@ -457,7 +512,7 @@ async def launch_provider(
         shutil.rmtree(socket_dir, ignore_errors=True)
         raise ProviderLaunchError(f"could not start provider {path}: {exc}") from exc
 
-    handle = ProviderProcess(installed, proc, socket_dir)
+    handle = ProviderProcess(installed, proc, socket_dir, run_as)
     assert proc.stdout is not None and proc.stderr is not None
     handle._tasks.append(asyncio.create_task(handle._drain(proc.stderr, "stderr")))
     try:

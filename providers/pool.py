@@ -34,7 +34,13 @@ from typing import Any
 
 from providers.client import ProviderClient
 from providers.errors import ProviderError
-from providers.launcher import ProviderProcess, RunAs, launch_provider, resolve_run_as
+from providers.launcher import (
+    ProviderAccounts,
+    ProviderProcess,
+    RunAs,
+    launch_provider,
+    resolve_accounts,
+)
 from providers.models import InstalledProvider
 from providers.schema import ProviderSchema, SchemaCache
 
@@ -84,7 +90,7 @@ class ProviderPool:
         runtime_dir: Path | None = None,
         handshake_timeout: float = 60.0,
         acquire_timeout: float = 600.0,
-        run_as: RunAs | None = None,
+        accounts: ProviderAccounts | None = None,
     ) -> None:
         def pick(value: Any, name: str, default: Any) -> Any:
             if value is not None:
@@ -101,8 +107,16 @@ class ProviderPool:
             schema_cache = SchemaCache(data_dir / "provider-schemas")
         self.schemas = schema_cache
         self.runtime_dir = runtime_dir
-        # Providers never run as root: the settings name the account they run as.
-        self.run_as = run_as or resolve_run_as(str(pick(None, "provider_user", "")))
+        # Providers never run as root: the settings name the accounts they run as.
+        self.accounts = accounts or (
+            resolve_accounts(
+                str(settings.provider_user),
+                uid_range=settings.provider_uid_range,
+                allow_root=settings.provider_allow_root,
+            )
+            if settings is not None
+            else None
+        )
         self.handshake_timeout = handshake_timeout
         self.acquire_timeout = acquire_timeout
         self._entries: dict[PoolKey, _Entry] = {}
@@ -113,6 +127,13 @@ class ProviderPool:
         self._changed = asyncio.Condition()
         self._reaper: asyncio.Task[None] | None = None
         self._closed = False
+
+    def _account(self) -> RunAs | None:
+        """The account the next provider process runs as (None: the worker's own)."""
+        if self.accounts is None:
+            return None
+        in_use = {p.run_as.uid for p in self.processes if p.run_as is not None}
+        return self.accounts.next(in_use)
 
     # -- introspection ----------------------------------------------------------------
     @property
@@ -138,7 +159,7 @@ class ProviderPool:
                 installed,
                 runtime_dir=self.runtime_dir,
                 handshake_timeout=self.handshake_timeout,
-                run_as=self.run_as,
+                run_as=self._account(),
             )
             try:
                 return await self._fetch_schema(process)
@@ -223,7 +244,7 @@ class ProviderPool:
                 env,
                 runtime_dir=self.runtime_dir,
                 handshake_timeout=self.handshake_timeout,
-                run_as=self.run_as,
+                run_as=self._account(),
             )
             try:
                 schema = await self._schema_for(process)

@@ -56,8 +56,8 @@ class SecretKeyError(RuntimeError):
 
 
 # Key names that carry credentials in provider configurations (access_key, secret_key,
-# token, password, client_secret, private_key, ...).
-_CREDENTIAL_WORDS = ("secret", "password", "token", "key", "credential")
+# token, password, client_secret, private_key, client_certificate, app_auth.pem_file …).
+_CREDENTIAL_WORDS = ("secret", "password", "token", "key", "credential", "certificate", "pem")
 
 
 def _credential_key(key: object) -> bool:

@@ -7,8 +7,12 @@ Every service that reads or changes something in a space calls ``require`` (or
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from access.credentials import local_file_paths
 from access.models import ROOT, SpacePath, SpaceRef, space_path
-from access.permissions import effective_actions, refusal
+from access.permissions import ADMIN, effective_actions, is_allowed, refusal
 from api.context import Caller
 from api.errors import Forbidden, NotFound
 from store import access as access_store
@@ -16,6 +20,7 @@ from store.models import Space
 
 __all__ = [
     "ROOT_PATH",
+    "check_local_files",
     "load_space",
     "path_of",
     "readable",
@@ -66,3 +71,22 @@ async def load_space(caller: Caller, ref: str) -> Space:
     if space is None:
         raise NotFound(f"there is no space {ref!r}; list spaces with `intent spaces list`")
     return space
+
+
+def check_local_files(
+    caller: Caller, path: SpacePath, configs: Iterable[tuple[str, Mapping[str, Any] | None]]
+) -> None:
+    """Resource configs may name files on the worker host only for a space admin (the
+    credential-source rule): ``aws_s3_object.source = "/var/lib/..."`` would upload the
+    worker's own files to wherever the caller likes."""
+    if is_allowed(caller.principal, ADMIN, path):
+        return
+    for name, config in configs:
+        paths = local_file_paths(config or {})
+        if paths:
+            raise Forbidden(
+                f"{name}: {', '.join(paths)} name a file on the worker host; only a space "
+                "admin (intent-space:admin) may point a provider at the worker's files (the "
+                "credential-source rule, docs/security.md). Pass the content instead (for "
+                "example content or content_base64)"
+            )

@@ -28,7 +28,7 @@ from access.models import SpacePath
 from api.context import Caller
 from api.errors import Busy, Conflict, Forbidden, IntentError, Invalid, NotFound, Unavailable
 from api.services import locks
-from api.services.access import readable, require
+from api.services.access import check_local_files, readable, require
 from api.services.projects import load_project, project_path, refuse_archived
 from store import changes as store_changes
 from store import projects as store_projects
@@ -272,6 +272,7 @@ async def submit(
         require(caller, f"intent-resource:{kind}", path)
     await require_lease(caller, project)
     requests = await _requests(caller, project, operations)
+    check_local_files(caller, path, [(r.resource_id, r.config) for r in requests])
     change_id = change_id or change_workflow_id(project.id, new_id())
     if not dry_run:
         await _close_orphans(caller, project, {r.resource_id for r in requests})
@@ -553,6 +554,8 @@ async def _patch_request(
             find_references(patch)
         except ReferenceError as exc:
             raise Invalid(f"{resource_id}: {exc}") from exc
+    project = await load_project(caller, view.project.id)
+    check_local_files(caller, await project_path(caller, project), patches.items())
     async with caller.db.transaction() as session:
         row = await store_changes.get_change(session, change_id)
         assert row is not None

@@ -11,7 +11,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from access.credentials import admin_only_attributes, variable_rule
+from access.credentials import (
+    admin_only_settings,
+    must_be_secret,
+    variable_rule,
+)
 from access.permissions import ADMIN, is_allowed
 from api.context import Caller
 from api.errors import Conflict, Forbidden, Invalid, NotFound
@@ -116,9 +120,11 @@ async def put_variable(caller: Caller, ref: str, name: str, body: VariablePut) -
         )
     project = await _editable(caller, ref, ENVIRONMENT)
     box = SecretBox.from_settings(caller.settings)
+    # A credential is sealed whatever the caller asked (the UI's default is plain).
+    secret = body.secret or must_be_secret(name)
     async with caller.db.transaction() as session:
         row = await store_env.set_variable(
-            session, box, project.id, name, body.value, secret=body.secret
+            session, box, project.id, name, body.value, secret=secret
         )
         await history.record(
             session,
@@ -128,16 +134,19 @@ async def put_variable(caller: Caller, ref: str, name: str, body: VariablePut) -
             actor=caller.actor,
             project_id=project.id,
             resource_id=name,
-            after={
-                "name": name,
-                "secret": body.secret,
-                "value": MASK if body.secret else body.value,
-            },
+            after={"name": name, "secret": secret, "value": MASK if secret else body.value},
         )
     return _view(row)
 
 
 async def delete_variable(caller: Caller, ref: str, name: str) -> None:
+    _, path = await located(caller, ref)
+    admin_set = _rule_of(name) == "admin"
+    if admin_set and not is_allowed(caller.principal, ADMIN, path):
+        raise Forbidden(
+            f"removing {name} needs a space admin (intent-space:admin): only an admin could "
+            "set it (the credential-source rule, docs/security.md)"
+        )
     project = await _editable(caller, ref, ENVIRONMENT)
     async with caller.db.transaction() as session:
         if not await store_env.delete_variable(session, project.id, name):
@@ -150,6 +159,29 @@ async def delete_variable(caller: Caller, ref: str, name: str) -> None:
             actor=caller.actor,
             project_id=project.id,
             resource_id=name,
+        )
+
+
+def _rule_of(name: str) -> str:
+    try:
+        return variable_rule(name)
+    except ValueError:
+        return "admin"
+
+
+def _keep_admin_settings(stored: dict[str, Any], config: dict[str, Any]) -> None:
+    """A member's edit (or removal) of an integration must leave what only an admin may
+    set exactly as it is: adding it, dropping an account allow-list or swapping the role
+    assumed all widen access."""
+    before, after = admin_only_settings(stored), admin_only_settings(config)
+    touched = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    if touched:
+        raise Forbidden(
+            f"{', '.join(touched)} on an integration may be set, changed or removed only by a "
+            "space admin (intent-space:admin): these make the provider read files or "
+            "profiles on the worker host, talk to other endpoints, servers or proxies, use "
+            "the host's own credentials, become another role or account, or run programs "
+            "(the credential-source rule, docs/security.md)"
         )
 
 
@@ -178,18 +210,12 @@ async def put_integration(
 ) -> IntegrationView:
     if body.kind == "sandbox" and not caller.settings.sandbox:
         raise Invalid("the sandbox cloud is off on this server (INTENT_SANDBOX=false)")
-    pointers = admin_only_attributes(body.config)
-    project, path = await located(caller, ref)
-    if pointers and not is_allowed(caller.principal, ADMIN, path):
-        raise Forbidden(
-            f"setting {', '.join(pointers)} on an integration needs a space admin "
-            "(intent-space:admin): these make the provider read files or profiles on the "
-            "worker host, or talk to other endpoints or proxies (the credential-source rule, "
-            "docs/security.md)"
-        )
+    _, path = await located(caller, ref)
     project = await _editable(caller, ref, INTEGRATION)
     async with caller.db.transaction() as session:
         row = await store_env.integration_for(session, project.id, provider)
+        if not is_allowed(caller.principal, ADMIN, path):
+            _keep_admin_settings(row.config if row is not None else {}, body.config)
         if row is None:
             row = Integration(project_id=project.id, provider=provider)
             session.add(row)
@@ -211,10 +237,13 @@ async def put_integration(
 
 async def delete_integration(caller: Caller, ref: str, provider: str) -> None:
     project = await _editable(caller, ref, INTEGRATION)
+    _, path = await located(caller, ref)
     async with caller.db.transaction() as session:
         row = await store_env.integration_for(session, project.id, provider)
         if row is None:
             raise NotFound(f"project {project.name} has no {provider} integration")
+        if not is_allowed(caller.principal, ADMIN, path):
+            _keep_admin_settings(row.config, {})
         await session.delete(row)
         await history.record(
             session,

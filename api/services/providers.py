@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from api.context import Caller
 from api.errors import Forbidden, Invalid
-from api.services.access import require
+from api.services.access import check_local_files, require
 from api.services.changes import current_project, require_lease
 from api.services.projects import load_project, project_path
 from api.services.worker import ask
@@ -158,7 +158,9 @@ async def read_data_source(
     """Read a data source with a project's credentials: only its lock holder may, and
     only with intent-datasource:read there."""
     project = await current_project(caller, project_ref)
-    require(caller, "intent-datasource:read", await project_path(caller, project))
+    path = await project_path(caller, project)
+    require(caller, "intent-datasource:read", path)
+    check_local_files(caller, path, [(data_source, config)])
     await require_lease(caller, project)
     return await lookup(
         caller,

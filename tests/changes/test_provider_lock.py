@@ -74,8 +74,9 @@ async def test_lock_recorded_then_a_swapped_binary_is_refused(
         provider_runtime_dir=provider_runtime_dir,
         registry_url="http://127.0.0.1:9",
         # The fake provider runs on this test's Python, which lives in root's private
-        # home: it can only run as the worker's own user.
+        # home: it can only run as the worker's own user (root, when the tests are).
         provider_user="",
+        provider_allow_root=True,
     ) as stack:
         alice = await stack.http("alice")
         await alice.post("/api/v1/projects", json={"name": "locked"})

@@ -3,6 +3,7 @@ environment and integrations, progress notifications."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -265,3 +266,94 @@ async def test_integration_without_write_access_refuses_changes(aws_stack: Inten
     body = response.json()
     assert body["status"] == "failed", body
     assert "does not grant write access" in body["operations"][0]["error"]
+
+
+async def test_members_cannot_undo_or_route_around_admin_settings(aws_stack: IntentStack) -> None:
+    """What only an admin may set, a member may neither remove nor change; credentials
+    are sealed whatever the request said; resource configs may not name the worker's
+    files, literally or through a reference."""
+    root = await aws_stack.http("root", ["space-admin"])
+    member = await aws_stack.http("member")
+    await member.post("/api/v1/projects", json={"name": "guarded"})
+    assert (
+        await root.put(
+            "/api/v1/projects/guarded/environment/HTTPS_PROXY",
+            json={"value": "http://egress-audit:3128"},
+        )
+    ).status_code == 200
+    admin_config = {
+        "region": "us-east-1",
+        "allowed_account_ids": ["123456789012"],
+        "assume_role": [{"role_arn": "arn:aws:iam::123456789012:role/limited"}],
+    }
+    assert (
+        await root.put(
+            "/api/v1/projects/guarded/integrations/hashicorp/random",
+            json={"name": "limited", "kind": "static", "config": admin_config},
+        )
+    ).status_code == 200
+    assert (await member.post("/api/v1/projects/guarded/lock")).status_code == 200
+
+    removed = await member.delete("/api/v1/projects/guarded/environment/HTTPS_PROXY")
+    assert removed.status_code == 403 and "only an admin could set it" in removed.text
+    dropped = await member.put(
+        "/api/v1/projects/guarded/integrations/hashicorp/random",
+        json={"name": "limited", "kind": "static", "config": {"region": "us-east-1"}},
+    )
+    assert dropped.status_code == 403
+    assert "allowed_account_ids" in dropped.json()["message"]
+    detached = await member.delete("/api/v1/projects/guarded/integrations/hashicorp/random")
+    assert detached.status_code == 403
+    # Leaving the admin's settings exactly as they are, a member may rename it.
+    renamed = await member.put(
+        "/api/v1/projects/guarded/integrations/hashicorp/random",
+        json={"name": "renamed", "kind": "static", "config": admin_config},
+    )
+    assert renamed.status_code == 200, renamed.text
+
+    plain = await member.put(
+        "/api/v1/projects/guarded/environment/AWS_SECRET_ACCESS_KEY",
+        json={"value": "plain-but-a-credential", "secret": False},
+    )
+    assert plain.status_code == 200 and plain.json() == {**plain.json(), "secret": True}
+    assert (
+        "plain-but-a-credential" not in (await member.get("/api/v1/projects/guarded/history")).text
+    )
+
+    def bucket(rid: str, config: dict[str, Any]) -> dict[str, Any]:
+        return {"kind": "create", "resource_id": rid, "resource_type": "aws_s3_bucket",
+                "config": config}  # fmt: skip
+
+    def s3_object(rid: str, source: str) -> dict[str, Any]:
+        return {
+            "kind": "create",
+            "resource_id": rid,
+            "resource_type": "aws_s3_object",
+            "config": {"bucket": "${files.bucket}", "key": "k", "source": source},
+        }
+
+    literal = await member.post(
+        "/api/v1/projects/guarded/changes",
+        json={"operations": [s3_object("o", "/var/lib/intent/secret.key")]},
+    )
+    assert literal.status_code == 403, literal.text
+    assert "name a file on the worker host" in literal.json()["message"]
+    smuggled = await member.post(
+        "/api/v1/projects/guarded/changes",
+        json={
+            "operations": [
+                bucket("files", {"bucket": "guarded-files", "tags": {"p": "/etc/passwd"}}),
+                s3_object("o", "${files.tags.p}"),
+            ],
+            "wait_seconds": 60,
+        },
+    )
+    assert smuggled.status_code in (200, 201, 202), smuggled.text
+    final = smuggled.json()
+    for _ in range(300):
+        if final["status"] not in ("checking_lease", "discovering", "planning", "policy_check"):
+            break
+        await asyncio.sleep(0.1)
+        final = (await member.get(f"/api/v1/changes/{final['change_id']}")).json()
+    assert final["status"] == "invalid", final
+    assert "resolves to a path on the worker host" in final["message"]

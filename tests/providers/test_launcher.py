@@ -21,7 +21,7 @@ from providers import (
     ProviderPool,
     build_provider_env,
 )
-from providers.launcher import _parse_handshake, launch_provider
+from providers.launcher import _parse_handshake, launch_provider, resolve_accounts
 from settings import Settings
 from store.secrets import SecretBox
 
@@ -205,3 +205,37 @@ async def test_provider_runs_unprivileged_and_cannot_read_our_files(
         assert seen["key"] == seen["db"] == seen["listing"] == "denied"
     else:
         assert int(seen["uid"]) == os.geteuid()
+
+
+def test_a_root_worker_never_runs_providers_as_root() -> None:
+    if os.geteuid() != 0:
+        assert resolve_accounts("") is None  # they run as the worker's own user
+        return
+    with pytest.raises(ProviderLaunchError, match="INTENT_PROVIDER_USER is empty"):
+        resolve_accounts("")
+    with pytest.raises(ProviderLaunchError, match="is root"):
+        resolve_accounts("root")
+    assert resolve_accounts("", allow_root=True) is None  # the admin said so, loudly
+
+
+async def test_each_provider_process_gets_its_own_uid_from_a_range(
+    provider_runtime_dir: Path,
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("only a root worker can give providers other accounts")
+    machine, settings, probe = _machine_with_a_probe()
+    settings = settings.model_copy(update={"provider_uid_range": "2000000-2000099"})
+    seen: list[dict[str, str]] = []
+    try:
+        pool = ProviderPool(settings, runtime_dir=provider_runtime_dir)
+        for _ in range(2):
+            with pytest.raises(ProviderLaunchError) as info:
+                await pool.schema(probe)
+            detail = info.value.diagnostics[0].detail
+            seen.append(dict(line.split("=", 1) for line in detail.splitlines() if "=" in line))
+        await pool.aclose()
+    finally:
+        shutil.rmtree(machine, ignore_errors=True)
+    uids = [int(s["uid"]) for s in seen]
+    assert len(set(uids)) == 2 and all(2000000 <= u <= 2000099 for u in uids)
+    assert all(s["key"] == s["db"] == "denied" for s in seen)
