@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from access.permissions import is_allowed
 from api.context import Caller
 from api.errors import Invalid
 from api.services.access import require
@@ -16,6 +17,7 @@ from api.services.changes import current_project, require_lease
 from api.services.projects import project_path
 from api.services.worker import ask
 from providers.listings import LISTINGS, listing_for
+from store.models import Project
 from workflows.lookup import ResourceDiscoveryWorkflow
 from workflows.models import DiscoveredObject, DiscoveryInput, DiscoveryResult
 
@@ -78,6 +80,7 @@ async def discover(
         kind="discovery",
         summary=f"discover {request.resource_type} for {project.name}",
     )
+    result.found = await _visible(caller, result.found)
     imports = [_import(request.resource_type, o) for o in result.found if o.managed_by is None]
     return DiscoveryView(
         **result.model_dump(),
@@ -90,6 +93,29 @@ async def discover(
             "another project: importing them here would manage them twice."
         ),
     )
+
+
+async def _visible(caller: Caller, found: list[DiscoveredObject]) -> list[DiscoveredObject]:
+    """Say which project manages an object only to those who may see that project."""
+    allowed: dict[str, bool] = {}
+    out = []
+    for item in found:
+        owner = item.managed_by_project_id
+        if owner is not None and owner not in allowed:
+            async with caller.db.session() as session:
+                project = await session.get(Project, owner)
+            allowed[owner] = project is not None and is_allowed(
+                caller.principal, "intent-project:read", await project_path(caller, project)
+            )
+        if owner is not None and not allowed[owner]:
+            item = item.model_copy(
+                update={
+                    "managed_by": "another project (not visible to you)",
+                    "managed_by_project_id": None,
+                }
+            )
+        out.append(item)
+    return out
 
 
 def _import(resource_type: str, found: DiscoveredObject) -> dict[str, str]:

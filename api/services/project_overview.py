@@ -16,7 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.context import Caller
 from api.services import environments
 from api.services import policies as policy_svc
-from api.services.projects import LockView, ProjectView, load_project, project_warnings
+from api.services.projects import (
+    LockView,
+    ProjectView,
+    load_project,
+    project_path,
+    project_warnings,
+)
 from store import changes as store_changes
 from store import projects as store_projects
 from store import provider_locks
@@ -66,6 +72,7 @@ class CurrentProject(BaseModel):
 
 async def describe_project(caller: Caller, ref: str) -> ProjectDescription:
     project = await load_project(caller, ref)
+    path = await project_path(caller, project)
     policies = await policy_svc.project_policies(caller, project.id)
     integrations = await environments.list_integrations(caller, project.id)
     async with caller.db.session() as session:
@@ -85,7 +92,7 @@ async def describe_project(caller: Caller, ref: str) -> ProjectDescription:
         )
         creator = await _name_of(session, project)
     return ProjectDescription(
-        project=ProjectView.build(project, LockView.from_mirror(lock)),
+        project=ProjectView.build(project, LockView.from_mirror(lock), path[-1].name),
         created_by=creator,
         integrations=integrations,
         policies=policies,

@@ -111,6 +111,13 @@ async def revert_change(caller: Caller, change_id: str, *, include_later: bool =
     earliest: dict[str, ResourceVersion] = {}
     for version in versions:
         earliest.setdefault(version.resource_id, version)
+    imported = sorted(rid for rid, v in earliest.items() if v.action == "import")
+    if imported:
+        raise Invalid(
+            f"reverting would delete {', '.join(imported)}, which intent imported rather than "
+            "created: an import is undone by no longer managing the object, not by deleting "
+            "it. Eject it with state-eject, then revert what else changed"
+        )
     operations = await _operations(caller, project.id, earliest, "before")
     if not operations:
         raise Invalid(f"the resources change {change_id} touched are already as they were")

@@ -126,6 +126,44 @@ async def test_discover_lists_exactly_the_unmanaged_then_one_import(
         unknown = await client.call_tool("resource-discover", {"resource_type": "aws_nope"})
         assert unknown.is_error and "lifecycle-datasources-read" in text_of(unknown)
 
+    # Who manages an object elsewhere is told only to those who may see that project.
+    boss = await aws_stack.http("boss", roles=["space-admin"])
+    for space in ("hidden", "open"):
+        made = await boss.post("/api/v1/spaces", json={"name": space, "parent": "root"})
+        assert made.status_code == 201, made.text
+    await aws_stack.token("olga", roles=[])
+    bound = await boss.post(
+        "/api/v1/spaces/open/bindings", json={"role": "space-writer", "subject": "olga"}
+    )
+    assert bound.status_code == 201, bound.text
+    async with mcp_client(aws_stack.mcp_url, await aws_stack.token("boss")) as client:
+        await call(client, "project-create", {"name": "secret", "space": "hidden"})
+        await call(client, "project-use", {"project": "secret"})
+        await call(
+            client,
+            "lifecycle-resources-create",
+            {
+                "resources": [
+                    {
+                        "resource_id": "s",
+                        "resource_type": "aws_ssm_parameter",
+                        "config": {"name": "/disc/hidden", "type": "String", "value": "h"},
+                    }
+                ]
+            },
+        )
+    async with mcp_client(aws_stack.mcp_url, await aws_stack.token("olga")) as client:
+        await call(client, "project-create", {"name": "olgas", "space": "open"})
+        await call(client, "project-use", {"project": "olgas"})
+        seen = await call(
+            client,
+            "resource-discover",
+            {"resource_type": "aws_ssm_parameter", "filters": {"path": "/disc"}},
+        )
+    owners = {f["import_id"]: f["managed_by"] for f in seen["found"]}
+    assert owners["/disc/hidden"] == "another project (not visible to you)"
+    assert "secret" not in json.dumps(seen)
+
     # Tagged buckets (the tagging API's reach), and the CLI.
     s3 = moto_server.client("s3")
     s3.create_bucket(Bucket="disc-tagged")

@@ -90,6 +90,23 @@ async def test_revert_update_delete_and_refusal(
         assert [op["action"] for op in gone["operations"]] == ["delete"]
         assert len(user.asked) == asked + 1
         assert BUCKET not in bucket_names(moto_server)
+        # An import is not undone by deleting what intent did not create.
+        moto_server.client("ssm").put_parameter(Name="/revert/found", Value="x", Type="String")
+        imported = await applied(
+            "lifecycle-resources-import",
+            {
+                "resources": [
+                    {
+                        "resource_id": "found",
+                        "resource_type": "aws_ssm_parameter",
+                        "import_id": "/revert/found",
+                    }
+                ]
+            },
+        )
+        kept = await client.call_tool("change-revert", {"change_id": imported["change_id"]})
+        assert kept.is_error and "state-eject" in text_of(kept)
+
         history = await call(client, "history-list", {"limit": 100})
         reverts = [e for e in history["entries"] if e["what"] == "change revert"]
         assert len(reverts) == 4 and all(e["actor"] == "alice" for e in reverts)
