@@ -6,10 +6,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     INTENT_DATA_DIR=/var/lib/intent
 
-RUN useradd --system --home-dir /var/lib/intent --create-home intent
+RUN useradd --system --home-dir /var/lib/intent --create-home intent \
+ && useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin intent-provider
 WORKDIR /opt/intent
 COPY pyproject.toml README.md ./
 COPY server.py worker.py settings.py ./
+COPY access ./access
 COPY api ./api
 COPY workflows ./workflows
 COPY activities ./activities
@@ -17,7 +19,8 @@ COPY providers ./providers
 COPY policies ./policies
 COPY store ./store
 COPY cli ./cli
-RUN pip install .
+COPY observability ./observability
+RUN pip install '.[otel]'
 
 USER intent
 EXPOSE 8080

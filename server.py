@@ -31,6 +31,7 @@ from api.routers import (
     history,
     keys,
     me,
+    metrics,
     policies,
     projects,
     providers,
@@ -41,6 +42,8 @@ from api.routers import (
 )
 from api.ui import routes as ui
 from api.urls import MCP_PATHS
+from observability.http import ObservedHTTP
+from observability.metrics import server_metrics
 from settings import Settings, get_settings
 from store.db import Database
 
@@ -122,10 +125,12 @@ def create_app(
         api.include_router(router)
     app.include_router(api)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(oauth_routes.router)
     app.include_router(login.router)
     app.include_router(upstream.router)
     for path in MCP_PATHS:
         app.router.routes.append(Route(path, endpoint=mcp.asgi))
     ui.install(app, app_ctx)
+    app.add_middleware(ObservedHTTP, metrics=server_metrics())
     return app

@@ -8,9 +8,10 @@ else installed: SQLite and the Temporal dev server's SQLite file live in ``./.in
 from __future__ import annotations
 
 import json
+import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -34,6 +35,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy async URL; default sqlite+aiosqlite in the data dir.",
+    )
+
+    instance_id: str = Field(
+        default_factory=lambda: secrets.token_hex(8),
+        description="Names this process on /healthz (set by `intent up` for its server).",
     )
 
     # -- HTTP server ------------------------------------------------------------------
@@ -186,6 +192,27 @@ class Settings(BaseSettings):
         default=None, description="AWS endpoint of the sandbox; default the local moto server"
     )
     sandbox_region: str = "us-east-1"
+
+    # -- operating it -------------------------------------------------------------------
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="json: one object per line with request, change and trace ids.",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        description="The worker's Prometheus endpoint (SDK and intent metrics); off if unset.",
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="Address it binds.")
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve the server's /metrics without a bearer token (a scraper on a "
+        "private network).",
+    )
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/gRPC collector for traces, e.g. http://127.0.0.1:4317; off if unset.",
+    )
 
     # -- identity and sign-in ---------------------------------------------------------
     oauth_access_token_seconds: int = Field(

@@ -24,6 +24,9 @@ from activities.operations import Operations
 from activities.plan import PlanActivities
 from activities.policies import PolicyEvaluator
 from activities.runtime import Runtime
+from observability.metrics import install_worker_meter
+from observability.temporal import WorkerObserver, telemetry_runtime
+from observability.tracing import configure_tracing
 from providers.pool import ProviderPool
 from providers.schema import SchemaCache
 from settings import Settings
@@ -133,15 +136,21 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
             ttl.finish,
         ],
         max_concurrent_activities=settings.worker_max_activities,
+        interceptors=[WorkerObserver()],
     )
 
 
 async def run_worker(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM, then drain in-flight activity attempts and stop."""
+    configure_tracing(settings, "intent-worker")
+    telemetry = telemetry_runtime(settings, metrics=True)
+    install_worker_meter(telemetry.metric_meter)
+    if settings.metrics_port is not None:
+        log.info("metrics on http://%s:%s/metrics", settings.metrics_host, settings.metrics_port)
     db = Database(settings.resolved_database_url)
     db.use_secrets(SecretBox.from_settings(settings), may_open=True)
     await db.migrate()
-    client = await connect(settings)
+    client = await connect(settings, runtime=telemetry)
     await ensure_search_attributes(client, settings.temporal_namespace)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

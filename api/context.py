@@ -11,6 +11,7 @@ from temporalio.client import Client
 from access.models import Principal, SpacePath
 from api.auth import Actor, Via, actor_for
 from api.errors import Unavailable
+from observability.temporal import ClientObserver, telemetry_runtime
 from settings import Settings
 from store.db import Database
 from store.secrets import SecretBox
@@ -34,7 +35,11 @@ class TemporalConnector:
         async with self._lock:
             if self._client is None:
                 try:
-                    self._client = await connect(self.settings)
+                    self._client = await connect(
+                        self.settings,
+                        runtime=telemetry_runtime(self.settings, metrics=False),
+                        interceptors=[ClientObserver()],
+                    )
                 except Exception as exc:  # the SDK raises RuntimeError subclasses
                     raise Unavailable(
                         f"Temporal at {self.settings.temporal_target} is not reachable ({exc}); "

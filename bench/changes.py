@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import socket
 import statistics
@@ -46,6 +45,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def aws_from_mirror() -> Path:
+    """hashicorp/aws from a filesystem mirror, which the stack is then told to use."""
+    binary = find_aws_provider()
+    if binary is None:
+        raise SystemExit("no hashicorp/aws in a mirror: set INTENT_PROVIDER_MIRRORS")
+    os.environ.setdefault("INTENT_PROVIDER_MIRRORS", str(binary.parents[5]))
+    return binary
+
+
 def start_stack(data: Path) -> tuple[subprocess.Popen[str], str, str, int]:
     port, sandbox = free_port(), free_port()
     argv = [
@@ -58,13 +66,27 @@ def start_stack(data: Path) -> tuple[subprocess.Popen[str], str, str, int]:
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
     assert process.stdout is not None
-    token = ""
     for line in process.stdout:
-        found = re.search(r"INTENT_TOKEN=(\S+)", line)
-        if found:
-            token = found.group(1)
         if "Press Ctrl-C" in line:
-            return process, f"http://127.0.0.1:{port}", token, sandbox
+            # First start made the user admin; an API key of its acts for the bench.
+            key = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "cli",
+                    "tokens",
+                    "create",
+                    "--name",
+                    "admin",
+                    "--data-dir",
+                    str(data),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=env,
+            ).stdout.strip()
+            return process, f"http://127.0.0.1:{port}", key, sandbox
     raise SystemExit("intent up did not start")
 
 
@@ -105,10 +127,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--terraform-runs", type=int, default=3)
     args = parser.parse_args()
-    binary = find_aws_provider()
-    if binary is None:
-        raise SystemExit("no hashicorp/aws in a mirror: set INTENT_PROVIDER_MIRRORS")
-    os.environ.setdefault("INTENT_PROVIDER_MIRRORS", str(binary.parents[5]))
+    binary = aws_from_mirror()
     with tempfile.TemporaryDirectory(prefix="intent-bench-") as tmp:
         process, base, token, sandbox = start_stack(Path(tmp) / "data")
         try:

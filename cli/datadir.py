@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 
-from providers.install import publish_tree
 from settings import Settings
 
 __all__ = ["PRIVATE_UMASK", "secure_data_dir"]
@@ -46,6 +45,8 @@ def secure_data_dir(settings: Settings) -> None:
                 break
             with contextlib.suppress(OSError):
                 parent.chmod(0o755)
+        from providers.install import publish_tree  # only here: it loads the provider stack
+
         for package_host in provider_dir.iterdir():
             if package_host.is_dir() and not package_host.name.startswith("."):
                 publish_tree(package_host)

@@ -12,16 +12,15 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from access.models import ROOT, Grant, Principal
-from access.roles import BUILTIN_ROLES
-from api.context import AppContext, Caller, TemporalConnector
-from api.errors import IntentError
 from settings import Settings
-from store.db import Database
+
+if TYPE_CHECKING:
+    from api.context import Caller
+    from store.db import Database
 
 T = TypeVar("T")
 
@@ -37,8 +36,10 @@ def local_settings(
     temporal_ui_port: int | None = None,
     data_dir: Path | None = None,
     sandbox_port: int | None = None,
+    metrics_port: int | None = None,
 ) -> Settings:
     overrides = {
+        "metrics_port": metrics_port,
         "host": host,
         "port": port,
         "temporal_port": temporal_port,
@@ -53,6 +54,8 @@ def local_settings(
 @asynccontextmanager
 async def local_db(settings: Settings) -> AsyncIterator[Database]:
     """The migrated database of this host's intent."""
+    from store.db import Database
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
     try:
@@ -65,6 +68,10 @@ async def local_db(settings: Settings) -> AsyncIterator[Database]:
 def local_caller(settings: Settings, db: Database) -> Caller:
     """Whoever runs the CLI on this host: they hold the data directory, so they act as
     a space admin of the root, and history and the audit trail say it was done locally."""
+    from access.models import ROOT, Grant, Principal
+    from access.roles import BUILTIN_ROLES
+    from api.context import AppContext, Caller, TemporalConnector
+
     who = f"{getpass.getuser()}@{socket.gethostname()}"
     admin = BUILTIN_ROLES["space-admin"]
     principal = Principal(
@@ -77,6 +84,7 @@ def local_caller(settings: Settings, db: Database) -> Caller:
 
 def run_local(settings: Settings, fn: Callable[[Caller], Awaitable[T]]) -> T:
     """Run a service call as the local admin; user errors end the command with exit 1."""
+    from api.errors import IntentError
 
     async def go() -> T:
         async with local_db(settings) as db:

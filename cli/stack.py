@@ -11,7 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import errno
+import fcntl
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -23,15 +26,21 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
-
 from settings import Settings
-from store import access as access_store
-from store import audit, identities, users
-from store.db import Database
-from workflows.temporal import dev_server_search_attribute_args
 
-__all__ = ["Stack", "find_temporal_binary", "set_parent_death_signal"]
+# The database layer, Temporal's SDK and httpx are imported where they are used: the
+# clash checks run first and must answer at once.
+
+__all__ = [
+    "Binding",
+    "DataDirLock",
+    "Stack",
+    "StartupError",
+    "bindings",
+    "check_bindings",
+    "find_temporal_binary",
+    "set_parent_death_signal",
+]
 
 _PR_SET_PDEATHSIG = 1
 # Stateless children come back after a crash, unless they crash in a loop.
@@ -70,6 +79,147 @@ def port_open(host: str, port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
         return True
     return False
+
+
+class StartupError(RuntimeError):
+    """``intent up`` cannot start; the message names the port or file and how to move it."""
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One address a child of ``intent up`` will listen on, and the knobs that move it."""
+
+    what: str
+    host: str
+    port: int
+    flag: str
+    variable: str
+
+    @property
+    def moves(self) -> str:
+        return f"pass {self.flag} or set {self.variable}"
+
+
+def bindings(settings: Settings) -> list[Binding]:
+    """Every address the stack will bind, in start order."""
+    s = settings
+    found = []
+    if s.temporal_address is None:
+        found += [
+            Binding(
+                "Temporal", "127.0.0.1", s.temporal_port, "--temporal-port", "INTENT_TEMPORAL_PORT"
+            ),
+            Binding(
+                "the Temporal UI",
+                "127.0.0.1",
+                s.temporal_ui_port,
+                "--temporal-ui-port",
+                "INTENT_TEMPORAL_UI_PORT",
+            ),
+        ]
+    if s.sandbox and s.sandbox_url is None:
+        found.append(
+            Binding(
+                "the sandbox cloud",
+                "127.0.0.1",
+                s.sandbox_port,
+                "--sandbox-port",
+                "INTENT_SANDBOX_PORT (or INTENT_SANDBOX=false)",
+            )
+        )
+    if s.metrics_port is not None:
+        found.append(
+            Binding(
+                "the worker's metrics",
+                s.metrics_host,
+                s.metrics_port,
+                "--metrics-port",
+                "INTENT_METRICS_PORT",
+            )
+        )
+    found.append(Binding("the HTTP server", s.host, s.port, "--port", "INTENT_PORT"))
+    return found
+
+
+def _bind_problem(host: str, port: int) -> str | None:
+    """Why nothing could listen on ``host:port`` now, or None when it could."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except OSError as exc:
+        return f"{host} does not resolve ({exc})"
+    with socket.socket(family, kind, proto) as sock:
+        # As the servers themselves do: a port left in TIME_WAIT is free to reuse.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return "is taken"
+            return f"cannot be bound ({exc.strerror or exc})"
+    return None
+
+
+def check_bindings(planned: list[Binding]) -> None:
+    """Refuse to start when two children would share a port or one is already taken."""
+    seen: dict[int, Binding] = {}
+    for binding in planned:
+        other = seen.get(binding.port)
+        if other is not None:
+            raise StartupError(
+                f"port {binding.port} is given to both {other.what} and {binding.what}; "
+                f"{binding.moves} to another port"
+            )
+        seen[binding.port] = binding
+    for binding in planned:
+        problem = _bind_problem(binding.host, binding.port)
+        if problem is not None:
+            raise StartupError(
+                f"port {binding.port} for {binding.what} ({binding.host}:{binding.port}) "
+                f"{problem}; stop what uses it, or {binding.moves}"
+            )
+
+
+class DataDirLock:
+    """The data dir belongs to one running stack: an exclusive ``flock`` on a file in it.
+
+    Held by the supervisor for its whole life (children do not inherit it), so a second
+    ``intent up`` on the same directory is refused before it opens anything there, and
+    a SIGKILLed supervisor frees it.
+    """
+
+    NAME = "stack.lock"
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir.resolve()
+        self.path = self.data_dir / self.NAME
+        self._fd: int | None = None
+
+    def acquire(self, note: str) -> None:
+        moves = "pass --data-dir or set INTENT_DATA_DIR to use another directory"
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StartupError(
+                f"data dir {self.data_dir} is not usable ({exc.strerror or exc}); {moves}"
+            ) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise StartupError(
+                f"data dir {self.data_dir} is in use by a running intent stack ({holder}); "
+                f"stop that stack, or {moves}"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, note.encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
 
 
 @dataclass
@@ -117,6 +267,8 @@ class Child:
 class Stack:
     settings: Settings
     children: list[Child] = field(default_factory=list)
+    # Our server reports this on /healthz: whatever else answers on the port is not us.
+    instance_id: str = field(default_factory=lambda: secrets.token_hex(8))
 
     def say(self, text: str = "") -> None:
         print(text, flush=True)
@@ -127,6 +279,10 @@ class Stack:
         """Migrate the database; on first start create the admin and return a one-time
         link that sets its password."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        from store import access as access_store
+        from store import audit, identities, users
+        from store.db import Database
+
         db = Database(self.settings.resolved_database_url)
         try:
             await db.migrate()
@@ -157,6 +313,9 @@ class Stack:
         env["INTENT_TEMPORAL_ADDRESS"] = self.settings.temporal_target
         env["INTENT_SANDBOX"] = "true" if self.settings.sandbox else "false"
         env["INTENT_SANDBOX_PORT"] = str(self.settings.sandbox_port)
+        env["INTENT_INSTANCE_ID"] = self.instance_id
+        if self.settings.metrics_port is not None:
+            env["INTENT_METRICS_PORT"] = str(self.settings.metrics_port)
         if self.settings.database_url:
             env["INTENT_DATABASE_URL"] = self.settings.database_url
         if not self.settings.temporal_address:
@@ -168,6 +327,8 @@ class Stack:
     # -- the children --------------------------------------------------------------------
 
     def temporal_child(self) -> Child:
+        from workflows.temporal import dev_server_search_attribute_args
+
         s = self.settings
         argv = [
             str(find_temporal_binary()),
@@ -205,21 +366,11 @@ class Stack:
     def start(self) -> None:
         s = self.settings
         if s.temporal_address is None:
-            if port_open("127.0.0.1", s.temporal_port):
-                raise RuntimeError(
-                    f"port {s.temporal_port} is taken; stop what uses it, pass "
-                    "--temporal-port, or set INTENT_TEMPORAL_ADDRESS to use that cluster"
-                )
             temporal = self.temporal_child()
             temporal.start()
             self.children.append(temporal)
             self._wait_port("temporal", "127.0.0.1", s.temporal_port, 60)
         if s.sandbox and s.sandbox_url is None:
-            if port_open("127.0.0.1", s.sandbox_port):
-                raise RuntimeError(
-                    f"port {s.sandbox_port} (sandbox cloud) is taken; pass --sandbox-port, or "
-                    "set INTENT_SANDBOX=false"
-                )
             sandbox = self.sandbox_child()
             sandbox.start()
             self.children.append(sandbox)
@@ -233,8 +384,7 @@ class Stack:
     def _check_children(self) -> None:
         for child in self.children:
             if not child.alive():
-                log = f" (see {child.log_path})" if child.log_path else ""
-                raise RuntimeError(f"{child.name} exited at start{log}")
+                raise StartupError(f"{child.name} exited at start{_log_tail(child.log_path)}")
 
     def _wait_port(self, name: str, host: str, port: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -243,21 +393,29 @@ class Stack:
             if port_open(host, port):
                 return
             time.sleep(0.2)
-        raise RuntimeError(f"{name} did not listen on {host}:{port} within {timeout:.0f}s")
+        raise StartupError(f"{name} did not listen on {host}:{port} within {timeout:.0f}s")
 
     def _wait_healthy(self, timeout: float) -> None:
+        import httpx
+
         url = f"http://{self.settings.host}:{self.settings.port}/healthz"
         deadline = time.monotonic() + timeout
         last = ""
         while time.monotonic() < deadline:
             self._check_children()
-            with contextlib.suppress(httpx.HTTPError):
+            with contextlib.suppress(httpx.HTTPError, ValueError):
                 response = httpx.get(url, timeout=2)
+                answered = response.json().get("instance")
+                if answered != self.instance_id:
+                    raise StartupError(
+                        f"another intent server answers on port {self.settings.port} "
+                        f"(instance {answered}); stop it, or pass --port or set INTENT_PORT"
+                    )
                 if response.status_code == 200:
                     return
                 last = response.text
             time.sleep(0.3)
-        raise RuntimeError(f"the server did not become healthy within {timeout:.0f}s: {last}")
+        raise StartupError(f"the server did not become healthy within {timeout:.0f}s: {last}")
 
     def supervise(self) -> int:
         """Block until a signal; restart a crashed worker or server, stop on anything else.
@@ -327,6 +485,12 @@ class Stack:
                 f"  sandbox AWS  : {s.sandbox_endpoint}  (moto; new projects use it until you "
                 "attach a real AWS integration)"
             )
+        worker_metrics = (
+            f"; worker http://{s.metrics_host}:{s.metrics_port}/metrics"
+            if s.metrics_port is not None
+            else " (worker: set INTENT_METRICS_PORT)"
+        )
+        self.say(f"  metrics      : {base}/metrics (bearer token){worker_metrics}")
         self.say(f"  data         : {s.data_dir.resolve()}  (logs: *.log there)")
         self.say()
         self.say("Connect an MCP client; it signs you in through the browser on first use:")
@@ -336,19 +500,39 @@ class Stack:
         self.say("Press Ctrl-C to stop.")
 
 
-def run_stack(settings: Settings) -> int:
-    stack = Stack(settings)
-    link = asyncio.run(stack.prepare())
-    if link:
-        stack.announce_setup(link)
+def _log_tail(path: Path | None, lines: int = 8) -> str:
+    if path is None:
+        return ""
     try:
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return f" (see {path})"
+    shown = "".join(f"\n  | {line}" for line in tail)
+    return f" (see {path}){shown}"
+
+
+def run_stack(settings: Settings) -> int:
+    """Check everything ``intent up`` will claim, then start; nothing starts on a clash."""
+    stack = Stack(settings)
+    lock = DataDirLock(settings.data_dir)
+    try:
+        lock.acquire(f"pid {os.getpid()}, http {settings.host}:{settings.port}")
+        check_bindings(bindings(settings))
+        link = asyncio.run(stack.prepare())
+        if link:
+            stack.announce_setup(link)
         stack.start()
-    except (RuntimeError, FileNotFoundError) as exc:
+    except (StartupError, FileNotFoundError) as exc:
         stack.shutdown()
+        lock.release()
         print(f"intent up failed: {exc}", file=sys.stderr, flush=True)
         return 1
     except KeyboardInterrupt:
         stack.shutdown()
+        lock.release()
         return 130
     stack.banner()
-    return stack.supervise()
+    try:
+        return stack.supervise()
+    finally:
+        lock.release()

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 
 # We fork only to exec provider binaries (the launcher's preexec_fn forces fork over
@@ -22,7 +24,10 @@ os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 import grpc
 import grpc.aio
+from opentelemetry.trace import StatusCode
 
+from observability.metrics import worker_metrics
+from observability.tracing import provider_span
 from providers.errors import AttributePath, Diagnostic, MapKey, ProviderCrashedError, ProviderError
 from providers.proto import tfplugin5_pb2, tfplugin5_pb2_grpc, tfplugin6_pb2, tfplugin6_pb2_grpc
 
@@ -176,6 +181,8 @@ class PluginRPC:
         self._pb = self._f.pb
         self._stub = self._f.stub(channel)
         self._label = label
+        # Metric labels name the provider, never the process ("hashicorp/aws 5.100.0 (pid …)").
+        self._provider = label.split(" ", 1)[0]
         self._on_broken = on_broken
         self._process_exited = process_exited
         self._stderr_tail = stderr_tail
@@ -195,15 +202,30 @@ class PluginRPC:
         self, name: str, request: Any, deadline: float | None, operation: str | None = None
     ) -> Any:
         method: Callable[..., Awaitable[Any]] = getattr(self._stub, name)
-        try:
-            return await method(request, timeout=deadline)
-        except grpc.aio.AioRpcError as exc:
-            crashed = exc.code() == grpc.StatusCode.UNAVAILABLE
-            if not crashed and exc.code() in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.CANCELLED):
-                # A provider panic surfaces as UNKNOWN/CANCELLED while the process dies;
-                # a plain handler error is UNKNOWN too, so ask whether it really exited.
-                crashed = self._process_exited is not None and await self._process_exited(0.5)
-            raise self._translate(exc, operation or name, crashed) from None
+        metrics = worker_metrics()
+        labels = {"provider": self._provider, "rpc": name}
+        outcome = "error"
+        started = time.monotonic()
+        with provider_span(self._provider, name) as span:
+            try:
+                response = await method(request, timeout=deadline)
+                outcome = "ok"
+                return response
+            except grpc.aio.AioRpcError as exc:
+                code = exc.code()
+                crashed = code == grpc.StatusCode.UNAVAILABLE
+                if not crashed and code in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.CANCELLED):
+                    # A provider panic surfaces as UNKNOWN/CANCELLED while the process
+                    # dies; a plain handler error is UNKNOWN too, so ask whether it exited.
+                    crashed = self._process_exited is not None and await self._process_exited(0.5)
+                outcome = "crashed" if crashed else code.name.lower()
+                span.set_status(StatusCode.ERROR, outcome)
+                raise self._translate(exc, operation or name, crashed) from None
+            finally:
+                metrics.provider_rpcs.add(1, {**labels, "outcome": outcome})
+                metrics.provider_rpc_latency.record(
+                    timedelta(seconds=time.monotonic() - started), labels
+                )
 
     def _translate(self, exc: grpc.aio.AioRpcError, operation: str, crashed: bool) -> ProviderError:
         code = exc.code()

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from observability.metrics import worker_metrics
 from providers.client import ProviderClient
 from providers.errors import ProviderError
 from providers.launcher import (
@@ -221,7 +222,7 @@ class ProviderPool:
             entry = self._entries.get(key)
             if entry is not None and not entry.client.alive:
                 log.warning("provider %s is gone; starting a new one", entry.client.process.label)
-                await self._evict(entry)
+                await self._evict(entry, crashed=True)
                 entry = None
             if entry is None:
                 entry = await self._launch(key, installed, config, env, digest)
@@ -258,6 +259,9 @@ class ProviderPool:
                 raise
             entry = _Entry(key=key, client=client)
             self._entries[key] = entry
+            metrics = worker_metrics()
+            metrics.provider_launches.add(1, {"provider": installed.address.short})
+            metrics.provider_processes.set(len(self._entries))
             return entry
         finally:
             self._launching -= 1
@@ -283,6 +287,7 @@ class ProviderPool:
                 if idle:
                     victim = min(idle, key=lambda e: e.last_used)
                     del self._entries[victim.key]
+                    worker_metrics().provider_processes.set(len(self._entries))
                 else:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
@@ -296,9 +301,13 @@ class ProviderPool:
                 log.info("provider pool full: stopping idle %s", victim.client.process.label)
                 await victim.client.process.stop()
 
-    async def _evict(self, entry: _Entry) -> None:
+    async def _evict(self, entry: _Entry, *, crashed: bool = False) -> None:
         if self._entries.get(entry.key) is entry:
             del self._entries[entry.key]
+        metrics = worker_metrics()
+        if crashed:
+            metrics.provider_crashes.add(1, {"provider": entry.client.installed.address.short})
+        metrics.provider_processes.set(len(self._entries))
         await entry.client.process.stop(grace=1.0)
 
     # -- idle reaping -----------------------------------------------------------------
@@ -325,7 +334,7 @@ class ProviderPool:
         ]
         for entry in victims:
             log.info("stopping idle provider %s", entry.client.process.label)
-            await self._evict(entry)
+            await self._evict(entry, crashed=not entry.client.alive)
         if victims:
             async with self._changed:
                 self._changed.notify_all()
@@ -341,6 +350,7 @@ class ProviderPool:
                 await self._reaper
         entries = list(self._entries.values())
         self._entries.clear()
+        worker_metrics().provider_processes.set(0)
         await asyncio.gather(*(e.client.process.stop() for e in entries), return_exceptions=True)
 
     async def __aenter__(self) -> ProviderPool:

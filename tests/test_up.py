@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,104 +14,9 @@ import httpx
 import pytest
 
 from tests.api.mcp_client import mcp_client
-from tests.support.stack import free_port
+from tests.support.up import PORT_FLAGS, Up, alive, child_running, descendants
 
 pytestmark = pytest.mark.slow
-
-
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
-def _child_running(parent: int, role: str) -> int | None:
-    """The live `python -m cli ROLE` child of ``parent``."""
-    for pid in _descendants(parent):
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        # argv ends with b"ROLE", b"" (cmdline is NUL-terminated)
-        if role.encode() in argv[-2:] and _alive(pid):
-            return pid
-    return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-class Up:
-    def __init__(self, data_dir: Path) -> None:
-        self.port, self.temporal_port, self.ui_port = free_port(), free_port(), free_port()
-        self.sandbox_port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("INTENT_")}
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cli",
-                "up",
-                "--data-dir",
-                str(data_dir),
-                "--port",
-                str(self.port),
-                "--temporal-port",
-                str(self.temporal_port),
-                "--temporal-ui-port",
-                str(self.ui_port),
-                "--sandbox-port",
-                str(self.sandbox_port),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-        )
-        self.output: list[str] = []
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def wait_ready(self, timeout: float = 120) -> None:
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            self.output.append(line)
-            if "Press Ctrl-C" in line:
-                return
-        raise AssertionError("intent up did not come up:\n" + "".join(self.output))
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGINT)
-        code = self.process.wait(60)
-        assert self.process.stdout is not None
-        self.output.append(self.process.stdout.read())
-        return code
 
 
 async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
@@ -134,25 +38,7 @@ async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
             assert done.status_code == 303 and "intent_session" in done.cookies
             again = await http.get(link.group(1))
             assert again.status_code == 410  # the link works once
-        made = await asyncio.to_thread(
-            subprocess.run,
-            [
-                sys.executable,
-                "-m",
-                "cli",
-                "tokens",
-                "create",
-                "--name",
-                "admin",
-                "--data-dir",
-                str(data),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={k: v for k, v in os.environ.items() if not k.startswith("INTENT_")},
-        )
-        key = made.stdout.strip()
+        key = await asyncio.to_thread(first.api_key, "admin")
         for needle in (f"{first.base}/mcp", f"{first.base}/", f"127.0.0.1:{first.ui_port}"):
             assert needle in text
         async with httpx.AsyncClient() as http:
@@ -162,6 +48,7 @@ async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
                 "database": "ok",
                 "temporal": "ok",
                 "workers": "ok",
+                "instance": health.json()["instance"],
             }
             ui = await http.get(f"http://127.0.0.1:{first.ui_port}/")
             assert ui.status_code == 200
@@ -171,24 +58,24 @@ async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
             used = await client.call_tool("project-use", {"project": "survivor"})
             assert not used.is_error, used.content
         # A crashed worker is restarted; the stack keeps serving.
-        worker = _child_running(first.process.pid, "worker")
+        worker = child_running(first.process.pid, "worker")
         assert worker is not None
         os.kill(worker, signal.SIGKILL)
         async with httpx.AsyncClient() as http:
             for _ in range(150):
-                replacement = _child_running(first.process.pid, "worker")
+                replacement = child_running(first.process.pid, "worker")
                 health = (await http.get(f"{first.base}/healthz")).json()
                 if replacement not in (None, worker) and health["workers"] == "ok":
                     break
                 await asyncio.sleep(0.2)
             assert replacement not in (None, worker), "worker was not restarted"
-        children = _descendants(first.process.pid)
+        children = descendants(first.process.pid)
         assert len(children) >= 4  # temporal, sandbox, worker, server
     finally:
         code = first.stop()
     assert code == 0, "".join(first.output)
     await asyncio.sleep(0.5)
-    assert not [pid for pid in children if _alive(pid)], "children outlived intent up"
+    assert not [pid for pid in children if alive(pid)], "children outlived intent up"
 
     second = Up(data)
     try:
@@ -201,3 +88,70 @@ async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
             assert project["lock"]["holder"] == "admin"
     finally:
         assert second.stop() == 0
+
+
+# What `intent up` starts (see cli/stack.py); anything else below it is not a stack
+# child (e.g. `ldconfig -p`, which ctypes runs while a module is imported).
+STACK_CHILDREN = (b"start-dev", b"moto.server", b"cli\0worker", b"cli\0server")
+
+
+def _stack_children(pid: int) -> set[str]:
+    found = set()
+    for child in descendants(pid):
+        with contextlib.suppress(OSError):
+            argv = Path(f"/proc/{child}/cmdline").read_bytes()
+            if any(marker in argv for marker in STACK_CHILDREN):
+                found.add(argv.replace(b"\0", b" ").decode(errors="replace").strip())
+    return found
+
+
+def _refused(up: Up, timeout: float = 5.0) -> tuple[int, str, set[str]]:
+    """Wait for a refused ``intent up`` to exit; (exit code, output, the stack children
+    it ever had)."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while up.process.poll() is None and time.monotonic() < deadline:
+        seen |= _stack_children(up.process.pid)
+        time.sleep(0.02)
+    if up.process.poll() is None:
+        up.process.kill()
+        up.process.wait(10)
+        raise AssertionError(f"intent up was still running after {timeout}s")
+    assert up.process.stdout is not None
+    return up.process.returncode, up.process.stdout.read(), seen
+
+
+async def test_up_refuses_what_a_running_stack_holds(tmp_path: Path) -> None:
+    """Each port of a running stack, then its data dir: refused at once, nothing started,
+    and the running stack untouched."""
+    running = Up(tmp_path / "running")
+    try:
+        running.wait_ready()
+        temporal_log = running.data_dir / "temporal.log"
+        before = temporal_log.stat()
+        cases: list[tuple[dict[str, int], Path, list[str]]] = [
+            (
+                {attribute: getattr(running, attribute)},
+                tmp_path / f"new-{attribute}",
+                [str(getattr(running, attribute)), flag],
+            )
+            for attribute, flag in PORT_FLAGS.items()
+        ]
+        cases.append(({}, running.data_dir, [str(running.data_dir), "--data-dir"]))
+        for ports, data_dir, needles in cases:
+            code, output, children = _refused(Up(data_dir, ports=ports))
+            assert code != 0, output
+            for needle in needles:
+                assert needle in output, (needle, output)
+            assert "intent is up" not in output
+            assert not children, f"started {children} before refusing:\n{output}"
+            if data_dir != running.data_dir:
+                assert not list(data_dir.glob("*.log")), output
+                assert not (data_dir / "intent.db").exists(), output
+        after = temporal_log.stat()
+        assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+        async with httpx.AsyncClient() as http:
+            health = (await http.get(f"{running.base}/healthz")).json()
+        assert health["status"] == "ok", health
+    finally:
+        assert running.stop() == 0

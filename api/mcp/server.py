@@ -26,8 +26,19 @@ from api.arguments import describe_argument_errors
 from api.auth import BearerAuthMiddleware
 from api.context import AppContext, Caller
 from api.errors import IntentError
-from api.mcp import tools_changes, tools_policies, tools_projects, tools_providers, tools_state
+from api.mcp import (
+    catalog,
+    tools_changes,
+    tools_policies,
+    tools_projects,
+    tools_providers,
+    tools_state,
+)
+from api.mcp.catalog import ProtocolEdges
+from api.mcp.results import ShortText
 from api.urls import allowed_hosts, allowed_origins
+from observability.mcp import ObservedMCP
+from observability.metrics import server_metrics
 from store.secrets import SecretBox
 
 __all__ = ["INSTRUCTIONS", "McpEndpoint", "build_mcp"]
@@ -185,8 +196,19 @@ def build_mcp(app_ctx: AppContext) -> McpEndpoint:
         version="0.1.0",
         website_url=app_ctx.settings.base_url,
     )
+    # First in the chain: the SDK's own span then nests under the HTTP request's.
+    server.middleware.insert(0, ObservedMCP(server_metrics()))
+    server.middleware.append(ProtocolEdges(server))
+    server.middleware.append(ShortText())
     server.middleware.append(ReadOnlyGate(server))
     endpoint = McpEndpoint(app_ctx, server)
-    for module in (tools_projects, tools_providers, tools_changes, tools_state, tools_policies):
+    for module in (
+        tools_projects,
+        tools_providers,
+        tools_changes,
+        tools_state,
+        tools_policies,
+        catalog,
+    ):
         module.register(endpoint)
     return endpoint

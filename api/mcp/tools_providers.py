@@ -9,6 +9,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from api.services import discovery
+from api.mcp.describe import compact_description
 from api.services.providers import lookup, read_data_source
 from workflows.lookup import LookupInput
 
@@ -24,6 +25,9 @@ _READ = ToolAnnotations(
 Provider = Annotated[str, Field(description="e.g. hashicorp/aws")]
 Version = Annotated[str | None, Field(description="constraint, e.g. ~> 5.0")]
 Types = Annotated[list[str], Field(min_length=1, max_length=20)]
+Detail = Annotated[
+    bool, Field(description="The full schema with descriptions and deprecated attributes")
+]
 
 
 class LookupResult(BaseModel):
@@ -85,42 +89,54 @@ def register(endpoint: McpEndpoint) -> None:
             )
         )
 
+    async def describe(
+        ctx: Context,
+        kind: str,
+        types: list[str],
+        provider: str | None,
+        version: str | None,
+        detail: bool,
+    ) -> LookupResult:
+        found = await run(
+            ctx,
+            LookupInput(
+                kind=kind, provider=_implied(types, provider), version=version, types=types
+            ),
+        )
+        if not detail:
+            found = {**found, "types": [compact_description(t) for t in found.get("types", [])]}
+        return LookupResult(result=found)
+
     @server.tool(
         name="provider-resources-describe",
-        description="Schemas of resource types: attributes (type, required/optional/"
-        "computed, sensitive) and nested blocks.",
+        description="What to write in a resource type's config: required and optional "
+        "arguments with types, nested blocks, read-only attributes to reference. "
+        "detail: true gives the full schema with descriptions.",
         annotations=_READ,
     )
     async def provider_resources_describe(
-        resource_types: Types, ctx: Context, provider: str | None = None, version: Version = None
+        resource_types: Types,
+        ctx: Context,
+        provider: str | None = None,
+        version: Version = None,
+        detail: Detail = False,
     ) -> LookupResult:
-        source = _implied(resource_types, provider)
-        return LookupResult(
-            result=await run(
-                ctx,
-                LookupInput(
-                    kind="resources", provider=source, version=version, types=resource_types
-                ),
-            )
-        )
+        return await describe(ctx, "resources", resource_types, provider, version, detail)
 
     @server.tool(
         name="provider-datasources-describe",
-        description="Schemas of data sources.",
+        description="What a data source takes and returns (compact; detail: true gives the "
+        "full schema).",
         annotations=_READ,
     )
     async def provider_datasources_describe(
-        data_sources: Types, ctx: Context, provider: str | None = None, version: Version = None
+        data_sources: Types,
+        ctx: Context,
+        provider: str | None = None,
+        version: Version = None,
+        detail: Detail = False,
     ) -> LookupResult:
-        source = _implied(data_sources, provider)
-        return LookupResult(
-            result=await run(
-                ctx,
-                LookupInput(
-                    kind="data_sources", provider=source, version=version, types=data_sources
-                ),
-            )
-        )
+        return await describe(ctx, "data_sources", data_sources, provider, version, detail)
 
     @server.tool(
         name="lifecycle-datasources-read",

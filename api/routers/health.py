@@ -71,6 +71,7 @@ async def healthz(app: AppDep) -> JSONResponse:
             "database": database,
             "temporal": temporal,
             "workers": workers,
+            "instance": app.settings.instance_id,
         },
         status_code=200 if serving else 503,
     )

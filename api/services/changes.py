@@ -592,6 +592,21 @@ def _changes_of(planned: PlannedOperation | None) -> tuple[dict[str, Any], list[
     return out, unknown
 
 
+# Operations that may still be applied: for the others (applied, denied, failed, ...)
+# "known after apply" is noise in the caller's view.
+_STILL_TO_APPLY = frozenset(
+    {
+        "planning",
+        "planned",
+        "pending_review",
+        "awaiting_confirmation",
+        "confirmed",
+        "queued",
+        "applying",
+    }
+)
+
+
 def _operation_summary(op: OperationState, planned: PlannedOperation | None) -> OperationSummary:
     changes, unknown = _changes_of(planned)
     return OperationSummary(
@@ -601,7 +616,7 @@ def _operation_summary(op: OperationState, planned: PlannedOperation | None) -> 
         action=op.action,
         status=op.status,
         changes=changes,
-        known_after_apply=[] if op.status == "applied" else unknown,
+        known_after_apply=unknown if op.status in _STILL_TO_APPLY else [],
         outputs=op.outputs,
         replace_paths=planned.replace_paths if planned else [],
         policy=op.verdict.decision if op.verdict else None,

@@ -36,6 +36,7 @@ from policies import library
 
 __all__ = ["router"]
 
+
 router = APIRouter(include_in_schema=False)
 
 AWS_REGIONS = (
@@ -108,6 +109,12 @@ def _page(request: Request, caller: Caller | None, name: str, **context: Any) ->
 @router.get("/", response_class=RedirectResponse)
 async def home() -> RedirectResponse:
     return RedirectResponse("/ui/projects", status_code=303)
+
+
+@router.get("/favicon.ico", response_class=RedirectResponse)
+async def favicon() -> RedirectResponse:
+    # Browsers ask for /favicon.ico whatever the page's <link rel="icon"> says.
+    return RedirectResponse("/ui/static/favicon.svg", status_code=301)
 
 
 # -- projects -----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +14,36 @@ from starlette.requests import Request
 from api.oauth.sessions import COOKIE, csrf_token
 from workflows.actor import Actor
 
-__all__ = ["page", "templates"]
+__all__ = ["change_title", "page", "templates"]
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["pretty"] = lambda value: json.dumps(
     value, indent=2, sort_keys=True, default=str
 )
+
+
+def _words(value: object) -> str:
+    """``awaiting_confirmation`` reads as "awaiting confirmation"."""
+    return str(value).replace("_", " ")
+
+
+def change_title(operations: Iterable[Any], shown: int = 3) -> str:
+    """A change named by what it does: "Create attachments, logs and 2 more"."""
+    parts: list[str] = []
+    kind = None
+    ops = list(operations)
+    for op in ops[:shown]:
+        get = op.get if isinstance(op, dict) else lambda k, o=op: getattr(o, k, None)
+        this = get("kind")
+        parts.append(f"{this} {get('resource_id')}" if this != kind else str(get("resource_id")))
+        kind = this
+    title = ", ".join(parts) + (f" and {len(ops) - shown} more" if len(ops) > shown else "")
+    return title[:1].upper() + title[1:] if title else "Change"
+
+
+templates.env.filters["words"] = _words
+templates.env.filters["change_title"] = change_title
 
 
 def page(

@@ -79,6 +79,10 @@ async def test_no_token_is_401_with_a_challenge(stack: IntentStack, mode: str) -
             )
             assert bad.status_code == 401
             assert 'error="invalid_token"' in bad.headers["www-authenticate"]
+            # An unknown token is told so, not asked for a token.
+            assert "not known here" in bad.json()["message"]
+            assert "required" not in bad.json()["message"]
+            assert "required" in response.json()["message"]
     with pytest.raises(BaseExceptionGroup) as caught:
         async with mcp_client(stack.mcp_url, None, mode=mode) as client:
             await client.list_tools()
@@ -90,3 +94,41 @@ def _leaves(group: BaseException) -> list[BaseException]:
     if isinstance(group, BaseExceptionGroup):
         return [leaf for inner in group.exceptions for leaf in _leaves(inner)]
     return [group]
+
+
+async def test_prompts_and_resources(stack: IntentStack, mode: str) -> None:
+    async with mcp_client(stack.mcp_url, await stack.token("alice"), mode=mode) as client:
+        await client.call_tool("project-create", {"name": f"res-{mode}"})
+        prompts = {p.name: p for p in (await client.list_prompts()).prompts}
+        assert set(prompts) == {"start-project", "create-bucket", "write-policy", "review-project"}
+        bucket = await client.get_prompt(
+            "create-bucket", {"bucket": "dev-attachments-123", "environment": "dev"}
+        )
+        text = bucket.messages[0].content
+        assert "dev-attachments-123" in str(text) and "Environment=dev" in str(text)
+
+        with pytest.raises(MCPError) as unknown:
+            await client.get_prompt("no-such-prompt", {})
+        assert unknown.value.error.code == -32602
+        assert "start-project" in unknown.value.error.message  # names the ones there are
+        with pytest.raises(MCPError) as missing:
+            await client.get_prompt("start-project", {})
+        assert missing.value.error.code == -32602
+
+        listed = {str(r.uri) for r in (await client.list_resources()).resources}
+        assert {"intent://policy/input-schema", "intent://policy/input-example"} <= listed
+        templates = {
+            t.uri_template for t in (await client.list_resource_templates()).resource_templates
+        }
+        assert "intent://projects/{project}/state" in templates
+        schema = await client.read_resource("intent://policy/input-schema")
+        assert "resource_type" in schema.contents[0].text  # type: ignore[union-attr]
+        state = await client.read_resource(f"intent://projects/res-{mode}/state")
+        assert '"resources": []' in state.contents[0].text  # type: ignore[union-attr]
+
+        # "Resource not found": -32002 until 2025-11-25, -32602 from 2026-07-28 on.
+        expected = -32602 if client.protocol_version >= "2026-07-28" else -32002
+        for uri in ("intent://nothing/here", "intent://projects/no-such-project/state"):
+            with pytest.raises(MCPError) as absent:
+                await client.read_resource(uri)
+            assert absent.value.error.code == expected, (uri, absent.value.error)

@@ -16,7 +16,13 @@ async def test_healthz_reports_database_and_temporal(stack: IntentStack) -> None
     async with httpx.AsyncClient(base_url=stack.base_url) as http:
         response = await http.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "temporal": "ok", "workers": "ok"}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "temporal": "ok",
+        "workers": "ok",
+        "instance": stack.settings.instance_id,
+    }
 
 
 def test_healthz_degrades_when_temporal_is_unreachable(tmp_path: Path) -> None:

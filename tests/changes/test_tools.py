@@ -38,8 +38,25 @@ async def test_provider_lookups_and_data_sources(
         assert "aws_s3_bucket_versioning" in described["resource_types"]
         assert all("s3_bucket_v" in n for n in described["resource_types"])
 
+        # Compact by default: what to write, what to reference, without the deprecated.
+        compact = await client.call_tool(
+            "provider-resources-describe", {"resource_types": ["aws_s3_bucket"]}
+        )
+        bucket = compact.structured_content["result"]["types"][0]
+        assert bucket["optional"]["bucket"] == "string"
+        assert bucket["optional"]["tags"] == "map(string)"
+        assert "arn" in bucket["read_only"] and "arn" not in bucket["optional"]
+        assert "versioning" not in bucket["blocks"]  # deprecated in 5.x
+        assert "detail: true" in bucket["left_out"]
+        assert len(compact.model_dump_json()) < 3000
+        assert "aws_s3_bucket; optional: bucket" in text_of(compact)
+
         types = (
-            await call(client, "provider-resources-describe", {"resource_types": ["aws_s3_bucket"]})
+            await call(
+                client,
+                "provider-resources-describe",
+                {"resource_types": ["aws_s3_bucket"], "detail": True},
+            )
         )["result"]["types"][0]
         attributes = {a["name"]: a for a in types["attributes"]}
         assert attributes["bucket"]["optional"] and attributes["bucket"]["computed"]
@@ -49,7 +66,9 @@ async def test_provider_lookups_and_data_sources(
 
         ssm_ds = (
             await call(
-                client, "provider-datasources-describe", {"data_sources": ["aws_ssm_parameter"]}
+                client,
+                "provider-datasources-describe",
+                {"data_sources": ["aws_ssm_parameter"], "detail": True},
             )
         )["result"]["types"][0]
         assert {a["name"] for a in ssm_ds["attributes"]} >= {"name", "value"}

@@ -17,8 +17,26 @@ from tests.api.mcp_client import mcp_client
 from tests.changes.test_lifecycle import bucket_names, call
 from tests.support.moto import MotoServer
 from tests.support.stack import IntentStack
+from tests.ui.axe import violations
 
 pytestmark = pytest.mark.slow
+
+
+# Pages the walkthrough visited, for the phone pass.
+VISITED: set[str] = set()
+
+
+async def accessible(page: Page, *, remember: bool = True) -> None:
+    """Hold the page as it is now to axe-core: no critical or serious violation."""
+    found = await violations(page)
+    assert not found, "\n".join(found)
+    if remember:  # a GET page the phone pass opens again
+        VISITED.add(page.url)
+
+
+async def visit(page: Page, url: str) -> None:
+    await page.goto(url)
+    await accessible(page)
 
 
 async def sign_in(
@@ -26,12 +44,13 @@ async def sign_in(
 ) -> Page:
     password = await stack.password(name, roles)
     page = await browser.new_page()
-    await page.goto(f"{stack.base_url}/")
+    await visit(page, f"{stack.base_url}/")
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     await page.fill("input[name=name]", name)
     await page.fill("input[name=password]", password)
     await page.click("button:has-text('Sign in')")
     await expect(page.get_by_role("heading", name="Intent projects")).to_be_visible()
+    await accessible(page)
     return page
 
 
@@ -42,11 +61,12 @@ async def test_walkthrough_in_the_browser(
     alice_token = await aws_stack.token("alice")
 
     bad = await browser.new_page()
-    await bad.goto(f"{base}/ui/login")
+    await visit(bad, f"{base}/ui/login")
     await bad.fill("input[name=name]", "root")
     await bad.fill("input[name=password]", "not the password")
     await bad.click("button:has-text('Sign in')")
     await expect(bad.get_by_role("alert")).to_contain_text("wrong user name or password")
+    await accessible(bad, remember=False)
 
     page = await sign_in(browser, aws_stack, "root", roles=["space-admin"])
     await page.fill("input[name=name]", "ui-project")
@@ -75,34 +95,43 @@ async def test_walkthrough_in_the_browser(
         )
         assert created["status"] == "applied", created
 
-    await page.goto(f"{base}/ui/projects/ui-project")
+    await visit(page, f"{base}/ui/projects/ui-project")
     await expect(page.locator("#lock-state")).to_contain_text("Locked by alice")
     resources = page.locator("#resources")
     await expect(resources).to_contain_text("attachments")
     await expect(resources).to_contain_text("Owner=platform-team")
     await page.click("#resources a:has-text('attachments')")
+    await accessible(page)
     await expect(page.locator("#config")).to_contain_text('"Environment": "dev"')
     await expect(page.locator("#state")).to_contain_text('"arn": "arn:aws:s3:::ui-attachments"')
 
-    await page.goto(f"{base}/ui/projects/ui-project?tab=history")
+    await visit(page, f"{base}/ui/projects/ui-project?tab=history")
     history = page.locator("#history")
     await expect(history).to_contain_text("resource create attachments")
     await expect(history).to_contain_text("alice via mcp")
 
     # Create a policy from the library and attach it, as the walkthrough does in the UI.
-    await page.goto(f"{base}/ui/policies")
+    await visit(page, f"{base}/ui/policies")
+    # The Rego editor is code: monospace, lines kept whole (long ones scroll).
+    editor = await page.evaluate(
+        "(() => { const s = getComputedStyle(document.querySelector('#policy-body'));"
+        " return [s.whiteSpace, s.fontFamily]; })()"
+    )
+    assert editor[0] == "pre" and "monospace" in editor[1], editor
+    icon = await page.request.get(f"{base}/favicon.ico")
+    assert icon.ok and icon.headers["content-type"].startswith("image/svg+xml")
     await page.click("button.example[data-example='only_s3_buckets']")
     await expect(page.locator("#policy-body")).to_have_value(re.compile("only manage S3 buckets"))
     await page.fill("input[name=name]", "only-s3")
     await page.click("button:has-text('Create policy')")
     await expect(page.get_by_role("status")).to_contain_text("policy only-s3 created")
-    await page.goto(f"{base}/ui/projects/ui-project?tab=policies")
+    await visit(page, f"{base}/ui/projects/ui-project?tab=policies")
     await page.select_option("select[name=policy]", "only-s3")
     await page.click("button:has-text('Attach')")
     await expect(page.locator("#project-policies")).to_contain_text("only-s3")
     await expect(page.locator("#project-policies")).to_contain_text("attached")
 
-    await page.goto(f"{base}/ui/projects/ui-project?tab=integrations")
+    await visit(page, f"{base}/ui/projects/ui-project?tab=integrations")
     await expect(page.locator("#integrations")).to_contain_text("sandbox")
     await page.select_option("select[name=region]", "eu-west-1")
     await page.select_option("select[name=kind]", "sandbox")
@@ -111,7 +140,7 @@ async def test_walkthrough_in_the_browser(
     await expect(page.locator("#integrations")).to_contain_text('"region": "eu-west-1"')
     await expect(page.locator("#integrations")).to_contain_text("Read + Write")
 
-    await page.goto(f"{base}/ui/projects/ui-project?tab=environment")
+    await visit(page, f"{base}/ui/projects/ui-project?tab=environment")
     await page.fill("input[name=name]", "DEPLOY_KEY")
     await page.fill("input[name=value]", "very-secret-value")
     await page.click("button:has-text('Save')")
@@ -126,12 +155,13 @@ async def test_walkthrough_in_the_browser(
             client, "lifecycle-resources-delete", {"resource_ids": ["attachments"]}
         )
     assert waiting["status"] == "awaiting_confirmation", waiting
-    await page.goto(f"{base}/ui/changes/{waiting['change_id']}")
-    await expect(page.locator("#change-status")).to_have_text("awaiting_confirmation")
+    await visit(page, f"{base}/ui/changes/{waiting['change_id']}")
+    await expect(page.locator("#change-status")).to_have_text("awaiting confirmation")
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Delete attachments")
     await page.fill("input[name=comment]", "checked in the UI")
     await page.click("button:has-text('Confirm')")
     for _ in range(100):
-        await page.goto(f"{base}/ui/changes/{waiting['change_id']}")
+        await visit(page, f"{base}/ui/changes/{waiting['change_id']}")
         if (await page.locator("#change-status").inner_text()) == "applied":
             break
         await page.wait_for_timeout(100)
@@ -139,9 +169,10 @@ async def test_walkthrough_in_the_browser(
     assert "ui-attachments" not in bucket_names(moto_server)
 
     # The policy workbench.
-    await page.goto(f"{base}/ui/policies/only-s3")
+    await visit(page, f"{base}/ui/policies/only-s3")
     await page.click("#workbench button:has-text('Simulate')")
     await expect(page.locator("#simulation")).to_contain_text("allowed")
+    await accessible(page, remember=False)
     await page.fill(
         "#workbench textarea[name=input_json]",
         '{"resource": {"resource_id": "vm", "resource_type": "aws_instance"}}',
@@ -149,12 +180,23 @@ async def test_walkthrough_in_the_browser(
     await page.click("#workbench button:has-text('Simulate')")
     await expect(page.locator("#simulation")).to_contain_text("denied")
     await expect(page.locator("#simulation")).to_contain_text("vm is of type aws_instance")
+    await accessible(page, remember=False)
 
-    await page.goto(f"{base}/ui/projects/ui-project")
+    await visit(page, f"{base}/ui/projects/ui-project")
     await page.screenshot(path=str(tmp_path / "project.png"), full_page=True)
     await page.click("button:has-text('Unlock')")
     await expect(page.get_by_role("status")).to_contain_text("unlocked")
     await expect(page.locator("#lock-state")).to_have_text("Not locked")
+
+    # The access page (spaces, roles, users, keys, audit), then every page again on a
+    # phone: still accessible, and nothing wider than the screen.
+    await visit(page, f"{base}/ui/access")
+    await page.set_viewport_size({"width": 390, "height": 844})
+    for url in sorted(VISITED):
+        await visit(page, url)
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{url} is {width}px wide at a 390px viewport"
+    await page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
 
 
 async def test_cross_site_posts_and_anonymous_pages_are_refused(

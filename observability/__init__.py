@@ -1,0 +1,1 @@
+"""Operating intent: metrics, traces and log context (see each module)."""
