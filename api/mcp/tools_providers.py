@@ -8,8 +8,8 @@ from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from api.services import discovery
 from api.mcp.describe import compact_description
+from api.services import discovery
 from api.services.providers import lookup, read_data_source
 from workflows.lookup import LookupInput
 
