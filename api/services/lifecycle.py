@@ -83,6 +83,8 @@ async def set_ttl(caller: Caller, ref: str, value: str | None) -> TtlView:
 async def set_drift_interval(caller: Caller, ref: str, seconds: float | None) -> DriftSchedule:
     """Turn the project's drift schedule on (every ``seconds``), change it, or off."""
     project = await load_project(caller, ref, "intent-project:update")
+    if project.archived_at is not None and seconds:
+        raise Conflict(f"project {project.name} is archived: there is nothing to check")
     interval = drift.check_interval(caller, seconds)
     async with caller.db.transaction() as session:
         row = await session.get(Project, project.id)
