@@ -8,6 +8,7 @@ else installed: SQLite and the Temporal dev server's SQLite file live in ``./.in
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -72,7 +73,11 @@ class Settings(BaseSettings):
     # -- locks and changes ------------------------------------------------------------
     lock_lease_seconds: float = 300.0
     confirmation_timeout_seconds: float = 3600.0
-    apply_parallelism: int = 4
+    plan_reuse_seconds: float = Field(
+        default=300.0,
+        description="An apply reuses its plan (and the refresh it made) when the plan is "
+        "at most this old and nothing it depends on changed; older plans are made again.",
+    )
     mcp_wait_seconds: float = Field(
         default=240.0, description="How long an MCP tool follows a change before returning"
     )
@@ -120,6 +125,19 @@ class Settings(BaseSettings):
         description="Let providers use the worker host's cloud instance credentials "
         "(IMDS). Off: a project only ever acts with its own credentials.",
     )
+    schema_cache_dir: Path | None = Field(
+        default=None,
+        description="Where provider schemas are cached, by binary digest (content-"
+        "addressed, so shared safely): default $XDG_CACHE_HOME/intent/schemas "
+        "(~/.cache/intent/schemas), so a fresh data dir finds the schemas this machine "
+        "already fetched.",
+    )
+    hash_cache_dir: Path | None = Field(
+        default=None,
+        description="Where provider binaries' SHA-256 digests are remembered, by path, "
+        "size, mtime and inode, so a binary is hashed once per machine; default "
+        "$XDG_CACHE_HOME/intent/sha256 (~/.cache/intent/sha256).",
+    )
     provider_user: str = Field(
         default="nobody",
         description="When the worker runs as root, provider processes run as this "
@@ -143,7 +161,11 @@ class Settings(BaseSettings):
     )
     provider_pool_size: int = 8
     provider_idle_seconds: float = 600.0
-    provider_concurrency: int = 8
+    provider_concurrency: int = Field(
+        default=10,
+        description="Per provider process: operations planned or applied at once (a "
+        "sliding window over the change's dependency order; terraform's -parallelism).",
+    )
     worker_max_activities: int = 32
 
     # -- failure drills -----------------------------------------------------------------
@@ -311,6 +333,19 @@ class Settings(BaseSettings):
         return (self.provider_dir or self.data_dir / "providers").resolve()
 
     @property
+    def resolved_schema_dir(self) -> Path:
+        """Provider schemas, cached on disk by binary digest, per machine."""
+        if self.schema_cache_dir is not None:
+            return self.schema_cache_dir.expanduser().resolve()
+        return _machine_cache() / "schemas"
+
+    @property
+    def resolved_hash_cache_dir(self) -> Path:
+        if self.hash_cache_dir is not None:
+            return self.hash_cache_dir.expanduser().resolve()
+        return _machine_cache() / "sha256"
+
+    @property
     def temporal_target(self) -> str:
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
 
@@ -327,3 +362,9 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Process-wide settings; tests build their own ``Settings`` instead of using this."""
     return Settings()
+
+
+def _machine_cache() -> Path:
+    """This user's cache for what is the same for every data dir on the machine."""
+    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache_home).expanduser().resolve() / "intent"

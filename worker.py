@@ -27,9 +27,11 @@ from activities.runtime import Runtime
 from observability.metrics import install_worker_meter
 from observability.temporal import WorkerObserver, telemetry_runtime
 from observability.tracing import configure_tracing
+from providers import list_local_providers
 from providers.pool import ProviderPool
 from providers.schema import SchemaCache
 from settings import Settings
+from store import resources
 from store.db import Database
 from store.secrets import SecretBox
 from workflows.assertions import KEY_PURPOSE, AssertionKeys, register_keys
@@ -44,7 +46,7 @@ from workflows.lookup import (
 from workflows.temporal import connect, ensure_search_attributes
 from workflows.ttl import ProjectTTLWorkflow
 
-__all__ = ["WORKFLOWS", "build_worker", "run_worker", "worker_runtime"]
+__all__ = ["WORKFLOWS", "build_worker", "run_worker", "warm_providers", "worker_runtime"]
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +78,7 @@ async def worker_runtime(
     db.use_secrets(box, may_open=True)
     pool = ProviderPool(
         settings,
-        schema_cache=SchemaCache(settings.resolved_provider_dir / "schemas"),
+        schema_cache=SchemaCache.from_settings(settings),
         runtime_dir=settings.provider_runtime_dir,
     )
     try:
@@ -103,9 +105,8 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
     locks = LockActivities(db)
     operations = Operations(runtime)
     lease = LeaseActivities(runtime)
-    plan = PlanActivities(runtime, operations)
-    policies = PolicyEvaluator(db, settings)
-    apply = ApplyActivities(runtime, operations)
+    plan = PlanActivities(runtime, operations, lease, PolicyEvaluator(db, settings))
+    apply = ApplyActivities(runtime, operations, lease)
     bookkeeping = BookkeepingActivities(db)
     lookups = LookupActivities(runtime)
     exports = ExportActivities(runtime)
@@ -119,12 +120,9 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
         activities=[
             locks.mirror_lock,
             lease.check_lease,
-            plan.discover_providers,
-            plan.plan_operations,
-            policies.evaluate_policies,
-            apply.apply_operation,
-            bookkeeping.record_history,
-            bookkeeping.update_change,
+            plan.plan_change,
+            apply.apply_change,
+            bookkeeping.record_stage,
             *lookups.activities(),
             exports.export_project,
             discovery.discover_resources,
@@ -138,6 +136,30 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
         max_concurrent_activities=settings.worker_max_activities,
         interceptors=[WorkerObserver()],
     )
+
+
+async def warm_providers(runtime: Runtime) -> None:
+    """Install the providers in use (and, with the sandbox on, the AWS provider new
+    projects use when it is available locally) and load their schemas, in the
+    background: the first change then finds them ready. With the sandbox, the AWS
+    provider also starts configured as a new project binds it (it idles out like any
+    other process when unused). Best effort."""
+    async with runtime.db.session() as session:
+        wanted: set[tuple[str, str | None]] = set(await resources.providers_in_use(session))
+    sandbox = runtime.settings.sandbox and bool(
+        await list_local_providers(runtime.settings, "hashicorp/aws")
+    )
+    if sandbox:
+        wanted.add(("hashicorp/aws", None))
+    for source, version in sorted(wanted, key=lambda pair: (pair[0], pair[1] or "")):
+        try:
+            installed = await runtime.install(source, version)
+            await runtime.pool.schema(installed)
+            if sandbox and source == "hashicorp/aws" and version is None:
+                async with runtime.client(runtime.sandbox_binding(installed)):
+                    pass
+        except Exception as exc:  # a provider that cannot be warmed is reported when used
+            log.warning("could not warm provider %s %s: %s", source, version or "", exc)
 
 
 async def run_worker(settings: Settings) -> None:
@@ -162,6 +184,8 @@ async def run_worker(settings: Settings) -> None:
             worker_runtime(client, settings, db) as runtime,
             build_worker(client, settings, db, runtime),
         ):
+            warming = asyncio.create_task(warm_providers(runtime))
             await stop.wait()
+            warming.cancel()
     finally:
         await db.dispose()

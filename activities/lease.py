@@ -1,16 +1,18 @@
 """The lease room: a change's requester must hold the project's lock.
 
-The lock workflow is the authority, so this asks it (an update signed for the
-requester); a long review or a retry days later takes the lock back when it is free,
-never from someone else.
+The lock workflow is the authority, so this asks it: a query when the requester's
+lease is fresh (the usual case: they renewed it a moment ago by submitting the change),
+an update signed for the requester when it needs renewing; a long review or a retry
+days later takes the lock back when it is free, never from someone else.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from temporalio import activity
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
@@ -33,6 +35,8 @@ __all__ = ["LEASE_NOT_HELD", "LeaseActivities"]
 
 # The ApplicationError type of a lease the requester does not (and cannot) hold.
 LEASE_NOT_HELD = "LeaseNotHeld"
+# A lease with more than this share of its term left is fresh: no renewal needed.
+_FRESH = 0.8
 
 
 def _lease_error(input: CheckLeaseInput, exc: WorkflowUpdateFailedError) -> ApplicationError:
@@ -46,13 +50,24 @@ class LeaseActivities:
 
     @activity.defn(name="check_lease")
     async def check_lease(self, input: CheckLeaseInput) -> None:
-        """The requester must hold the project's lock: renew it, or take it if it is free
-        (a long review or a retry days later), never from someone else."""
-        await self._check_requester(input)
+        """Renew the requester's lease (the change keeps it while it runs)."""
+        await self.ensure(input, renew=True)
+
+    async def ensure(self, input: CheckLeaseInput, *, renew: bool = False) -> None:
+        """The requester must be the one intent recorded, and hold the project's lock."""
+        await self.check_requester(input)
+        await self.hold(input, renew=renew)
+
+    async def hold(self, input: CheckLeaseInput, *, renew: bool = False) -> None:
+        """The requester must hold the project's lock: renew it when it is not fresh
+        (or ``renew``), take it if it is free (a long review or a retry days later),
+        never from someone else. (``check_requester`` first: this acts in their name.)"""
         handle = self.rt.temporal.get_workflow_handle_for(
             ProjectLockWorkflow.run, lock_workflow_id(input.project.id)
         )
         holder = Holder(id=input.actor.id, name=input.actor.name, via=input.actor.via)
+        if not renew and await self._fresh(handle, holder):
+            return
 
         def signed(update: str) -> str:
             return self.rt.signer.sign(input.actor, workflow_id=handle.id, update=update)
@@ -81,7 +96,23 @@ class LeaseActivities:
         except WorkflowUpdateFailedError as exc:
             raise _lease_error(input, exc) from exc
 
-    async def _check_requester(self, input: CheckLeaseInput) -> None:
+    @staticmethod
+    async def _fresh(handle: WorkflowHandle[ProjectLockWorkflow, None], holder: Holder) -> bool:
+        """Whether ``holder`` holds a lease with most of its term left (a query: no
+        history, no database write)."""
+        try:
+            lease = await handle.query(ProjectLockWorkflow.lease)
+        except RPCError:
+            return False  # the update path below says why
+        if not lease.held or lease.holder is None or lease.holder.id != holder.id:
+            return False
+        if lease.expires_at is None or lease.renewed_at is None:
+            return False
+        term = (lease.expires_at - lease.renewed_at).total_seconds()
+        left = (lease.expires_at - datetime.now(UTC)).total_seconds()
+        return term > 0 and left > _FRESH * term
+
+    async def check_requester(self, input: CheckLeaseInput) -> None:
         """The workflow's requester must be the one intent recorded for this change.
 
         A change is started by the server after it wrote the change's row; a workflow

@@ -3,7 +3,7 @@ redacted views. Pure: the rooms that read the database and call providers use th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from temporalio.exceptions import ApplicationError
@@ -50,6 +50,7 @@ __all__ = [
     "references_of",
     "resolve_config",
     "stored_state",
+    "taint_reason",
     "warn_dependents",
     "warn_restored",
     "wire_lookup",
@@ -303,10 +304,10 @@ def depends_on(
 
 def check_deletes(
     requests: list[OperationRequest],
-    stored: Mapping[str, Resource],
+    existing: Collection[str],
     stored_deps: Mapping[str, set[str]],
 ) -> dict[int, list[DiagnosticView]]:
-    """Refuse deleting what something that stays still references."""
+    """Refuse deleting what something that stays (of ``existing``) still references."""
     deleted = {r.resource_id for r in requests if r.kind == "delete"}
     errors: dict[int, list[DiagnosticView]] = {}
     for request in requests:
@@ -315,7 +316,7 @@ def check_deletes(
         users = sorted(
             rid
             for rid, deps in stored_deps.items()
-            if request.resource_id in deps and rid not in deleted and rid in stored
+            if request.resource_id in deps and rid not in deleted and rid in existing
         )
         if users:
             errors[request.index] = [
@@ -381,6 +382,18 @@ def warn_restored(view: PlannedOperation, request: OperationRequest) -> PlannedO
         "the data it held (objects, items, values, backups) is not restored",
     )
     return view.model_copy(update={"diagnostics": [*view.diagnostics, warning]})
+
+
+def taint_reason(row: Resource | None) -> str | None:
+    """Why an existing object must be replaced rather than updated, if it must.
+
+    A create that failed part-way leaves its object ``tainted``: nobody knows which of
+    its settings took, so (as Terraform does) the next change that touches it replaces
+    it, confirmed like any other replacement.
+    """
+    if row is not None and row.status == "tainted" and row.state is not None:
+        return "it was left tainted by a create that failed part-way, so it is replaced"
+    return None
 
 
 def warn_dependents(

@@ -1,4 +1,5 @@
-"""The policy room: the change workflow's policy step, every attached policy per operation.
+"""The policy room: the policy check of a change's plan stage, every attached policy per
+operation.
 
 Each operation is evaluated independently against its redacted plan; results with
 ``sample`` set are kept (redacted input + result) for the policy workbench.
@@ -7,8 +8,6 @@ Each operation is evaluated independently against its redacted plan; results wit
 from __future__ import annotations
 
 from typing import Any
-
-from temporalio import activity
 
 from policies.engine import evaluate_policies_async
 from policies.input import (
@@ -120,10 +119,6 @@ class PolicyEvaluator:
         async with self.db.session() as session:
             found = await environments.list_integrations(session, project_id)
         return {i.provider: dict(i.config) for i in found}
-
-    @activity.defn(name="evaluate_policies")
-    async def evaluate_policies(self, input: PolicyCheckInput) -> list[PolicyVerdictView]:
-        return await self.evaluate(input)
 
     async def evaluate(self, input: PolicyCheckInput) -> list[PolicyVerdictView]:
         sources = await self.sources(input.project.id)

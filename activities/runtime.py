@@ -171,9 +171,9 @@ class Runtime:
         async with self.db.session() as session:
             rows = (
                 await session.scalars(
-                    select(Resource.provider_version).where(
-                        Resource.project_id == project_id, Resource.provider == short
-                    )
+                    select(Resource.provider_version)
+                    .where(Resource.project_id == project_id, Resource.provider == short)
+                    .distinct()
                 )
             ).all()
         # Versions, not strings: 5.100.0 is newer than 5.99.0.
@@ -183,11 +183,28 @@ class Runtime:
         self, project_id: str, source: str, constraint: str | None
     ) -> ProviderBinding:
         installed = await self.install_for(project_id, source, constraint)
-        short = installed.address.short
         async with self.db.session() as session:
             env, secret = await environments.resolved_environment(session, self.box, project_id)
-            integration = await environments.integration_for(session, project_id, short)
+            integration = await environments.integration_for(
+                session, project_id, installed.address.short
+            )
+        return self._bound(installed, env, secret, integration)
+
+    def sandbox_binding(self, installed: InstalledProvider) -> ProviderBinding:
+        """What a new project (sandbox integration, no variables) binds the AWS provider
+        to: the worker starts that process ahead, so a first change finds it warm."""
+        integration = environments.sandbox_integration("", self.settings.sandbox_region)
+        return self._bound(installed, {}, set(), integration)
+
+    def _bound(
+        self,
+        installed: InstalledProvider,
+        env: dict[str, str],
+        secret: set[str],
+        integration: Integration | None,
+    ) -> ProviderBinding:
         config = self._integration_config(integration, env)
+        short = installed.address.short
         if not self.settings.provider_instance_metadata:
             # The host's instance role is not the project's: never fall back to it. The
             # provider's own switch beats the variable, so it is set too, whatever the

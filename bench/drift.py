@@ -45,7 +45,7 @@ def refresh(http: httpx.Client, project: str) -> float:
 
 
 def terraform_refresh(
-    http: httpx.Client, project: str, binary: Path, sandbox: int, work: Path
+    http: httpx.Client, project: str, binary: Path, sandbox: str, work: Path
 ) -> float | None:
     if shutil.which("terraform") is None:
         print("terraform not on PATH: skipping the comparison")
@@ -63,7 +63,7 @@ def terraform_refresh(
             "AWS_ACCESS_KEY_ID": "sandbox",
             "AWS_SECRET_ACCESS_KEY": "sandbox",
             "AWS_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{sandbox}",
+            "AWS_ENDPOINT_URL": sandbox,
             "TF_CLI_CONFIG_FILE": str(rc),
             "TF_IN_AUTOMATION": "1",
             "CHECKPOINT_DISABLE": "1",
@@ -89,10 +89,10 @@ def main() -> None:
     binary = aws_from_mirror()
     with tempfile.TemporaryDirectory(prefix="intent-bench-") as tmp:
         data = Path(tmp) / "data"
-        process, base, token, sandbox = start_stack(data)
+        stack = start_stack(data)
         try:
             with httpx.Client(
-                base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=600
+                base_url=stack.base, headers={"Authorization": f"Bearer {stack.token}"}, timeout=600
             ) as http:
                 http.post("/api/v1/projects", json={"name": "drift"})
                 http.post("/api/v1/projects/drift/lock")
@@ -113,12 +113,12 @@ def main() -> None:
                     raise SystemExit(f"creating the parameters failed: {json.dumps(made)[:500]}")
                 refreshes = [refresh(http, "drift") for _ in range(args.runs)]
                 terraform = [
-                    terraform_refresh(http, "drift", binary, sandbox, Path(tmp) / f"tf{i}")
+                    terraform_refresh(http, "drift", binary, stack.sandbox, Path(tmp) / f"tf{i}")
                     for i in range(args.runs)
                 ]
         finally:
-            process.send_signal(signal.SIGINT)
-            process.wait(60)
+            stack.process.send_signal(signal.SIGINT)
+            stack.process.wait(60)
     intent = statistics.median(refreshes)
     print(f"drift over {args.resources} SSM parameters, median of {args.runs} runs")
     print(f"  {'intent: whole-project refresh (a change)':48} {intent * 1000:9.1f} ms")

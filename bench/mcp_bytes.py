@@ -117,7 +117,8 @@ def main() -> None:
     args = parser.parse_args()
     aws_from_mirror()
     with tempfile.TemporaryDirectory(prefix="intent-bench-") as tmp:
-        process, base, token, _ = start_stack(Path(tmp) / "data")
+        stack = start_stack(Path(tmp) / "data")
+        process, base, token = stack.process, stack.base, stack.token
         try:
             rows = asyncio.run(walk(f"{base}/mcp", token, args.show))
         finally:

@@ -84,12 +84,14 @@ def _measure(fn: Callable[[], object], ops: int) -> float:
 
 def _inline(policies: list[PolicySource], input_json: str, now_ns: int) -> Callable[[], object]:
     engines = [_rego.new_engine([(_rego.POLICY_FILE, p.body)], v0=False) for p in policies]
-    for engine in engines:  # prepared as the worker's cached engines are
-        _rego.evaluate_intent_rules(engine, input_json, now_ns=now_ns)
+    rules = [_rego.defined_intent_rules(e) for e in engines]
+    for engine, defined in zip(engines, rules, strict=True):  # prepared as the worker's are
+        _rego.evaluate_intent_rules(engine, input_json, now_ns=now_ns, rules=defined)
 
     def run() -> object:
         return [
-            _rego.evaluate_intent_rules(_rego.clone(e), input_json, now_ns=now_ns) for e in engines
+            _rego.evaluate_intent_rules(_rego.clone(e), input_json, now_ns=now_ns, rules=defined)
+            for e, defined in zip(engines, rules, strict=True)
         ]
 
     return run

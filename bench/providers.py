@@ -193,59 +193,84 @@ async def bench_intent(
     return out
 
 
-def bench_terraform(binary: Path, moto: Moto, runs: int, workdir: Path) -> float | None:
-    terraform = shutil.which("terraform")
-    if terraform is None:
-        print("terraform not on PATH: skipping the comparison")
-        return None
-    # binary = MIRROR/registry.terraform.io/hashicorp/aws/VERSION/OS_ARCH/terraform-provider-aws…
-    mirror = binary.parents[5]
-    host = binary.parents[4].name
-    cli_config = workdir / "terraformrc"
-    source = f"{host}/hashicorp/aws"
-    cli_config.write_text(
-        "provider_installation {\n"
-        f'  filesystem_mirror {{\n    path = "{mirror}"\n    include = ["{source}"]\n  }}\n'
-        f'  direct {{\n    exclude = ["{source}"]\n  }}\n'
-        "}\n"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_", "INTENT_"))}
-    env.update(moto.env)
-    env.update(
-        {"TF_CLI_CONFIG_FILE": str(cli_config), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
-    )
-    version = binary.parents[1].name
-    samples = []
-    for i in range(runs):
-        work = workdir / f"tf-{i}"
+class Terraform:
+    """terraform (1.11 on PATH) driving the same provider binary, through a filesystem
+    mirror, against the same moto endpoint: the yardstick."""
+
+    def __init__(self, binary: Path, moto: Moto, workdir: Path) -> None:
+        found = shutil.which("terraform")
+        if found is None:
+            raise FileNotFoundError("terraform is not on PATH")
+        self.terraform = found
+        self.moto = moto
+        self.workdir = workdir
+        # binary = MIRROR/registry.terraform.io/hashicorp/aws/VERSION/OS_ARCH/terraform-…
+        mirror = binary.parents[5]
+        host = binary.parents[4].name
+        self.source = f"{host}/hashicorp/aws"
+        self.version = binary.parents[1].name
+        cli_config = workdir / "terraformrc"
+        cli_config.write_text(
+            "provider_installation {\n"
+            f'  filesystem_mirror {{\n    path = "{mirror}"\n'
+            f'    include = ["{self.source}"]\n  }}\n'
+            f'  direct {{\n    exclude = ["{self.source}"]\n  }}\n'
+            "}\n"
+        )
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_", "INTENT_"))
+        }
+        self.env.update(moto.env)
+        self.env.update(
+            {
+                "TF_CLI_CONFIG_FILE": str(cli_config),
+                "TF_IN_AUTOMATION": "1",
+                "CHECKPOINT_DISABLE": "1",
+            }
+        )
+
+    def init(self, name: str, resources: dict[str, Any]) -> Path:
+        """A working directory holding ``resources`` (a ``resource`` block), initialised."""
+        work = self.workdir / name
         work.mkdir()
-        provider = {"aws": {**moto.provider_config}}
         main = {
             "terraform": {
-                "required_providers": {
-                    "aws": {"source": f"{host}/hashicorp/aws", "version": version}
-                }
+                "required_providers": {"aws": {"source": self.source, "version": self.version}}
             },
-            "provider": provider,
-            "resource": {"aws_s3_bucket": {"b": {"bucket": f"tf-bench-{uuid.uuid4().hex[:10]}"}}},
+            "provider": {"aws": {**self.moto.provider_config}},
+            "resource": resources,
         }
         (work / "main.tf.json").write_text(json.dumps(main, indent=2))
-        subprocess.run(
-            [terraform, "init", "-input=false", "-no-color"],
-            cwd=work,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        self.run(work, "init")
+        return work
+
+    def run(self, work: Path, *command: str) -> float:
+        """Seconds ``terraform COMMAND`` took in ``work``."""
+        flags = ["-input=false", "-no-color"]
+        if command[0] in ("apply", "destroy"):
+            flags.append("-auto-approve")
         began = time.perf_counter()
         subprocess.run(
-            [terraform, "apply", "-auto-approve", "-input=false", "-no-color"],
+            [self.terraform, *command, *flags],
             cwd=work,
-            env=env,
+            env=self.env,
             check=True,
             capture_output=True,
         )
-        samples.append(time.perf_counter() - began)
+        return time.perf_counter() - began
+
+
+def bench_terraform(binary: Path, moto: Moto, runs: int, workdir: Path) -> float | None:
+    try:
+        terraform = Terraform(binary, moto, workdir)
+    except FileNotFoundError:
+        print("terraform not on PATH: skipping the comparison")
+        return None
+    samples = []
+    for i in range(runs):
+        name = f"tf-bench-{uuid.uuid4().hex[:10]}"
+        work = terraform.init(f"tf-{i}", {"aws_s3_bucket": {"b": {"bucket": name}}})
+        samples.append(terraform.run(work, "apply"))
     return statistics.median(samples)
 
 

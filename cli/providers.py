@@ -20,7 +20,11 @@ from providers.install import (
 from providers.models import InstalledProvider
 from providers.pool import ProviderPool
 from providers.registry import RegistryClient, SearchResult
-from providers.schema import AttributeDescription, BlockDescription, ResourceTypeDescription
+from providers.schema import (
+    AttributeDescription,
+    BlockDescription,
+    ResourceTypeDescription,
+)
 from settings import Settings
 
 __all__ = ["app"]
@@ -116,11 +120,22 @@ def install(
 ) -> None:
     """Install a provider (mirrors first, then the registry) and print the pinned version."""
 
-    async def go() -> InstalledProvider:
+    async def go() -> tuple[InstalledProvider, str]:
+        settings = Settings()
         address, constraint = parse_requirement(requirement)
-        return await install_provider(address, constraint, Settings(), upgrade=upgrade)
+        installed = await install_provider(address, constraint, settings, upgrade=upgrade)
+        # Fetch and cache its schema now, so the first change using it does not wait.
+        pool = ProviderPool(settings)
+        try:
+            await pool.schema(installed)
+            schema = "cached"
+        except ProviderError as exc:  # installed all the same; a change will say more
+            schema = f"not loaded ({str(exc).splitlines()[0]})"
+        finally:
+            await pool.aclose()
+        return installed, schema
 
-    installed = _run(go())
+    installed, schema = _run(go())
     if json_output:
         typer.echo(installed.model_dump_json(indent=2))
         return
@@ -129,6 +144,7 @@ def install(
     typer.echo(f"  path:      {installed.path}")
     typer.echo(f"  sha256:    {installed.sha256}")
     typer.echo(f"  protocols: {protocols}")
+    typer.echo(f"  schema:    {schema}")
     typer.echo(f"  pin with:  {installed.address.short}@{installed.version}")
 
 
@@ -262,7 +278,8 @@ def describe(
         settings = Settings()
         address, constraint = parse_requirement(requirement)
         installed = await install_provider(address, constraint, settings)
-        schema = await ProviderPool(settings).schema(installed)
+        pool = ProviderPool(settings)
+        schema = await pool.schema(installed)
         describe_fn = schema.describe_data_source if data_source else schema.describe_resource
         return describe_fn(
             resource_type, provider=installed.address.short, version=installed.version

@@ -110,11 +110,12 @@ WORKER_HISTOGRAMS: Mapping[str, Sequence[float]] = {
     )
 }
 
-# Activity name -> the latency histogram its attempts feed.
+# Activity name -> the latency histogram its attempts feed. The policy check runs
+# inside the plan stage, which records it under its own name.
 ACTIVITY_LATENCY: Mapping[str, str] = {
-    "plan_operations": "intent_plan_duration_seconds",
+    "plan_change": "intent_plan_duration_seconds",
     "evaluate_policies": "intent_policy_evaluation_duration_seconds",
-    "apply_operation": "intent_apply_duration_seconds",
+    "apply_change": "intent_apply_duration_seconds",
 }
 
 

@@ -109,8 +109,8 @@ class _ActivityObserver(ActivityInboundInterceptor):
             latency = metrics.latency(kind)
             if latency is not None:
                 latency.record(timedelta(seconds=time.monotonic() - started), {"outcome": outcome})
-        if kind == "evaluate_policies":
-            for verdict in result or []:
+        if kind == "plan_change":
+            for verdict in getattr(result, "verdicts", None) or []:
                 decision = getattr(verdict, "decision", None)
                 if decision:
                     metrics.policy_decisions.add(1, {"decision": decision})

@@ -69,7 +69,8 @@ class _Worker:
         self._out = out
         # Prepared engines keyed by (v0, body): each evaluation clones one, which costs far
         # less than parsing the policy again.
-        self._engines: OrderedDict[tuple[bool, str], Any] = OrderedDict()
+        # Prepared engines by (v0, body), with the Intent rules each policy defines.
+        self._engines: OrderedDict[tuple[bool, str], tuple[Any, tuple[str, ...]]] = OrderedDict()
 
     def send(self, value: object) -> None:
         self._out.write(encode_frame(value))
@@ -80,24 +81,26 @@ class _Worker:
         cached = self._engines.get(key)
         if cached is not None:
             self._engines.move_to_end(key)
-            engine = _rego.clone(cached)
+            engine, rules = _rego.clone(cached[0]), cached[1]
         else:
             try:
                 engine = _rego.new_engine([(_rego.POLICY_FILE, key[1])], v0=key[0])
             except Exception as exc:
                 error = _rego.strip_backtrace(str(exc))
                 return {"packages": [], "rules": None, "prints": [], "error": error}
+            rules = _rego.defined_intent_rules(engine)
         result = _rego.evaluate_intent_rules(
             engine,
             request["input"],
             now_ns=int(request.get("now_ns", 0)),
             whole_package=bool(item.get("whole")),
+            rules=rules,
         )
         if cached is None and result["error"] is None:
             # Cache the engine once it has evaluated: regorus prepares a module on its
             # first evaluation and clones keep that work (measured: a third of each
             # evaluation). Every clone gets its own input; no result survives in it.
-            self._engines[key] = engine
+            self._engines[key] = (engine, rules)
             if len(self._engines) > _ENGINE_CACHE_SIZE:
                 self._engines.popitem(last=False)
         return result

@@ -380,6 +380,7 @@ class ProviderClient:
         *,
         refresh: bool = True,
         create_before_destroy: bool = False,
+        force_replace: bool = False,
     ) -> PlannedChange:
         """Plan one resource change.
 
@@ -388,6 +389,8 @@ class ProviderClient:
         for values that depend on other resources of the same change; None plans a
         delete. With ``refresh`` (the default, as in Terraform) the prior state is
         read first, so drift and objects deleted outside are taken into account.
+        ``force_replace`` replaces an existing object even where an in-place update
+        would do (Terraform's tainted objects, and ``-replace``).
         """
         schema = self.resource_schema(type_name)
         block = schema.block
@@ -469,6 +472,8 @@ class ProviderClient:
             else []
         )
         action = decide_action(block, prior_value, config_value, planned, replace)
+        if force_replace and prior_value is not None:
+            action = ChangeAction.REPLACE
         planned_private = resp.planned_private
         legacy = resp.legacy_type_system
         if action == ChangeAction.REPLACE:

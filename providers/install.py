@@ -320,8 +320,9 @@ def _package_dir(
 
 
 def hash_cache_dir(settings: Settings) -> Path:
-    """Where binaries' digests are remembered (see ``providers._hashcache``)."""
-    return settings.resolved_provider_dir / ".cache" / "sha256"
+    """Where binaries' digests are remembered (see ``providers._hashcache``): machine-wide,
+    so a fresh data dir does not re-hash a 700 MB binary this machine already knows."""
+    return settings.resolved_hash_cache_dir
 
 
 def lock_key(address: ProviderAddress) -> str:

@@ -102,10 +102,11 @@ class ProviderPool:
         self.idle_seconds = float(pick(idle_seconds, "provider_idle_seconds", 600.0))
         self.concurrency = max(1, int(pick(concurrency, "provider_concurrency", 8)))
         if schema_cache is None:
-            data_dir = (
-                Path(getattr(settings, "data_dir", ".intent")) if settings else Path(".intent")
+            schema_cache = (
+                SchemaCache.from_settings(settings)
+                if settings is not None
+                else SchemaCache(Path(".intent") / "provider-schemas")
             )
-            schema_cache = SchemaCache(data_dir / "provider-schemas")
         self.schemas = schema_cache
         self.runtime_dir = runtime_dir
         # Providers never run as root: the settings name the accounts they run as.

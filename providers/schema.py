@@ -2,7 +2,8 @@
 
 A provider's full schema is big (hashicorp/aws: ~4.9 MB protobuf, ~2,100 resource and
 data source types) and costs seconds to fetch, so it is fetched once per binary and
-cached on disk under ``DATA_DIR/provider-schemas/<sha256>/``:
+cached on disk under ``<schema cache>/<sha256>/`` (``Settings.resolved_schema_dir``, per
+machine: content-addressed by the binary's digest):
 
 - ``index.json``   - provider config schema, capabilities, and per type name the
                      (offset, length, version) of its schema inside ``types.json``;
@@ -420,7 +421,8 @@ class SchemaCache:
 
     @classmethod
     def from_settings(cls, settings: Any) -> SchemaCache:
-        return cls(Path(settings.data_dir) / "provider-schemas")
+        """The cache ``settings`` name (``Settings.resolved_schema_dir``: per machine)."""
+        return cls(settings.resolved_schema_dir)
 
     def _dir(self, sha256: str) -> Path:
         if not re.fullmatch(r"[0-9a-fA-F]{16,128}", sha256):

@@ -77,7 +77,7 @@ async def create_change(
         via=actor.via,
         dry_run=dry_run,
         request=request,
-        status="checking_lease",
+        status="planning",
     )
     session.add(row)
     await session.flush()
@@ -127,17 +127,28 @@ async def set_status(
     summary: dict[str, Any] | None = None,
     *,
     final: bool = False,
-) -> None:
+    stage: int | None = None,
+) -> bool:
+    """Write the status (and summary); False when nothing was written.
+
+    ``stage`` numbers the workflow's bookkeeping writes (increasing): one already
+    written (a retried attempt) or older than the last is not written again.
+    """
     row = await session.get(Change, change_id, with_for_update=True)
     if row is None:
-        return
+        return False
+    if stage is not None:
+        if int(row.summary.get("stage", -1)) >= stage:
+            return False
+        summary = {**(summary or {}), "stage": stage}
     if row.finished_at is not None and not final:
-        return  # a late, retried write must not reopen a finished change
+        return False  # a late, retried write must not reopen a finished change
     row.status = status
     if summary:
         row.summary = {**row.summary, **summary}
     if final and row.finished_at is None:
         row.finished_at = utcnow()
+    return True
 
 
 async def update_request(

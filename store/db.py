@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,8 @@ __all__ = ["Database"]
 log = logging.getLogger(__name__)
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+# Set while this task holds the SQLite writer's turn (see ``Database.transaction``).
+_writing: ContextVar[bool] = ContextVar("intent_db_writing", default=False)
 # Any constant works; it only has to be the same in every process migrating one database.
 _MIGRATION_LOCK_KEY = 7_466_927_001
 
@@ -68,6 +72,9 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time and its busy handler sleeps in steps of up
+        # to 100 ms: writers of this process take turns here instead.
+        self._writer = asyncio.Lock() if self.is_sqlite else None
 
     def use_secrets(self, box: SecretBox, *, may_open: bool) -> None:
         """Bind the keyring that seals secret columns on write; ``may_open`` lets this
@@ -95,8 +102,19 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on error."""
-        async with self.sessions() as session, session.begin():
-            yield session
+        if self._writer is None or _writing.get():
+            # PostgreSQL; or a transaction opened inside another (it must not wait for
+            # the turn its own caller holds).
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        async with self._writer:
+            token = _writing.set(True)
+            try:
+                async with self.sessions() as session, session.begin():
+                    yield session
+            finally:
+                _writing.reset(token)
 
     async def migrate(self) -> None:
         """Bring the schema to head. Safe to call from many processes at once."""
@@ -118,6 +136,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets the UI read while the worker writes; foreign keys are off by default.
     cursor.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode, NORMAL syncs at checkpoints, not at every commit: no corruption and
+    # nothing lost when a process dies (a killed worker's journal entries survive);
+    # a power cut may lose the last commits. PostgreSQL is the choice where that matters.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

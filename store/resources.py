@@ -17,9 +17,12 @@ __all__ = [
     "dependents_of",
     "edges",
     "get_resource",
+    "get_resources",
     "list_resources",
+    "providers_in_use",
     "remove_dependencies",
     "replace_reference_edges",
+    "resource_ids",
 ]
 
 
@@ -29,6 +32,38 @@ async def get_resource(session: AsyncSession, project_id: str, resource_id: str)
             Resource.project_id == project_id, Resource.resource_id == resource_id
         )
     )
+
+
+async def get_resources(
+    session: AsyncSession, project_id: str, resource_ids: Iterable[str]
+) -> list[Resource]:
+    """The named resources that exist (a change reads only what it touches)."""
+    wanted = sorted(set(resource_ids))
+    if not wanted:
+        return []
+    return list(
+        (
+            await session.scalars(
+                select(Resource).where(
+                    Resource.project_id == project_id, Resource.resource_id.in_(wanted)
+                )
+            )
+        ).all()
+    )
+
+
+async def resource_ids(session: AsyncSession, project_id: str) -> set[str]:
+    """Every resource id of the project, without loading configs or states."""
+    rows = await session.scalars(
+        select(Resource.resource_id).where(Resource.project_id == project_id)
+    )
+    return set(rows.all())
+
+
+async def providers_in_use(session: AsyncSession) -> set[tuple[str, str]]:
+    """(provider, version) pairs that managed resources pin, across every project."""
+    rows = await session.execute(select(Resource.provider, Resource.provider_version).distinct())
+    return {(provider, version) for provider, version in rows.all()}
 
 
 async def count_resources(session: AsyncSession, project_id: str) -> int:

@@ -37,12 +37,12 @@ _hasher = PasswordHasher()
 def _dummy_hash() -> str:
     # Verifying against this keeps a login for an unknown name as slow as one for a real
     # user, so timing does not reveal which names exist.
-    return _hasher.hash(secrets.token_urlsafe(16))
+    return str(_hasher.hash(secrets.token_urlsafe(16)))
 
 
 def hash_password(password: str) -> str:
     """The argon2 hash to store (CPU-bound: call it off the event loop)."""
-    return _hasher.hash(password)
+    return str(_hasher.hash(password))
 
 
 def verify_password(identity: Identity | None, password: str) -> bool:

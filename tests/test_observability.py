@@ -212,7 +212,7 @@ async def test_metrics_traces_and_logs_of_a_walkthrough(
             # One trace: the MCP call, the workflow, its activities, the provider RPCs.
             def linked() -> bool:
                 names = {s.name for s in collector.spans}
-                return {"RunActivity:apply_operation", "provider ApplyResourceChange"} <= names
+                return {"RunActivity:apply_change", "provider ApplyResourceChange"} <= names
 
             await collector.wait_for(linked)
             apply_rpc = next(
@@ -226,8 +226,8 @@ async def test_metrics_traces_and_logs_of_a_walkthrough(
             # The provider RPC, in the activity, scheduled by the workflow (on the worker),
             # started by the MCP call, within the HTTP request (on the server).
             assert [(a.name, a.service) for a in chain] == [
-                ("RunActivity:apply_operation", "intent-worker"),
-                ("StartActivity:apply_operation", "intent-worker"),
+                ("RunActivity:apply_change", "intent-worker"),
+                ("StartActivity:apply_change", "intent-worker"),
                 ("StartWorkflow:ChangeWorkflow", "intent-server"),
                 ("tools/call lifecycle-resources-create", "intent-server"),
                 ("POST /mcp", "intent-server"),
@@ -236,7 +236,7 @@ async def test_metrics_traces_and_logs_of_a_walkthrough(
             services = {s.service for s in same_trace}
             assert services == {"intent-server", "intent-worker"}, services
             names = {s.name for s in same_trace}
-            assert "RunActivity:plan_operations" in names
+            assert "RunActivity:plan_change" in names
             assert "provider PlanResourceChange" in names
         finally:
             assert up.stop() == 0, "".join(up.output)

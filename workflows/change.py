@@ -24,28 +24,30 @@ with workflow.unsafe.imports_passed_through():
     from activities.bookkeeping import BookkeepingActivities
     from activities.lease import LeaseActivities
     from activities.plan import PlanActivities
-    from activities.policies import PolicyEvaluator
     from workflows.actor import Actor
     from workflows.assertions import ActorAssertionError, keys_for, verify_actor
-    from workflows.graph import GraphOperation, apply_waves
+    from workflows.graph import GraphOperation, predecessors
     from workflows.models import (
         FINAL_STATUSES,
+        SETTLED_STATUSES,
         ApplyInput,
+        ApplyItem,
+        ApplyResult,
+        CarriedChange,
         ChangeInput,
         ChangeStatus,
         ChangeView,
         CheckLeaseInput,
         DecisionRequest,
         DiagnosticView,
-        DiscoverInput,
         HistoryRow,
         OperationState,
         PlanInput,
         PlannedOperation,
-        PolicyCheckInput,
-        RecordInput,
         RetryRequest,
-        UpdateChangeInput,
+        StageInput,
+        WatchRequest,
+        progress_marker,
     )
     from workflows.temporal import SA_STATUS
 
@@ -120,13 +122,6 @@ _PROVIDER: _Options = {
 }
 
 
-# Policy evaluation: each policy has its own time limit; the step as a whole gets a
-# generous one and a few attempts, then the change ends with the error.
-_POLICY: _Options = {
-    "start_to_close_timeout": timedelta(minutes=10),
-    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=10), maximum_attempts=3),
-}
-
 _LEASE: _LocalOptions = {
     "start_to_close_timeout": timedelta(seconds=30),
     "retry_policy": RetryPolicy(
@@ -182,7 +177,7 @@ class ChangeWorkflow:
     @workflow.init
     def __init__(self, input: ChangeInput) -> None:
         self.input = input
-        self.status: ChangeStatus = "checking_lease"
+        self.status: ChangeStatus = "planning"
         self.message = ""
         self.ops: dict[int, OperationState] = {
             ref.index: OperationState(
@@ -206,13 +201,36 @@ class ChangeWorkflow:
         # Assertions already used: a copy lifted from this history cannot be replayed.
         self._used_assertions: set[str] = set()
         self._lease_keeper: asyncio.Task[None] | None = None
+        # History rows waiting for the next stage's bookkeeping write.
+        self._rows: list[HistoryRow] = []
+        # Someone was waited for (a review, a retry): the apply checks the lease again.
+        self._waited = False
+        # Continuing as new: watchers answer now and come back to the next run.
+        self._draining = False
+        # Orders the bookkeeping writes (see _stage_input).
+        self._seq = 0
+        if input.carried is not None:
+            carried = input.carried
+            self.status = carried.status
+            self.message = carried.message
+            self.ops = {op.index: op for op in carried.operations}
+            self.plan = {p.index: p for p in carried.plan}
+            self.decided_by = carried.decided_by
+            self._used_assertions = set(carried.used_assertions)
 
     # -- the run -------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, input: ChangeInput) -> ChangeView:
-        pending = sorted(self.ops)
-        first = True
+        if input.carried is not None:
+            # Continued as new while waiting in the failed hold: wait there again.
+            pending = list(input.carried.failed)
+            if not await self._hold(pending, restored=True):
+                return await self._end()
+            first = False
+        else:
+            pending = sorted(self.ops)
+            first = True
         while pending:
             try:
                 outcome = await self._round(pending, first)
@@ -221,6 +239,9 @@ class ChangeWorkflow:
                 # launched: before anything was applied the change ends; afterwards it
                 # waits, like a failed apply, so the cause can be fixed and retried.
                 if not self._applied_any():
+                    for i in pending:
+                        self.ops[i].status = "invalid"
+                        self.ops[i].error = _error_text(exc)
                     await self._finish("invalid", _error_text(exc))
                     break
                 for i in pending:
@@ -233,30 +254,28 @@ class ChangeWorkflow:
             pending = outcome
             if not await self._hold(pending):
                 break
+        return await self._end()
+
+    async def _end(self) -> ChangeView:
         self._stop_keeping_lease()
+        # Watchers and deciders get their answer from this run, not a closed one.
+        await workflow.wait_condition(workflow.all_handlers_finished)
         return self.view()
 
     async def _round(self, pending: list[int], first: bool) -> list[int] | None:
         """One pass over ``pending``; None when the change ended, else what must be held."""
-        await self._lease()
         self._keep_lease()
-        if first:
-            await self._set_status("discovering")
-            await workflow.execute_activity_method(
-                PlanActivities.discover_providers,
-                DiscoverInput(change_id=self.input.change_id, project_id=self.input.project.id),
-                **_PROVIDER,
-            )
-        decided = await self._plan_check_confirm(pending, retrying=not first)
+        decided = await self._plan_check_confirm(pending, first=first)
         if decided is not True:
             return decided or None
         if self.input.dry_run:
             await self._finish("planned", "planned; nothing was applied (dry run)")
             return None
-        await self._set_status("applying")
-        failed = await self._apply(pending)
+        # The plan step checked the lease a moment ago, unless someone was waited for.
+        failed = await self._apply(pending, check_lease=self._waited or not first)
         if not failed:
-            await self._finish("applied", self._applied_message())
+            if self.status != "applied":  # else the apply stage recorded the end itself
+                await self._finish("applied", self._applied_message())
             return None
         return failed
 
@@ -277,36 +296,44 @@ class ChangeWorkflow:
         while True:
             await workflow.sleep(max(self.input.lease_renew_seconds, 1.0))
             try:
-                await self._check_lease()
+                await workflow.execute_local_activity_method(
+                    LeaseActivities.check_lease, self._lease_input(), **_LEASE
+                )
             except _FAILED:
                 # Someone else holds it now; the next apply step reports that.
                 workflow.logger.info("lease of %s not renewed", self.input.project.name)
 
-    async def _lease(self) -> None:
-        await self._set_status("checking_lease")
-        await self._check_lease()
-
-    async def _check_lease(self) -> None:
-        await workflow.execute_local_activity_method(
-            LeaseActivities.check_lease,
-            CheckLeaseInput(
-                project=self.input.project, actor=self.input.actor, change_id=self.input.change_id
-            ),
-            **_LEASE,
+    def _lease_input(self) -> CheckLeaseInput:
+        return CheckLeaseInput(
+            project=self.input.project, actor=self.input.actor, change_id=self.input.change_id
         )
 
-    async def _plan_check_confirm(self, indexes: list[int], *, retrying: bool) -> bool | list[int]:
-        """Plan, check policies and wait for confirmation.
+    # -- plan, policy check, confirmation ---------------------------------------------------
+
+    async def _plan_check_confirm(self, indexes: list[int], *, first: bool) -> bool | list[int]:
+        """Plan (with the lease check, provider discovery and policy check), then wait
+        for confirmation where needed.
 
         True: go on and apply. False: the change ended. A list: operations to hold in
         ``failed`` (a plan error on a retry round: the cause can be fixed again).
         """
-        await self._set_status("planning")
         for i in indexes:
             self.ops[i].status = "planning"
+        if first:
+            self.status = "planning"  # the submission recorded it already
+        else:
+            await self._stage("planning")
         result = await workflow.execute_activity_method(
-            PlanActivities.plan_operations,
-            PlanInput(change_id=self.input.change_id, project=self.input.project, indexes=indexes),
+            PlanActivities.plan_change,
+            PlanInput(
+                change_id=self.input.change_id,
+                project=self.input.project,
+                actor=self.input.actor,
+                indexes=indexes,
+                discover=first,
+                timestamp_ns=workflow.time_ns(),
+                window=self.input.max_parallel,
+            ),
             **_PROVIDER,
         )
         for planned in result.operations:
@@ -320,48 +347,37 @@ class ChangeWorkflow:
                 self.ops[index].status = "invalid"
                 self.ops[index].diagnostics = diagnostics
                 self.ops[index].error = _describe(diagnostics)
-            await self._record(
+            self._record(
                 [self._row(i, "invalid", reasons=[self.ops[i].error or ""]) for i in result.errors]
             )
-            first = next(iter(result.errors.values()))[0]
-            if retrying:
+            if not first:
                 for i in indexes:
                     if self.ops[i].status == "invalid":
                         self.ops[i].status = "failed"
                 return indexes
-            await self._finish("invalid", f"the plan failed: {_diagnostic_line(first)}")
+            first_error = next(iter(result.errors.values()))[0]
+            await self._finish("invalid", f"the plan failed: {_diagnostic_line(first_error)}")
             return False
 
-        await self._set_status("policy_check")
-        verdicts = await workflow.execute_activity_method(
-            PolicyEvaluator.evaluate_policies,
-            PolicyCheckInput(
-                change_id=self.input.change_id,
-                project=self.input.project,
-                actor=self.input.actor,
-                operations=[self.plan[i] for i in indexes],
-                timestamp_ns=workflow.time_ns(),
-            ),
-            **_POLICY,
-        )
-        for verdict in verdicts:
+        for verdict in result.verdicts:
             op = self.ops[verdict.index]
             op.verdict = verdict
             if verdict.decision == "denied":
                 op.status = "denied"
             elif verdict.decision == "pending":
                 op.status = "pending_review"
-        rows = [
-            self._row(
-                i,
-                {"denied": "denied", "pending_review": "pending"}.get(
-                    self.ops[i].status, "planned"
-                ),
-                reasons=self._reasons(i),
-            )
-            for i in indexes
-        ]
-        await self._record(rows)
+        self._record(
+            [
+                self._row(
+                    i,
+                    {"denied": "denied", "pending_review": "pending"}.get(
+                        self.ops[i].status, "planned"
+                    ),
+                    reasons=self._reasons(i),
+                )
+                for i in indexes
+            ]
+        )
         denied = [i for i in indexes if self.ops[i].status == "denied"]
         if denied:
             reasons = [r for i in denied for r in self._reasons(i)]
@@ -384,16 +400,18 @@ class ChangeWorkflow:
             elif planned.needs_confirmation:
                 op.status = "awaiting_confirmation"
                 what = "replaces" if planned.action == "replace" else "deletes"
-                waits.append(f"{op.resource_id}: {what} a real resource")
+                reason = f" ({planned.replace_reason})" if planned.replace_reason else ""
+                waits.append(f"{op.resource_id}: {what} a real resource{reason}")
         if not waits:
             return True
+        self._waited = True
         self.waiting_for = waits
         self.decision = None
         self.decision_kind = None
         self.decision_closed = False
         timeout = self.input.confirmation_timeout_seconds
         self.confirm_deadline = workflow.now() + timedelta(seconds=timeout)
-        await self._set_status("awaiting_confirmation")
+        await self._stage("awaiting_confirmation")
         try:
             await workflow.wait_condition(lambda: self.decision is not None, timeout=timeout)
         except TimeoutError:
@@ -410,7 +428,7 @@ class ChangeWorkflow:
             self.decided_by = self._actor_of(self.decision).name
             for i in waiting:
                 self.ops[i].status = "confirmed"
-            await self._record(
+            self._record(
                 [
                     self._row(i, "confirmed", actor_name=self.decided_by, reasons=self._comment())
                     for i in waiting
@@ -422,7 +440,7 @@ class ChangeWorkflow:
             self.ops[i].status = status  # type: ignore[assignment]
         if status == "rejected" and self.decision is not None:
             self.decided_by = self._actor_of(self.decision).name
-            await self._record(
+            self._record(
                 [
                     self._row(i, "rejected", actor_name=self.decided_by, reasons=self._comment())
                     for i in indexes
@@ -430,7 +448,7 @@ class ChangeWorkflow:
             )
             await self._finish("rejected", f"rejected by {self.decided_by}" + self._nothing_more())
         else:
-            await self._record([self._row(i, "expired") for i in indexes])
+            self._record([self._row(i, "expired") for i in indexes])
             await self._finish(
                 "expired",
                 f"nobody confirmed within {timeout:.0f}s"
@@ -449,48 +467,94 @@ class ChangeWorkflow:
             return "; nothing was applied"
         return f"; nothing more was applied (already applied earlier: {', '.join(applied)})"
 
-    async def _apply(self, indexes: list[int]) -> list[int]:
-        """Apply ``indexes`` in dependency order; return the ones that failed or were blocked."""
-        try:
-            await self._check_lease()
-        except _FAILED as exc:
-            for i in indexes:
-                self.ops[i].status = "failed"
-                self.ops[i].error = _error_text(exc)
-            self.message = _error_text(exc)
-            return indexes
-        wanted = set(indexes)
-        failed: set[int] = set()
-        depends = {
-            i: {j for j in wanted if self.plan[j].resource_id in self.plan[i].depends_on}
-            for i in wanted
-        }
-        for wave in self._waves(indexes):
-            runnable = []
-            for i in wave:
-                if self._blocked_by(i, depends, failed):
-                    self.ops[i].status = "blocked"
-                    self.ops[i].error = "not applied: something it depends on failed"
-                    failed.add(i)
-                else:
-                    self.ops[i].status = "queued"
-                    runnable.append(i)
-            limit = max(1, self.input.max_parallel)
-            for start in range(0, len(runnable), limit):
-                chunk = runnable[start : start + limit]
-                results = await asyncio.gather(*(self._apply_one(i) for i in chunk))
-                failed.update(i for i, ok in zip(chunk, results, strict=True) if not ok)
-        return sorted(failed)
+    # -- apply ------------------------------------------------------------------------------
 
-    def _blocked_by(self, index: int, depends: dict[int, set[int]], failed: set[int]) -> bool:
-        planned = self.plan[index]
-        if planned.action == "delete":
-            # A delete waits for its dependents' deletes, which come first.
-            return any(index in depends[j] and j in failed for j in depends)
-        return bool(depends[index] & failed)
+    async def _apply(self, indexes: list[int], *, check_lease: bool) -> list[int]:
+        """Apply ``indexes`` as a sliding window over their dependency order (one activity
+        for the stage); return the ones that failed or were blocked."""
+        order = self._order(indexes)
+        items: list[ApplyItem] = []
+        for i in indexes:
+            op, planned = self.ops[i], self.plan[i]
+            op.status = "applying"
+            op.started_at = workflow.now()
+            op.attempts += 1
+            if planned.action == "no-op":
+                op.status = "applied"
+                op.finished_at = workflow.now()
+                self._record([self._row(i, "applied", details={"no_op": True})])
+                continue
+            items.append(
+                ApplyItem(
+                    index=i,
+                    approved_action=planned.action,
+                    request_digest=planned.request_digest,
+                    after=sorted(order[i]),
+                )
+            )
+        # The stage's bookkeeping rides with the activity: its start, and (when every
+        # operation applies) the change's end, so no local activity sits between.
+        stage = self._stage_input("applying")
+        if not items:
+            await self._write(stage)
+        else:
+            applied = {i for i in self.ops if self.ops[i].status == "applied"}
+            finish = self._stage_input(
+                "applied",
+                final=True,
+                message=self._applied_message(applied | {item.index for item in items}),
+                enter=False,
+            )
+            try:
+                outcome = await workflow.execute_activity_method(
+                    ApplyActivities.apply_change,
+                    ApplyInput(
+                        change_id=self.input.change_id,
+                        project=self.input.project,
+                        actor=self.input.actor,
+                        operations=items,
+                        approved_by=self.decided_by,
+                        check_lease=check_lease,
+                        window=self.input.max_parallel,
+                        stage=stage,
+                        finish=finish,
+                    ),
+                    **_PROVIDER,
+                )
+            except _FAILED as exc:
+                await self._write(stage)  # unless the activity got to write it
+                error = _error_text(exc)
+                self.message = error
+                for item in items:
+                    op = self.ops[item.index]
+                    op.status = "failed"
+                    op.error = error
+                    op.diagnostics = [DiagnosticView(summary=error)]
+                    op.finished_at = workflow.now()
+                self._record([self._row(item.index, "failed", reasons=[error]) for item in items])
+                return sorted(item.index for item in items)
+            for result in outcome.results:
+                self._applied(result)
+            if outcome.finished:
+                self.message = finish.message
+                self._enter(finish.status)
+        return sorted(i for i in indexes if self.ops[i].status in ("failed", "blocked"))
 
-    def _waves(self, indexes: list[int]) -> list[list[int]]:
-        return apply_waves(
+    def _applied(self, result: ApplyResult) -> None:
+        op = self.ops[result.index]
+        op.finished_at = workflow.now()
+        op.diagnostics = result.diagnostics
+        if result.status == "applied":
+            op.status = "applied"
+            op.error = None
+            op.outputs = _outputs(result.after, self.plan[result.index])
+            return
+        op.status = result.status
+        op.error = _describe([d for d in result.diagnostics if d.severity == "error"])
+
+    def _order(self, indexes: list[int]) -> dict[int, frozenset[int]]:
+        """What each of ``indexes`` waits for; deletes in reverse dependency order."""
+        return predecessors(
             [
                 GraphOperation(
                     index=i,
@@ -502,80 +566,96 @@ class ChangeWorkflow:
             ]
         )
 
-    async def _apply_one(self, index: int) -> bool:
-        op = self.ops[index]
-        planned = self.plan[index]
-        op.status = "applying"
-        op.started_at = workflow.now()
-        op.attempts += 1
-        if planned.action == "no-op":
-            op.status = "applied"
-            op.finished_at = workflow.now()
-            await self._record([self._row(index, "applied", details={"no_op": True})])
-            return True
-        try:
-            result = await workflow.execute_activity_method(
-                ApplyActivities.apply_operation,
-                ApplyInput(
-                    change_id=self.input.change_id,
-                    project=self.input.project,
-                    actor=self.input.actor,
-                    index=index,
-                    approved_action=planned.action,
-                    approved_by=self.decided_by,
-                    request_digest=planned.request_digest,
-                ),
-                **_PROVIDER,
-            )
-        except ActivityError as exc:
-            op.status = "failed"
-            op.error = _error_text(exc)
-            op.diagnostics = [DiagnosticView(summary=op.error)]
-            op.finished_at = workflow.now()
-            await self._record([self._row(index, "failed", reasons=[op.error])])
-            return False
-        op.finished_at = workflow.now()
-        op.diagnostics = result.diagnostics
-        if result.status == "applied":
-            op.status = "applied"
-            op.error = None
-            op.outputs = _outputs(result.after, planned)
-            return True
-        op.status = "failed"
-        op.error = _describe([d for d in result.diagnostics if d.severity == "error"])
-        return False
+    # -- the failed hold, and continuing as new from it -------------------------------------
 
-    async def _hold(self, failed: list[int]) -> bool:
-        """Wait in ``failed`` for retry (True) or abandon (False)."""
-        names = ", ".join(self.ops[i].resource_id for i in failed)
-        first = next((self.ops[i].error for i in failed if self.ops[i].error), "")
-        self.message = (
-            f"apply failed for {names}: {first}. Fix the cause, then retry the change "
-            "(change-retry, `intent changes retry`, the REST API or the Temporal UI), "
-            "or abandon it."
-        )
-        self.hold = None
-        self.hold_request = None
-        # A failed change may wait for days: it does not keep the project locked.
-        self._stop_keeping_lease()
-        await self._set_status("failed")
-        await workflow.wait_condition(lambda: self.hold is not None)
+    async def _hold(self, failed: list[int], *, restored: bool = False) -> bool:
+        """Wait in ``failed`` for retry (True) or abandon (False).
+
+        A change may wait here for days and be retried many times: when its history
+        grows past its budget it continues as new from here, carrying its state.
+        """
+        if not restored:
+            names = ", ".join(self.ops[i].resource_id for i in failed)
+            first = next((self.ops[i].error for i in failed if self.ops[i].error), "")
+            self.message = (
+                f"apply failed for {names}: {first}. Fix the cause, then retry the change "
+                "(change-retry, `intent changes retry`, the REST API or the Temporal UI), "
+                "or abandon it."
+            )
+            self.hold = None
+            self.hold_request = None
+            # A failed change may wait for days: it does not keep the project locked.
+            self._stop_keeping_lease()
+            await self._stage("failed")
+        while True:
+            await workflow.wait_condition(
+                lambda: self.hold is not None or (not restored and self._history_full())
+            )
+            if self.hold is not None:
+                break
+            # Let watchers answer from this run (they come back to the next one).
+            self._draining = True
+            await workflow.wait_condition(
+                lambda: workflow.all_handlers_finished() or self.hold is not None
+            )
+            self._draining = False
+            if self.hold is not None:
+                break
+            workflow.continue_as_new(
+                self.input.model_copy(update={"carried": self._carried(failed)})
+            )
         if self.hold == "retry":
+            self._waited = True  # time passed: the apply checks the lease again
             return True
         who = self._who(self.hold_request) if self.hold_request else "someone"
         for i in failed:
             self.ops[i].status = "abandoned"
-        await self._record([self._row(i, "abandoned", actor_name=who) for i in failed])
+        self._record([self._row(i, "abandoned", actor_name=who) for i in failed])
         applied = [op.resource_id for op in self.ops.values() if op.status == "applied"]
         done = f"; already applied: {', '.join(applied)}" if applied else ""
         await self._finish("abandoned", f"abandoned by {who}{done}")
         return False
+
+    def _history_full(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() > self.input.max_history
+        )
+
+    def _carried(self, failed: list[int]) -> CarriedChange:
+        return CarriedChange(
+            status=self.status,
+            message=self.message,
+            operations=[self.ops[i] for i in sorted(self.ops)],
+            plan=[self.plan[i] for i in sorted(self.plan)],
+            failed=failed,
+            decided_by=self.decided_by,
+            used_assertions=sorted(self._used_assertions),
+        )
 
     # -- queries and updates -------------------------------------------------------------
 
     @workflow.query
     def status_view(self) -> ChangeView:
         return self.view()
+
+    @workflow.update
+    async def watch(self, request: WatchRequest) -> ChangeView:
+        """Answer when the change moves (or settles): callers wait here instead of
+        polling, and cost nothing while nothing happens."""
+        await workflow.wait_condition(lambda: self._moved(request))
+        return self.view()
+
+    def _moved(self, request: WatchRequest) -> bool:
+        if self._draining or self.status in FINAL_STATUSES:
+            return True
+        if request.settled:
+            return self.status in SETTLED_STATUSES
+        return self._marker() != request.seen
+
+    def _marker(self) -> str:
+        return progress_marker(self.status, (self.ops[i].status for i in sorted(self.ops)))
 
     @workflow.update
     async def confirm(self, request: DecisionRequest) -> ChangeView:
@@ -745,11 +825,13 @@ class ChangeWorkflow:
             decided_by=self.decided_by,
         )
 
-    def _applied_message(self) -> str:
+    def _applied_message(self, applied: set[int] | None = None) -> str:
+        """What a change that ends applied says; ``applied``: these operations, not the
+        ones whose status says so (the apply stage records the end before it knows)."""
         parts = [
             f"{self.ops[i].action} {self.ops[i].resource_id}"
             for i in sorted(self.ops)
-            if self.ops[i].status == "applied"
+            if (self.ops[i].status == "applied" if applied is None else i in applied)
         ]
         return "applied: " + ", ".join(parts)
 
@@ -796,35 +878,55 @@ class ChangeWorkflow:
             details=extra,
         )
 
-    async def _record(self, rows: list[HistoryRow]) -> None:
-        if not rows:
-            return
-        await workflow.execute_local_activity_method(
-            BookkeepingActivities.record_history,
-            RecordInput(
-                change_id=self.input.change_id,
-                project_id=self.input.project.id,
-                actor=self.input.actor,
-                rows=rows,
-            ),
-            **_BOOKKEEPING,
+    def _record(self, rows: list[HistoryRow]) -> None:
+        """Keep ``rows`` for the next stage's bookkeeping (one write per stage)."""
+        self._rows.extend(rows)
+
+    async def _stage(self, status: ChangeStatus, *, final: bool = False) -> None:
+        """Enter ``status``: one write of the status mirror together with the history
+        rows gathered since the last stage (a local activity)."""
+        await self._write(self._stage_input(status, final=final))
+
+    def _stage_input(
+        self,
+        status: ChangeStatus,
+        *,
+        final: bool = False,
+        message: str | None = None,
+        enter: bool = True,
+    ) -> StageInput:
+        """A stage's bookkeeping: it takes the gathered rows and the next sequence number;
+        with ``enter`` the workflow is in ``status`` from now on."""
+        if enter:
+            self._enter(status)
+        rows, self._rows = self._rows, []
+        # Workflow time orders the writes, across continue-as-new too; a stage written
+        # twice (a retried attempt) or after a later one is not written again.
+        self._seq = max(self._seq + 1, int(workflow.now().timestamp() * 1_000_000))
+        return StageInput(
+            change_id=self.input.change_id,
+            project_id=self.input.project.id,
+            actor=self.input.actor,
+            status=status,
+            message=self.message if message is None else message,
+            final=final,
+            rows=rows,
+            seq=self._seq,
         )
 
-    async def _set_status(self, status: ChangeStatus, *, final: bool = False) -> None:
+    def _enter(self, status: ChangeStatus) -> None:
         self.status = status
-        workflow.upsert_search_attributes([SA_STATUS.value_set(status)])
+        if workflow.info().typed_search_attributes.get(SA_STATUS) is not None:
+            # Published where the starter set it (intent's server always does; a cluster
+            # without the attribute, such as the time-skipping test server, has none).
+            workflow.upsert_search_attributes([SA_STATUS.value_set(status)])
+
+    async def _write(self, stage: StageInput) -> None:
         await workflow.execute_local_activity_method(
-            BookkeepingActivities.update_change,
-            UpdateChangeInput(
-                change_id=self.input.change_id,
-                status=status,
-                summary={"message": self.message},
-                final=final,
-            ),
-            **_BOOKKEEPING,
+            BookkeepingActivities.record_stage, stage, **_BOOKKEEPING
         )
 
     async def _finish(self, status: ChangeStatus, message: str) -> None:
         assert status in FINAL_STATUSES
         self.message = message
-        await self._set_status(status, final=True)
+        await self._stage(status, final=True)

@@ -1,8 +1,10 @@
 """Dependency order for the operations of one change.
 
 Creates, updates and imports run after the resources they reference; deletes run in
-reverse (a dependent is deleted before what it depends on). Operations in the same
-wave are independent and may run in parallel. Pure and deterministic: workflows use it.
+reverse (a dependent is deleted before what it depends on). ``predecessors`` says, for
+each operation, which others must finish first; plan and apply run a sliding window
+over it (each operation starts as soon as its predecessors finished). Pure and
+deterministic: workflows use it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["CycleError", "GraphOperation", "apply_waves"]
+__all__ = ["CycleError", "GraphOperation", "apply_waves", "predecessors"]
 
 
 class CycleError(ValueError):
@@ -25,14 +27,15 @@ class GraphOperation:
     depends_on: frozenset[str] = field(default_factory=frozenset)
 
 
-def apply_waves(
+def predecessors(
     operations: Sequence[GraphOperation],
     existing_edges: Mapping[str, frozenset[str]] | None = None,
-) -> list[list[int]]:
-    """Operation indexes grouped into waves; each wave only needs earlier waves.
+) -> dict[int, frozenset[int]]:
+    """Operation index → the indexes that must finish before it starts.
 
     ``existing_edges`` are stored dependencies (resource → what it depends on) of
-    resources that are not otherwise part of the change; they order deletes.
+    resources that are not otherwise part of the change; they order deletes. Raises
+    ``CycleError`` naming the resources when the order is impossible.
     """
     by_resource = {op.resource_id: op for op in operations}
     edges = dict(existing_edges or {})
@@ -52,22 +55,42 @@ def apply_waves(
                 # Something still in use is being deleted; the planner refuses this, so
                 # it never reaches ordering. Keep the safe order anyway.
                 before[dep.index].add(op.index)
-    waves: list[list[int]] = []
+    order = {i: frozenset(deps) for i, deps in before.items()}
+    _check_acyclic(order, {op.index: op.resource_id for op in operations})
+    return order
+
+
+def _check_acyclic(order: Mapping[int, frozenset[int]], names: Mapping[int, str]) -> None:
     done: set[int] = set()
-    remaining = sorted(before)
+    remaining = sorted(order)
     while remaining:
-        ready = [i for i in remaining if before[i] <= done]
+        ready = [i for i in remaining if order[i] <= done]
         if not ready:
-            cycle = ", ".join(by_index(operations)[i].resource_id for i in remaining)
+            cycle = ", ".join(names[i] for i in remaining)
             raise CycleError(
                 f"these resources depend on each other in a cycle: {cycle}; remove one "
                 "reference or dependency"
             )
+        done.update(ready)
+        remaining = [i for i in remaining if i not in done]
+
+
+def apply_waves(
+    operations: Sequence[GraphOperation],
+    existing_edges: Mapping[str, frozenset[str]] | None = None,
+) -> list[list[int]]:
+    """Operation indexes grouped into waves; each wave only needs earlier waves.
+
+    For display (and tests): execution slides over ``predecessors`` instead, so one
+    slow operation never holds back the others of its wave.
+    """
+    order = predecessors(operations, existing_edges)
+    waves: list[list[int]] = []
+    done: set[int] = set()
+    remaining = sorted(order)
+    while remaining:
+        ready = [i for i in remaining if order[i] <= done]
         waves.append(ready)
         done.update(ready)
         remaining = [i for i in remaining if i not in done]
     return waves
-
-
-def by_index(operations: Sequence[GraphOperation]) -> dict[int, GraphOperation]:
-    return {op.index: op for op in operations}

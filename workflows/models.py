@@ -7,6 +7,7 @@ crossing Temporal are redacted views.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -17,16 +18,18 @@ from workflows.merge_patch import compose_patches, merge_patch
 
 __all__ = [
     "FINAL_STATUSES",
+    "SETTLED_STATUSES",
     "ApplyInput",
+    "ApplyItem",
+    "ApplyOutcome",
     "ApplyResult",
+    "CarriedChange",
     "ChangeInput",
     "ChangeStatus",
     "ChangeView",
     "CheckLeaseInput",
     "DecisionRequest",
     "DiagnosticView",
-    "DiscoverInput",
-    "DiscoverResult",
     "DiscoveredObject",
     "DiscoveryInput",
     "DiscoveryResult",
@@ -50,9 +53,9 @@ __all__ = [
     "PolicyResultView",
     "PolicyVerdictView",
     "ProjectInfo",
-    "RecordInput",
     "Restore",
     "RetryRequest",
+    "StageInput",
     "TtlCleanupInput",
     "TtlCleanupStarted",
     "TtlCleanupState",
@@ -65,7 +68,8 @@ __all__ = [
     "TtlReschedule",
     "TtlStatus",
     "TtlWarnInput",
-    "UpdateChangeInput",
+    "WatchRequest",
+    "progress_marker",
     "ttl_workflow_id",
 ]
 
@@ -75,10 +79,7 @@ LookupKind = Literal["search", "provider", "resources", "data_sources", "read_da
 Action = Literal["create", "update", "replace", "delete", "no-op", "import", "refresh", "gone"]
 
 ChangeStatus = Literal[
-    "checking_lease",
-    "discovering",
-    "planning",
-    "policy_check",
+    "planning",  # the lease check, provider discovery, plan and policy check
     "awaiting_confirmation",
     "applying",
     "failed",
@@ -94,6 +95,14 @@ ChangeStatus = Literal[
 FINAL_STATUSES: frozenset[str] = frozenset(
     {"planned", "applied", "denied", "rejected", "expired", "abandoned", "invalid"}
 )
+# Where a change stops moving on its own: done, or waiting for a human.
+SETTLED_STATUSES: frozenset[str] = FINAL_STATUSES | {"awaiting_confirmation", "failed"}
+
+
+def progress_marker(status: str, operation_statuses: Iterable[str]) -> str:
+    """A change's progress in one string: it differs exactly when something moved."""
+    return f"{status}:{','.join(operation_statuses)}"
+
 
 OperationStatus = Literal[
     "planning",
@@ -187,8 +196,13 @@ class ChangeInput(BaseModel):
     operations: list[OperationRef]
     dry_run: bool = False
     confirmation_timeout_seconds: float = 3600.0
-    max_parallel: int = 4
+    # Operations planned or applied at once (per provider process): a sliding window.
+    max_parallel: int = 10
     lease_renew_seconds: float = 60.0
+    # History events before the workflow continues as new (while it waits in a hold).
+    max_history: int = 2_000
+    # Carried over continue-as-new.
+    carried: CarriedChange | None = None
 
 
 class DiagnosticView(BaseModel):
@@ -217,6 +231,8 @@ class PlannedOperation(BaseModel):
     depends_on: list[str] = []
     diagnostics: list[DiagnosticView] = []
     request_digest: str = ""
+    # Why a replacement replaces, when no attribute forces it (a tainted object).
+    replace_reason: str = ""
 
     @property
     def needs_confirmation(self) -> bool:
@@ -273,6 +289,18 @@ class ChangeView(BaseModel):
     decided_by: str | None = None
 
 
+class CarriedChange(BaseModel):
+    """What a change waiting in its failed hold takes into its next run."""
+
+    status: ChangeStatus
+    message: str = ""
+    operations: list[OperationState]
+    plan: list[PlannedOperation] = []
+    failed: list[int] = []
+    decided_by: str | None = None
+    used_assertions: list[str] = []
+
+
 # -- updates -----------------------------------------------------------------------------
 
 
@@ -295,6 +323,14 @@ class RetryRequest(DecisionRequest):
     pass
 
 
+class WatchRequest(BaseModel):
+    """Wait for the change to move: past ``seen`` (a marker from an earlier view), or,
+    with ``settled``, until it is done or waits for a human."""
+
+    seen: str = ""
+    settled: bool = False
+
+
 # -- activity inputs and outputs ---------------------------------------------------------
 
 
@@ -304,25 +340,20 @@ class CheckLeaseInput(BaseModel):
     change_id: str
 
 
-class DiscoverInput(BaseModel):
-    change_id: str
-    project_id: str
-
-
-class DiscoverResult(BaseModel):
-    providers: dict[str, str] = {}  # source → pinned version
-
-
 class PlanInput(BaseModel):
     change_id: str
     project: ProjectInfo
+    actor: Actor
     indexes: list[int] | None = None  # None: every operation
+    discover: bool = True  # install the providers and check their types exist
+    timestamp_ns: int = 0  # the policy input's request time
+    window: int = 10
 
 
 class PlanResult(BaseModel):
     operations: list[PlannedOperation]
-    waves: list[list[int]] = []
     errors: dict[int, list[DiagnosticView]] = {}
+    verdicts: list[PolicyVerdictView] = []
 
 
 class PolicyCheckInput(BaseModel):
@@ -333,23 +364,41 @@ class PolicyCheckInput(BaseModel):
     timestamp_ns: int
 
 
+class ApplyItem(BaseModel):
+    """One operation to apply, as approved, and what must be applied before it."""
+
+    index: int
+    approved_action: Action
+    request_digest: str = ""
+    after: list[int] = []
+
+
 class ApplyInput(BaseModel):
     change_id: str
     project: ProjectInfo
     actor: Actor
-    index: int
-    approved_action: Action
+    operations: list[ApplyItem]
     approved_by: str | None = None
-    request_digest: str = ""
+    check_lease: bool = True
+    window: int = 10
+    # The stage's bookkeeping, written by the activity: its start (with the journal)
+    # and, when everything applied, the change's end.
+    stage: StageInput | None = None
+    finish: StageInput | None = None
 
 
 class ApplyResult(BaseModel):
     index: int
-    status: Literal["applied", "failed"]
+    status: Literal["applied", "failed", "blocked"]
     action: Action
     after: dict[str, Any] | None = None
     diagnostics: list[DiagnosticView] = []
     recovered: bool = False
+
+
+class ApplyOutcome(BaseModel):
+    results: list[ApplyResult]
+    finished: bool = False  # the ``finish`` stage was written
 
 
 class HistoryRow(BaseModel):
@@ -364,18 +413,18 @@ class HistoryRow(BaseModel):
     details: dict[str, Any] = {}
 
 
-class RecordInput(BaseModel):
+class StageInput(BaseModel):
+    """One stage's bookkeeping, in one transaction: its history rows and the status."""
+
     change_id: str
     project_id: str
     actor: Actor
-    rows: list[HistoryRow]
-
-
-class UpdateChangeInput(BaseModel):
-    change_id: str
-    status: str
-    summary: dict[str, Any] = {}
+    status: ChangeStatus
+    message: str = ""
     final: bool = False
+    rows: list[HistoryRow] = []
+    # Increasing per change (workflow time in microseconds): written at most once.
+    seq: int = 0
 
 
 # -- the project lock --------------------------------------------------------------------
@@ -421,6 +470,8 @@ class LookupInput(BaseModel):
     config: dict[str, Any] | None = None
 
 
+ChangeInput.model_rebuild()  # it refers to CarriedChange, defined after it
+ApplyInput.model_rebuild()  # it refers to StageInput, defined after it
 # -- export ------------------------------------------------------------------------------
 
 

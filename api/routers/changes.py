@@ -16,21 +16,26 @@ from workflows.models import ChangeView
 router = APIRouter(tags=["changes"])
 
 
+WaitSeconds = Field(
+    default=0, ge=0, le=600, description="Follow the change this long before answering"
+)
+
+
 class ChangeCreate(BaseModel):
     operations: list[OperationInput] = Field(min_length=1, max_length=100)
     dry_run: bool = False
-    wait_seconds: float = Field(
-        default=0, ge=0, le=600, description="Follow the change this long before answering"
-    )
+    wait_seconds: float = WaitSeconds
 
 
 class Decision(BaseModel):
     comment: str = ""
+    wait_seconds: float = WaitSeconds
 
 
 class RetryBody(BaseModel):
     comment: str = ""
     config_patches: dict[str, dict[str, Any]] | None = None
+    wait_seconds: float = WaitSeconds
 
 
 class ChangeRow(BaseModel):
@@ -50,8 +55,16 @@ class ChangeRow(BaseModel):
     "/projects/{ref}/changes", response_model=ChangeSummary, status_code=status.HTTP_202_ACCEPTED
 )
 async def create_change(caller: CallerDep, ref: str, body: ChangeCreate) -> ChangeSummary:
-    change_id = await svc.submit(caller, ref, body.operations, dry_run=body.dry_run)
-    view = await svc.wait(caller, change_id, seconds=body.wait_seconds)
+    view = await svc.submit_and_wait(
+        caller, ref, body.operations, dry_run=body.dry_run, seconds=body.wait_seconds
+    )
+    return svc.summarize(view, caller.settings.base_url)
+
+
+async def _followed(caller: CallerDep, view: ChangeView, seconds: float) -> ChangeSummary:
+    """After a decision: the change as it is, or as it settles within ``seconds``."""
+    if seconds and view.status not in svc.SETTLED:
+        view = await svc.wait(caller, view.change_id, seconds=seconds)
     return svc.summarize(view, caller.settings.base_url)
 
 
@@ -96,8 +109,9 @@ async def get_change_detail(caller: CallerDep, change_id: str) -> ChangeView:
 
 @router.post("/changes/{change_id}/confirm", response_model=ChangeSummary)
 async def confirm(caller: CallerDep, change_id: str, body: Decision | None = None) -> ChangeSummary:
-    view = await svc.confirm(caller, change_id, body.comment if body else "")
-    return svc.summarize(view, caller.settings.base_url)
+    body = body or Decision()
+    view = await svc.confirm(caller, change_id, body.comment)
+    return await _followed(caller, view, body.wait_seconds)
 
 
 @router.post("/changes/{change_id}/reject", response_model=ChangeSummary)
@@ -110,7 +124,7 @@ async def reject(caller: CallerDep, change_id: str, body: Decision | None = None
 async def retry(caller: CallerDep, change_id: str, body: RetryBody | None = None) -> ChangeSummary:
     body = body or RetryBody()
     view = await svc.retry(caller, change_id, body.comment, body.config_patches)
-    return svc.summarize(view, caller.settings.base_url)
+    return await _followed(caller, view, body.wait_seconds)
 
 
 @router.post("/changes/{change_id}/abandon", response_model=ChangeSummary)

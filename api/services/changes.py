@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,11 +17,16 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 from temporalio.client import (
     Client,
+    WithStartWorkflowOperation,
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -46,7 +52,7 @@ from workflows.change import (
     decision_refusal,
 )
 from workflows.models import (
-    FINAL_STATUSES,
+    SETTLED_STATUSES,
     ChangeInput,
     ChangeView,
     DecisionRequest,
@@ -57,6 +63,8 @@ from workflows.models import (
     ProjectInfo,
     Restore,
     RetryRequest,
+    WatchRequest,
+    progress_marker,
 )
 from workflows.references import RESOURCE_ID_PATTERN, ReferenceError, find_references
 from workflows.temporal import SA_ACTOR, SA_OPERATION, SA_PROJECT, SA_STATUS
@@ -77,12 +85,13 @@ __all__ = [
     "require_lease",
     "retry",
     "submit",
+    "submit_and_wait",
     "summarize",
     "wait",
 ]
 
 # Where a change stops moving on its own: done, or waiting for a human.
-SETTLED = FINAL_STATUSES | {"awaiting_confirmation", "failed"}
+SETTLED = SETTLED_STATUSES
 
 ResourceId = Field(pattern=RESOURCE_ID_PATTERN, description="Your name for the resource.")
 
@@ -176,7 +185,19 @@ async def current_project(
 
 
 async def require_lease(caller: Caller, project: Project) -> None:
+    """The caller must hold the project's lock. The database mirror answers the usual
+    case; Temporal (the authority) is asked when the mirror says no, for the reason.
+    The change's plan stage checks the lease with Temporal before anything runs."""
     refuse_archived(project)
+    async with caller.db.session() as session:
+        mirrored = await store_projects.lock_of(session, project.id)
+    if (
+        mirrored is not None
+        and mirrored.holder_id == caller.actor.id
+        and mirrored.expires_at is not None
+        and mirrored.expires_at > utcnow()
+    ):
+        return
     lease = await locks.lease(caller, project)
     if lease.held and lease.holder is not None and lease.holder.id == caller.actor.id:
         return
@@ -201,11 +222,17 @@ async def _requests(
     seen: set[str] = set()
     out: list[OperationRequest] = []
     async with caller.db.session() as session:
+        rows = {
+            r.resource_id: r
+            for r in await store_resources.get_resources(
+                session, project.id, (op.resource_id for op in operations)
+            )
+        }
         for index, op in enumerate(operations):
             if op.resource_id in seen:
                 raise Invalid(f"{op.resource_id} appears twice in one change; merge them")
             seen.add(op.resource_id)
-            row = await store_resources.get_resource(session, project.id, op.resource_id)
+            row = rows.get(op.resource_id)
             resource_type = op.resource_type
             if op.kind in ("update", "delete", "refresh"):
                 if row is None:
@@ -256,6 +283,15 @@ async def _requests(
     return out
 
 
+@dataclass(frozen=True)
+class _Submission:
+    project: Project
+    path: SpacePath
+    requests: list[OperationRequest]
+    change_id: str
+    dry_run: bool
+
+
 async def submit(
     caller: Caller,
     project_ref: str | None,
@@ -266,6 +302,37 @@ async def submit(
 ) -> str:
     """Store the request and start its ChangeWorkflow; return the change id (``change_id``
     when given: the system's own changes choose theirs, so a retry finds its change)."""
+    submission = await _store(caller, project_ref, operations, dry_run, change_id)
+    await _launch(caller, submission)
+    return submission.change_id
+
+
+async def submit_and_wait(
+    caller: Caller,
+    project_ref: str | None,
+    operations: list[OperationInput],
+    *,
+    seconds: float,
+    dry_run: bool = False,
+) -> ChangeView:
+    """``submit``, then follow the change until it settles or ``seconds`` pass.
+
+    The start and the wait are one call to Temporal (update-with-start): the answer
+    comes the moment the change settles, with no polling and no extra workflow task.
+    """
+    submission = await _store(caller, project_ref, operations, dry_run)
+    view = await _launch(caller, submission, wait_seconds=seconds)
+    return view or await change_view(caller, submission.change_id)
+
+
+async def _store(
+    caller: Caller,
+    project_ref: str | None,
+    operations: list[OperationInput],
+    dry_run: bool,
+    change_id: str | None = None,
+) -> _Submission:
+    """Check the caller, the lease and the operations, and store the request."""
     project = await current_project(caller, project_ref)
     path = await project_path(caller, project)
     for kind in sorted({op.kind for op in operations}):
@@ -274,20 +341,44 @@ async def submit(
     requests = await _requests(caller, project, operations)
     check_local_files(caller, path, [(r.resource_id, r.config) for r in requests])
     change_id = change_id or change_workflow_id(project.id, new_id())
-    if not dry_run:
-        await _close_orphans(caller, project, {r.resource_id for r in requests})
+    try:
+        await _record(caller, project, requests, change_id, dry_run)
+    except _Busy as busy:
+        # Changes closed outside intent (terminated in the Temporal UI) stop blocking
+        # once their rows are closed: look for them only when something is blocked.
+        await _close_orphans(caller, project, set(busy.blocking))
+        await _record(caller, project, requests, change_id, dry_run)
+    return _Submission(project, path, requests, change_id, dry_run)
+
+
+class _Busy(Conflict):
+    def __init__(self, message: str, blocking: dict[str, Change]) -> None:
+        super().__init__(message)
+        self.blocking = blocking
+
+
+async def _record(
+    caller: Caller,
+    project: Project,
+    requests: list[OperationRequest],
+    change_id: str,
+    dry_run: bool,
+) -> None:
+    """Store the request, unless an unfinished change holds one of its resources."""
     async with caller.db.transaction() as session:
         if not dry_run:
             await store_changes.serialize_project(session, project.id)
             busy = await store_changes.busy_resources(session, project.id)
-            for request in requests:
-                other = busy.get(request.resource_id)
-                if other is not None:
-                    raise Conflict(
-                        f"{request.resource_id} is part of change {other.id}, which is "
-                        f"{other.status}; let it finish, or confirm/reject/retry/abandon it "
-                        "first (change-status shows it)"
-                    )
+            blocking = {
+                r.resource_id: busy[r.resource_id] for r in requests if r.resource_id in busy
+            }
+            if blocking:
+                rid, other = next(iter(blocking.items()))
+                raise _Busy(
+                    f"{rid} is part of change {other.id}, which is {other.status}; let it "
+                    "finish, or confirm/reject/retry/abandon it first (change-status shows it)",
+                    blocking,
+                )
         await store_changes.create_change(
             session,
             change_id=change_id,
@@ -296,13 +387,19 @@ async def submit(
             dry_run=dry_run,
             request=[r.model_dump(mode="json") for r in requests],
         )
-    summary = ", ".join(f"{r.kind} {r.resource_type}.{r.resource_id}" for r in requests)
+
+
+async def _launch(
+    caller: Caller, submission: _Submission, *, wait_seconds: float = 0.0
+) -> ChangeView | None:
+    """Start the workflow (and wait for it to settle, given ``wait_seconds``); a start
+    that fails closes the stored request so it blocks nothing and says why."""
+    change_id = submission.change_id
     try:
-        await _start(caller, project, path, requests, change_id, summary, dry_run)
+        return await _start(caller, submission, wait_seconds)
     except Exception as exc:
         if await _started_anyway(caller, change_id):
-            return change_id  # the call timed out, but the workflow runs
-        # Nothing runs it: close the row so it blocks nothing and says why.
+            return None  # the call timed out, but the workflow runs
         async with caller.db.transaction() as session:
             await store_changes.set_status(
                 session, change_id, "invalid", {"message": f"could not start: {exc}"}, final=True
@@ -310,7 +407,6 @@ async def submit(
         if isinstance(exc, IntentError):
             raise
         raise Unavailable(f"the change could not be started: {exc}; retry shortly") from exc
-    return change_id
 
 
 async def refresh(
@@ -372,38 +468,33 @@ async def _started_anyway(caller: Caller, change_id: str) -> bool:
     return True
 
 
-async def _start(
-    caller: Caller,
-    project: Project,
-    path: SpacePath,
-    requests: list[OperationRequest],
-    change_id: str,
-    summary: str,
-    dry_run: bool,
-) -> None:
+async def _start(caller: Caller, submission: _Submission, wait_seconds: float) -> ChangeView | None:
+    project, requests, change_id = submission.project, submission.requests, submission.change_id
+    summary = ", ".join(f"{r.kind} {r.resource_type}.{r.resource_id}" for r in requests)
+    dry_run = submission.dry_run
     client = await caller.temporal()
-    await client.start_workflow(
-        ChangeWorkflow.run,
-        ChangeInput(
-            change_id=change_id,
-            project=ProjectInfo(
-                id=project.id, name=project.name, space=project.space_id, labels=project.labels
-            ),
-            # Resolved for the project's space: policies see the roles held there.
-            actor=caller.actor_in(path),
-            operations=[r.ref() for r in requests],
-            dry_run=dry_run,
-            confirmation_timeout_seconds=caller.settings.confirmation_timeout_seconds,
-            max_parallel=caller.settings.apply_parallelism,
-            lease_renew_seconds=max(caller.settings.lock_lease_seconds / 3, 1.0),
+    input = ChangeInput(
+        change_id=change_id,
+        project=ProjectInfo(
+            id=project.id, name=project.name, space=project.space_id, labels=project.labels
         ),
+        # Resolved for the project's space: policies see the roles held there.
+        actor=caller.actor_in(submission.path),
+        operations=[r.ref() for r in requests],
+        dry_run=dry_run,
+        confirmation_timeout_seconds=caller.settings.confirmation_timeout_seconds,
+        max_parallel=caller.settings.provider_concurrency,
+        lease_renew_seconds=max(caller.settings.lock_lease_seconds / 3, 1.0),
+    )
+    options: dict[str, Any] = dict(
         id=change_id,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         task_queue=caller.settings.temporal_task_queue,
         search_attributes=TypedSearchAttributes(
             [
                 SearchAttributePair(SA_PROJECT, project.name),
                 SearchAttributePair(SA_OPERATION, sorted({r.kind for r in requests})),
-                SearchAttributePair(SA_STATUS, "checking_lease"),
+                SearchAttributePair(SA_STATUS, "planning"),
                 SearchAttributePair(SA_ACTOR, caller.actor.name),
             ]
         ),
@@ -414,6 +505,21 @@ async def _start(
         },
         static_summary=f"{project.name}: {summary}"[:200],
     )
+    if wait_seconds <= 0:
+        await client.start_workflow(ChangeWorkflow.run, input, **options)
+        return None
+    start = WithStartWorkflowOperation(ChangeWorkflow.run, input, **options)
+    try:
+        view: ChangeView = await asyncio.wait_for(
+            client.execute_update_with_start_workflow(
+                ChangeWorkflow.watch, WatchRequest(settled=True), start_workflow_operation=start
+            ),
+            wait_seconds,
+        )
+    except TimeoutError:
+        await start.workflow_handle()  # started; it just did not settle in time
+        return None
+    return view
 
 
 # -- following ----------------------------------------------------------------------------
@@ -451,20 +557,48 @@ async def wait(
     *,
     seconds: float,
     on_progress: Callable[[ChangeView], Awaitable[None]] | None = None,
-    poll: float = 0.05,
 ) -> ChangeView:
-    """Follow a change until it settles (done or waiting for a human) or ``seconds`` pass."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    last: tuple[str, ...] | None = None
-    while True:
+    """Follow a change until it settles (done or waiting for a human) or ``seconds`` pass.
+
+    The caller waits on the workflow (its ``watch`` update answers when the change
+    moves), so a waiting caller costs nothing between moves. With ``on_progress`` it
+    hears of every move; without, only of the settled change.
+    """
+    await _load_change(caller, change_id)
+    client = await caller.temporal()
+    handle = _handle(caller, client, change_id)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    seen = ""
+    view: ChangeView
+    if on_progress is not None:
+        # Where it is now, by query (no history, no workflow task); then wait for moves.
         view = await change_view(caller, change_id)
-        marker = (view.status, *(op.status for op in view.operations))
-        if on_progress is not None and marker != last:
-            await on_progress(view)
-        last = marker
-        if view.status in SETTLED or asyncio.get_running_loop().time() >= deadline:
+        await on_progress(view)
+        if view.status in SETTLED:
             return view
-        await asyncio.sleep(poll)
+        seen = progress_marker(view.status, (op.status for op in view.operations))
+    while True:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return await change_view(caller, change_id)
+        try:
+            view = await asyncio.wait_for(
+                handle.execute_update(
+                    ChangeWorkflow.watch, WatchRequest(seen=seen, settled=on_progress is None)
+                ),
+                remaining,
+            )
+        except TimeoutError:
+            return await change_view(caller, change_id)
+        except (WorkflowUpdateFailedError, RPCError):
+            # The workflow has closed (or continued as new, mid-call): its own answer.
+            view = await change_view(caller, change_id)
+        if on_progress is not None:
+            await on_progress(view)
+        if view.status in SETTLED:
+            return view
+        seen = progress_marker(view.status, (op.status for op in view.operations))
 
 
 # -- deciding -----------------------------------------------------------------------------

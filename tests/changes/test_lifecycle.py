@@ -257,7 +257,7 @@ async def _settled(http: httpx.AsyncClient, change_id: str) -> dict[str, Any]:
 
     for _ in range(300):
         body = (await http.get(f"/api/v1/changes/{change_id}")).json()
-        if body["status"] not in ("applying", "checking_lease", "planning", "policy_check"):
+        if body["status"] not in ("applying", "planning"):
             return dict(body)
         await asyncio.sleep(0.1)
     raise AssertionError(f"change {change_id} did not settle")

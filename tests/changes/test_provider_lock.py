@@ -44,6 +44,19 @@ def fake_mirror(root: Path) -> Path:
     return binary
 
 
+def fake_provider_settings(tmp_path: Path, provider_runtime_dir: Path) -> dict[str, Any]:
+    """A stack's overrides for the fake provider of ``fake_mirror(tmp_path / "mirror")``."""
+    return {
+        "provider_mirrors": [tmp_path / "mirror"],
+        "provider_runtime_dir": provider_runtime_dir,
+        "registry_url": "http://127.0.0.1:9",
+        # The fake provider runs on this test's Python, which lives in root's private
+        # home: it can only run as the worker's own user (root, when the tests are).
+        "provider_user": "",
+        "provider_allow_root": True,
+    }
+
+
 async def _change(http: httpx.AsyncClient, project: str, name: str) -> dict[str, Any]:
     response = await http.post(
         f"/api/v1/projects/{project}/changes",
@@ -68,15 +81,7 @@ async def test_lock_recorded_then_a_swapped_binary_is_refused(
 ) -> None:
     binary = fake_mirror(tmp_path / "mirror")
     async with run_stack(
-        temporal_env,
-        tmp_path,
-        provider_mirrors=[tmp_path / "mirror"],
-        provider_runtime_dir=provider_runtime_dir,
-        registry_url="http://127.0.0.1:9",
-        # The fake provider runs on this test's Python, which lives in root's private
-        # home: it can only run as the worker's own user (root, when the tests are).
-        provider_user="",
-        provider_allow_root=True,
+        temporal_env, tmp_path, **fake_provider_settings(tmp_path, provider_runtime_dir)
     ) as stack:
         alice = await stack.http("alice")
         await alice.post("/api/v1/projects", json={"name": "locked"})

@@ -220,6 +220,13 @@ class FakeProvider(pb_grpc.ProviderServicer):
             new["name"] = "changed-by-provider"
         self.objects[new["id"]] = new
         private = json.dumps({"gen": self._gen(request.planned_private) + 1}).encode()
+        if prior is None and new["size"] == 13:
+            # Created, then a later step failed: the object exists half-made (tainted).
+            return pb.ApplyResourceChange.Response(
+                new_state=self._dv(new, self.thing),
+                private=private,
+                diagnostics=[self._error("created, but sizing it to 13 failed", "size")],
+            )
         return pb.ApplyResourceChange.Response(new_state=self._dv(new, self.thing), private=private)
 
     async def ImportResourceState(self, request: Any, context: Any) -> Any:

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from cli.providers import app as providers_cli
 from providers import InstalledProvider
+from settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -42,3 +43,19 @@ def test_describe_resource_and_data_source(aws_provider: InstalledProvider, tmp_
     result = runner.invoke(providers_cli, ["describe", "hashicorp/aws", "aws_s3_buckt"], env=env)
     assert result.exit_code == 1
     assert "did you mean aws_s3_bucket" in result.output
+
+
+def test_install_warms_the_schema_cache(aws_provider: InstalledProvider, tmp_path: Path) -> None:
+    """`intent providers install` leaves the schema cached where the worker reads it, so
+    the first change using the provider does not fetch it."""
+    mirror = aws_provider.path.parents[5]
+    env = {
+        "INTENT_DATA_DIR": str(tmp_path),
+        "INTENT_PROVIDER_MIRRORS": str(mirror),
+        "INTENT_SCHEMA_CACHE_DIR": str(tmp_path / "schemas"),
+    }
+    result = CliRunner().invoke(providers_cli, ["install", "hashicorp/aws@5.100.0"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "schema:    cached" in result.output
+    schemas = Settings(schema_cache_dir=tmp_path / "schemas").resolved_schema_dir
+    assert (schemas / aws_provider.sha256 / "index.json").is_file()

@@ -107,6 +107,7 @@ def make_settings(
         registry_url=registry_url,
         provider_mirrors=mirrors or [],
         registry_timeout_seconds=5,
+        hash_cache_dir=tmp_path / "hashes",
         allowed_providers=["acme/*", "hashicorp/*"],
         provider_trust_dirs=[trust],
     )
@@ -447,8 +448,31 @@ async def test_unpacked_mirror_is_used_without_the_network(tmp_path: Path) -> No
     assert installed.version == "2.3.4"
     assert installed.protocol_versions == (6,)  # from the _x6 suffix
     assert installed.sha256 == hashlib.sha256(binary.read_bytes()).hexdigest()
-    assert tree(settings.resolved_provider_dir) != []  # only the digest cache
-    assert all(".cache" in p for p in tree(settings.resolved_provider_dir))
+    assert tree(settings.resolved_provider_dir) == []  # nothing copied or written
+    assert len(tree(settings.resolved_hash_cache_dir)) == 1  # the digest, remembered
+
+
+async def test_a_binary_is_hashed_once_per_machine(tmp_path: Path) -> None:
+    """A second data dir (a fresh `intent up`) finds the digest the first one computed,
+    keyed by the binary's path, size, mtime and inode; a rewritten binary is hashed
+    again."""
+    mirror = tmp_path / "mirror"
+    binary = unpacked_mirror(mirror, "2.3.4")
+    first = make_settings(tmp_path / "one", _closed_port_url(), mirrors=[mirror])
+    second = make_settings(tmp_path / "two", _closed_port_url(), mirrors=[mirror])
+    second = second.model_copy(update={"hash_cache_dir": first.hash_cache_dir})
+    digest = (await install_provider("acme/demo", "2.3.4", first)).sha256
+    (sidecar,) = first.resolved_hash_cache_dir.iterdir()
+    record = json.loads(sidecar.read_text())
+    assert record["sha256"] == digest and record["size"] == binary.stat().st_size
+    # A planted digest for the same fingerprint is what the second data dir reports:
+    # proof that it did not hash the binary again.
+    sidecar.write_text(json.dumps({**record, "sha256": "f" * 64}))
+    assert (await install_provider("acme/demo", "2.3.4", second)).sha256 == "f" * 64
+    binary.write_bytes(binary.read_bytes() + b"\0")  # rewritten: size and mtime change
+    assert (await install_provider("acme/demo", "2.3.4", second)).sha256 == hashlib.sha256(
+        binary.read_bytes()
+    ).hexdigest()
 
 
 async def test_mirror_binary_without_protocol_suffix_defaults_to_5_and_6(tmp_path: Path) -> None:

@@ -156,3 +156,43 @@ async def test_lock_mirror_ignores_stale_writes(database: Database) -> None:
     async with database.session() as session:
         row = await session.get(ProjectLock, project.id)
     assert row is not None and row.holder_name is None and row.seq == 11
+
+
+async def test_a_change_stage_is_written_once_and_never_after_a_later_one(
+    database: Database,
+) -> None:
+    from activities.bookkeeping import write_stage
+    from store import changes
+    from workflows.models import ChangeStatus, HistoryRow, StageInput
+
+    alice = Actor(id="a1", name="alice", via="api")
+    async with database.transaction() as session:
+        project = await projects.create_project(session, name="staged", created_by="a1")
+        await changes.create_change(
+            session, change_id="c1", project_id=project.id, actor=alice, dry_run=False, request=[]
+        )
+
+    def stage(seq: int, status: ChangeStatus, final: bool = False) -> StageInput:
+        row = HistoryRow(index=0, resource_id="r", operation="create", status=status)
+        return StageInput(
+            change_id="c1",
+            project_id=project.id,
+            actor=alice,
+            status=status,
+            final=final,
+            rows=[row],
+            seq=seq,
+        )
+
+    written = []
+    for attempt in (stage(10, "applying"), stage(10, "applying"), stage(11, "applied", True)):
+        async with database.transaction() as session:  # a retried attempt writes again
+            written.append(await write_stage(session, attempt))
+    async with database.transaction() as session:  # a late write of an older stage
+        written.append(await write_stage(session, stage(10, "applying")))
+    assert written == [True, False, True, False]
+    async with database.session() as session:
+        change = await changes.get_change(session, "c1")
+        rows = await history.list_history(session, project_id=project.id, limit=10)
+    assert change is not None and change.status == "applied" and change.finished_at
+    assert sorted(r.status for r in rows) == ["applied", "applying"]

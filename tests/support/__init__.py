@@ -18,7 +18,7 @@ from tests.support.providers import (
 )
 from tests.support.requirements import require
 from tests.support.stack import aws_settings, aws_stack, database, shared_provider_dir, stack
-from tests.support.temporal import temporal_env
+from tests.support.temporal import temporal_env, time_skipping_env
 
 __all__ = [
     "MotoServer",
@@ -38,4 +38,5 @@ __all__ = [
     "shared_provider_dir",
     "stack",
     "temporal_env",
+    "time_skipping_env",
 ]
