@@ -84,8 +84,7 @@ def update(
     if body:
         remote.request("PATCH", f"/projects/{project}", json=body)
     if ttl is not None:
-        off = ttl.strip().lower() in ("off", "none", "")
-        remote.request("PUT", f"/projects/{project}/ttl", json={"ttl": None if off else ttl})
+        remote.request("PUT", f"/projects/{project}/ttl", json={"ttl": ttl})
     if drift_interval is not None:
         remote.request(
             "PUT", f"/projects/{project}/drift-schedule", json={"interval_seconds": drift_interval}

@@ -22,12 +22,19 @@ __all__ = ["register"]
 ProjectRef = Annotated[str, Field(description="Project name or id.", min_length=1)]
 
 
-def _reading(title: str, *, open_world: bool = False) -> ToolAnnotations:
+def _hints(
+    title: str,
+    *,
+    read_only: bool = False,
+    destructive: bool = False,
+    idempotent: bool = False,
+    open_world: bool = False,
+) -> ToolAnnotations:
     return ToolAnnotations(
         title=title,
-        read_only_hint=True,
-        destructive_hint=False,
-        idempotent_hint=True,
+        read_only_hint=read_only,
+        destructive_hint=destructive,
+        idempotent_hint=idempotent,
         open_world_hint=open_world,
     )
 
@@ -48,13 +55,7 @@ def register(endpoint: McpEndpoint) -> None:
         description="Create a project, in the root space unless you name another space you "
         "may create projects in. Projects scope resources, policies, credentials, history "
         "and the lock.",
-        annotations=ToolAnnotations(
-            title="Create project",
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=False,
-            open_world_hint=False,
-        ),
+        annotations=_hints("Create project"),
     )
     async def project_create(
         name: Annotated[str, Field(pattern=svc.NAME_PATTERN, description="e.g. my-project")],
@@ -81,13 +82,7 @@ def register(endpoint: McpEndpoint) -> None:
         name="project-list",
         description="List projects with who holds each lock. Paginated: pass next_cursor "
         "back as cursor.",
-        annotations=ToolAnnotations(
-            title="List projects",
-            read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        ),
+        annotations=_hints("List projects", read_only=True, idempotent=True),
     )
     async def project_list(
         ctx: Context,
@@ -100,13 +95,7 @@ def register(endpoint: McpEndpoint) -> None:
         name="project-use",
         description="Lock a project for this user so changes can be made in it. Fails, "
         "naming the holder and expiry, if someone else holds the lock.",
-        annotations=ToolAnnotations(
-            title="Use (lock) project",
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        ),
+        annotations=_hints("Use (lock) project", idempotent=True),
     )
     async def project_use(project: ProjectRef, ctx: Context) -> svc.UseResult:
         return await endpoint.call(ctx, lambda c: svc.use_project(c, project))
@@ -114,13 +103,7 @@ def register(endpoint: McpEndpoint) -> None:
     @server.tool(
         name="project-release",
         description="Release your lock on a project so others can use it.",
-        annotations=ToolAnnotations(
-            title="Release project lock",
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=False,
-            open_world_hint=False,
-        ),
+        annotations=_hints("Release project lock"),
     )
     async def project_release(project: ProjectRef, ctx: Context) -> svc.UseResult:
         return await endpoint.call(ctx, lambda c: svc.release_project(c, project))
@@ -131,7 +114,9 @@ def register(endpoint: McpEndpoint) -> None:
         "pinned providers, references as expressions, sensitive values as variables, import "
         "blocks, a terraform.tfstate and the lock file. Write every returned file into one "
         "directory. Secrets are never included here (an admin may export them with the CLI).",
-        annotations=_reading("Export project to Terraform", open_world=True),
+        annotations=_hints(
+            "Export project to Terraform", read_only=True, idempotent=True, open_world=True
+        ),
     )
     async def project_export(project: ProjectRef, ctx: Context) -> exports.ExportView:
         return await endpoint.call(ctx, lambda c: exports.export_project(c, project))
@@ -140,7 +125,7 @@ def register(endpoint: McpEndpoint) -> None:
         name="project-describe",
         description="One project at a glance: lock, space, labels, integrations (credentials "
         "masked), governing policies, provider versions, resource and change counts.",
-        annotations=_reading("Describe project"),
+        annotations=_hints("Describe project", read_only=True, idempotent=True),
     )
     async def project_describe(
         project: ProjectRef, ctx: Context
@@ -151,7 +136,7 @@ def register(endpoint: McpEndpoint) -> None:
         name="project-current",
         description="The project whose lock you hold (what tools act on when no project is "
         "named), described; none when you hold no lock.",
-        annotations=_reading("Current project"),
+        annotations=_hints("Current project", read_only=True, idempotent=True),
     )
     async def project_current(ctx: Context) -> project_overview.CurrentProject:
         return await endpoint.call(ctx, project_overview.current_project)
@@ -162,13 +147,7 @@ def register(endpoint: McpEndpoint) -> None:
         "auto-attach), space, TTL (a duration or timestamp; 'off' removes it; a later TTL "
         "needs the right to extend TTLs) or drift check interval in seconds (0: off). "
         "Only the fields given change.",
-        annotations=ToolAnnotations(
-            title="Update project",
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        ),
+        annotations=_hints("Update project", idempotent=True),
     )
     async def project_update(
         project: ProjectRef,
@@ -184,8 +163,7 @@ def register(endpoint: McpEndpoint) -> None:
                 body = svc.ProjectUpdate(description=description, labels=labels, space=space)
                 await svc.update_project(caller, project, body)
             if ttl is not None:
-                off = ttl.strip().lower() in ("off", "none", "")
-                await lifecycle.set_ttl(caller, project, None if off else ttl)
+                await lifecycle.set_ttl(caller, project, ttl)
             if drift_interval_seconds is not None:
                 await lifecycle.set_drift_interval(caller, project, drift_interval_seconds)
             return await svc.get_project(caller, project)
@@ -197,13 +175,7 @@ def register(endpoint: McpEndpoint) -> None:
         description="Delete a project. Refused while it manages resources, unless "
         "destroy_resources is true: then one change deletes them all first (it waits for "
         "the user's confirmation like any delete) and the project goes once it is applied.",
-        annotations=ToolAnnotations(
-            title="Delete project",
-            read_only_hint=False,
-            destructive_hint=True,
-            idempotent_hint=False,
-            open_world_hint=True,
-        ),
+        annotations=_hints("Delete project", destructive=True, open_world=True),
     )
     async def project_delete(
         project: ProjectRef, ctx: Context, destroy_resources: bool = False

@@ -27,6 +27,10 @@ from workflows.drift import drift_schedule_id
 __all__ = ["DriftSchedule", "TtlView", "destroy_resources", "set_drift_interval", "set_ttl"]
 
 
+# What removes a TTL, besides null.
+_OFF = frozenset({"off", "none", ""})
+
+
 class TtlView(BaseModel):
     project: str
     expires_at: datetime | None
@@ -41,7 +45,9 @@ class DriftSchedule(BaseModel):
 
 
 async def set_ttl(caller: Caller, ref: str, value: str | None) -> TtlView:
-    """Set, move or (``value`` None) remove the project's expiry."""
+    """Set, move or (``value`` None, or "off") remove the project's expiry."""
+    if value is not None and value.strip().lower() in _OFF:
+        value = None
     project = await load_project(caller, ref)
     if project.archived_at is not None:
         raise Conflict(f"project {project.name} is archived; it has no TTL any more")
