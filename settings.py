@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +18,10 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["POOL_NAME", "Settings", "get_settings"]
+
+# A worker pool's name: it becomes part of a task queue's name (intent-pool-NAME).
+POOL_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
 def _split_paths(value: object) -> object:
@@ -167,6 +171,18 @@ class Settings(BaseSettings):
         "sliding window over the change's dependency order; terraform's -parallelism).",
     )
     worker_max_activities: int = 32
+    worker_pool: str | None = Field(
+        default=None,
+        pattern=POOL_NAME.pattern,
+        description="Serve only this worker pool's provider work (task queue "
+        "intent-pool-NAME), e.g. inside the network that holds a project's credentials "
+        "(`intent worker --pool NAME`).",
+    )
+    pool_wait_seconds: float = Field(
+        default=900.0,
+        description="How long a change's provider work waits for a worker of its "
+        "project's pool before the change says no worker picked it up.",
+    )
 
     # -- failure drills -----------------------------------------------------------------
     fault_apply_pause_seconds: float = Field(

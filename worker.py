@@ -10,8 +10,9 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -43,7 +44,7 @@ from workflows.lookup import (
     ProviderLookupWorkflow,
     ResourceDiscoveryWorkflow,
 )
-from workflows.temporal import connect, ensure_search_attributes
+from workflows.temporal import connect, ensure_search_attributes, pool_queue
 from workflows.ttl import ProjectTTLWorkflow
 
 __all__ = ["WORKFLOWS", "build_worker", "run_worker", "warm_providers", "worker_runtime"]
@@ -113,6 +114,23 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
     discovery = DiscoveryActivities(runtime)
     drift = DriftActivities(runtime)
     ttl = TtlActivities(runtime)
+    # The provider work: what a worker pool's workers run for their projects.
+    provider_work: list[Callable[..., Any]] = [
+        plan.plan_change,
+        apply.apply_change,
+        *lookups.activities(),
+        exports.export_project,
+        discovery.discover_resources,
+        drift.check_drift,
+    ]
+    if settings.worker_pool:
+        return Worker(
+            client,
+            task_queue=pool_queue(settings.worker_pool),
+            activities=provider_work,
+            max_concurrent_activities=settings.worker_max_activities,
+            interceptors=[WorkerObserver()],
+        )
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
@@ -120,13 +138,9 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
         activities=[
             locks.mirror_lock,
             lease.check_lease,
-            plan.plan_change,
-            apply.apply_change,
             bookkeeping.record_stage,
-            *lookups.activities(),
-            exports.export_project,
-            discovery.discover_resources,
-            drift.check_drift,
+            *provider_work,
+            drift.drift_target,
             ttl.warn,
             ttl.claim_lock,
             ttl.start_cleanup,
@@ -178,7 +192,8 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker polling task queue %s", settings.temporal_task_queue)
+    queue = pool_queue(settings.worker_pool) if settings.worker_pool else None
+    log.info("worker polling task queue %s", queue or settings.temporal_task_queue)
     try:
         async with (
             worker_runtime(client, settings, db) as runtime,

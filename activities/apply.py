@@ -131,7 +131,10 @@ class ApplyActivities:
     async def apply_change(self, input: ApplyInput) -> ApplyOutcome:
         if input.check_lease:
             await self.lease.ensure(
-                CheckLeaseInput(project=input.project, actor=input.actor, change_id=input.change_id)
+                input.lease
+                or CheckLeaseInput(
+                    project=input.project, actor=input.actor, change_id=input.change_id
+                )
             )
         items = {item.index: item for item in input.operations}
         loaded = await self.ops.load(input.change_id, input.project.id, items)

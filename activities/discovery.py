@@ -37,6 +37,9 @@ class DiscoveryActivities:
 
     @activity.defn(name="discover_resources")
     async def discover_resources(self, input: DiscoveryInput) -> DiscoveryResult:
+        why = self.rt.not_started_by_intent(input.assertion, "discover")
+        if why is not None:
+            raise _invalid(f"this discovery was not started by intent ({why})")
         listing = listing_for(input.resource_type)
         if listing is None:
             raise _invalid(f"intent cannot list existing {input.resource_type} objects")

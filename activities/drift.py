@@ -25,9 +25,9 @@ from providers.plan import AttributeChange
 from store import changes as store_changes
 from store import history
 from store import resources as store_resources
-from store.models import Resource
+from store.models import Project, Resource
 from store.types import utcnow
-from workflows.models import DriftCheckInput, DriftedResource, DriftReport
+from workflows.models import DriftCheckInput, DriftedResource, DriftReport, DriftTarget
 
 __all__ = ["DRIFT_ACTOR", "DriftActivities", "changes_of", "drift_mark", "meaningful"]
 
@@ -94,8 +94,21 @@ class DriftActivities:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
 
+    @activity.defn(name="drift_target")
+    async def drift_target(self, input: DriftCheckInput) -> DriftTarget:
+        async with self.rt.db.session() as session:
+            project = await session.get(Project, input.project_id)
+        scheduled = (
+            project is not None
+            and bool(project.drift_interval_seconds)
+            and project.archived_at is None
+        )
+        return DriftTarget(scheduled=scheduled, pool=project.pool if project else None)
+
     @activity.defn(name="check_drift")
     async def check_drift(self, input: DriftCheckInput) -> DriftReport:
+        if not (await self.drift_target(input)).scheduled:
+            return DriftReport(project_id=input.project_id, checked=0)
         async with self.rt.db.session() as session:
             rows = await store_resources.list_resources(session, input.project_id)
             busy = await store_changes.busy_resources(session, input.project_id)

@@ -47,6 +47,9 @@ class ExportActivities:
 
     @activity.defn(name="export_project")
     async def export_project(self, input: ExportInput) -> ExportResult:
+        why = self.rt.not_started_by_intent(input.assertion, "export")
+        if why is not None:
+            raise user_error(f"this export was not started by intent ({why})", "InvalidExport")
         async with self.rt.db.session() as session:
             rows = await resources.list_resources(session, input.project_id)
             edges = await resources.edges(session, input.project_id)

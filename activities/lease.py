@@ -8,6 +8,7 @@ days later takes the lock back when it is free, never from someone else.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ from temporalio.service import RPCError
 
 from activities.errors import user_error
 from store import changes as store_changes
+from workflows.assertions import KEY_PURPOSE, ActorAssertionError, verify_actor
 from workflows.lock import (
     LOCK_NOT_HELD,
     AcquireRequest,
@@ -113,20 +115,55 @@ class LeaseActivities:
         return term > 0 and left > _FRESH * term
 
     async def check_requester(self, input: CheckLeaseInput) -> None:
-        """The workflow's requester must be the one intent recorded for this change.
+        """The change must be one intent started, run by this execution, for its requester.
 
-        A change is started by the server after it wrote the change's row; a workflow
-        started by hand on Temporal's port with a made-up actor finds no matching row and
-        acts for nobody (its lease would be taken in someone else's name)."""
+        The server writes the change's row, then starts its workflow (id = change id)
+        with its signature over the requester. The first check verifies that signature
+        and claims the row for this execution chain; every later one (renewals, the
+        apply, a retry days later) finds its own claim. A workflow started by hand on
+        Temporal's port — a made-up actor, another id, a replay of an old or dry-run
+        change, a second execution — acts for nobody."""
+        info = activity.info()
         async with self.rt.db.session() as session:
             change = await store_changes.get_change(session, input.change_id)
         if (
             change is None
+            or info.workflow_id != input.change_id
             or change.actor_id != input.actor.id
             or change.project_id != input.project.id
+            or change.dry_run != input.dry_run
         ):
-            raise user_error(
-                f"change {input.change_id} was not requested through intent by "
-                f"{input.actor.name} for project {input.project.name}; refusing to act on it",
-                LEASE_NOT_HELD,
+            raise self._not_ours(input, "it was not requested through intent")
+        if change.run_chain is None:
+            self._check_start(input)
+            async with self.rt.db.transaction() as session:
+                claimed = await store_changes.claim_change(
+                    session, input.change_id, input.run_chain
+                )
+        else:
+            claimed = bool(input.run_chain) and change.run_chain == input.run_chain
+        if not claimed:
+            raise self._not_ours(input, "another workflow execution already runs it")
+
+    def _check_start(self, input: CheckLeaseInput) -> None:
+        """The server's signature over this requester for this change, still fresh."""
+        try:
+            verified = verify_actor(
+                self.rt.box.derived_keys(KEY_PURPOSE),
+                input.assertion,
+                workflow_id=input.change_id,
+                update="start",
+                now=time.time(),
             )
+        except ActorAssertionError as exc:
+            raise self._not_ours(input, str(exc)) from None
+        if verified.actor != input.actor:
+            raise self._not_ours(input, "its requester is not the one the server signed")
+
+    @staticmethod
+    def _not_ours(input: CheckLeaseInput, why: str) -> ApplicationError:
+        return user_error(
+            f"change {input.change_id} for {input.actor.name} on project "
+            f"{input.project.name}: {why}; refusing to act on it",
+            LEASE_NOT_HELD,
+        )

@@ -42,6 +42,11 @@ class LookupActivities:
             self.lookup_lock,
         ]
 
+    def _verify(self, input: LookupInput) -> None:
+        why = self.rt.not_started_by_intent(input.assertion, "lookup")
+        if why is not None:
+            raise _invalid(f"this lookup was not started by intent ({why})")
+
     async def _schema(self, input: LookupInput) -> tuple[str, str, ProviderSchema]:
         if not input.provider:
             raise _invalid("name a provider, e.g. hashicorp/aws")
@@ -66,6 +71,7 @@ class LookupActivities:
     async def lookup_lock(self, input: LookupInput) -> dict[str, Any]:
         """What a provider lock entry would record for the package installed now (the
         admin's ``providers lock --update``); writes nothing."""
+        self._verify(input)
         if not input.provider:
             raise _invalid("name a provider, e.g. hashicorp/aws")
         try:
@@ -82,6 +88,7 @@ class LookupActivities:
     @activity.defn(name="lookup_search")
     async def lookup_search(self, input: LookupInput) -> dict[str, Any]:
         """The registry's search; offline (or air-gapped), what the mirrors hold."""
+        self._verify(input)
         if not input.query.strip():
             raise _invalid("give a search query, e.g. 'aws' or 's3 bucket'")
         try:
@@ -117,6 +124,7 @@ class LookupActivities:
     @activity.defn(name="lookup_provider")
     async def lookup_provider(self, input: LookupInput) -> dict[str, Any]:
         """The provider's resource and data source type names, filtered and paginated."""
+        self._verify(input)
         provider, version, schema = await self._schema(input)
         query = input.query.lower().strip()
         page: dict[str, Any] = {"provider": provider, "version": version}
@@ -153,15 +161,18 @@ class LookupActivities:
 
     @activity.defn(name="lookup_resources")
     async def lookup_resources(self, input: LookupInput) -> dict[str, Any]:
+        self._verify(input)
         return await self._describe(input, "resource")
 
     @activity.defn(name="lookup_data_sources")
     async def lookup_data_sources(self, input: LookupInput) -> dict[str, Any]:
+        self._verify(input)
         return await self._describe(input, "data_source")
 
     @activity.defn(name="lookup_read_data")
     async def lookup_read_data(self, input: LookupInput) -> dict[str, Any]:
         """Read a data source with the project's credentials; references resolve to state."""
+        self._verify(input)
         if not input.project_id or not input.data_source:
             raise _invalid("a data source read needs a project and a data source type")
         source = input.provider or input.data_source.split("_", 1)[0]

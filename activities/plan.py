@@ -106,7 +106,9 @@ class PlanActivities:
 
     @activity.defn(name="plan_change")
     async def plan_change(self, input: PlanInput) -> PlanResult:
-        lease = CheckLeaseInput(project=input.project, actor=input.actor, change_id=input.change_id)
+        lease = input.lease or CheckLeaseInput(
+            project=input.project, actor=input.actor, change_id=input.change_id
+        )
         # Who asked comes first (a change nobody requested reads and installs nothing);
         # then the lease (a Temporal round trip) and the preparation, both at once. The
         # lease's refusal wins over anything the preparation found.

@@ -8,12 +8,14 @@ environment (integration + project environment variables) the process gets.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from temporalio import activity
 from temporalio.client import Client
 
 from providers import install_provider, trust
@@ -25,7 +27,7 @@ from store import environments, provider_locks
 from store.db import Database
 from store.models import Integration, Resource
 from store.secrets import SecretBox
-from workflows.assertions import KEY_PURPOSE, ActorSigner
+from workflows.assertions import KEY_PURPOSE, ActorAssertionError, ActorSigner, verify_actor
 
 if TYPE_CHECKING:
     # Annotations only: rooms import this module, and the server imports the rooms
@@ -97,6 +99,22 @@ class Runtime:
     temporal: Client
     pool: ProviderPool
     box: SecretBox
+
+    def not_started_by_intent(self, assertion: str, update: str) -> str | None:
+        """Why a worker question (a lookup, an export, a discovery) was not started by
+        the server, or None: its workflow must carry the server's signature for its id,
+        or someone reaching Temporal's port could read with a project's credentials."""
+        try:
+            verify_actor(
+                self.box.derived_keys(KEY_PURPOSE),
+                assertion,
+                workflow_id=activity.info().workflow_id or "",
+                update=update,
+                now=time.time(),
+            )
+        except ActorAssertionError as exc:
+            return str(exc)
+        return None
 
     @property
     def signer(self) -> ActorSigner:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from temporalio import activity
 
 from access.models import ROOT, Grant, Principal
+from activities.errors import user_error
 from api.context import AppContext, Caller, TemporalConnector
 from api.errors import Conflict, IntentError
 from api.services import changes as change_svc
@@ -69,6 +70,14 @@ TTL_PRINCIPAL = Principal(
 )
 
 
+def _expired(project: Project) -> bool:
+    return (
+        project.expires_at is not None
+        and project.expires_at <= utcnow()
+        and project.archived_at is None
+    )
+
+
 class TtlActivities:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
@@ -86,6 +95,17 @@ class TtlActivities:
             project = await session.get(Project, project_id)
         if project is None:
             raise IntentError(f"project {project_id} no longer exists")
+        return project
+
+    async def _expired_project(self, project_id: str, *, archived_ok: bool = False) -> Project:
+        """The project, if its TTL (as the database says: the workflow's input is not
+        trusted, anyone on Temporal's port could start one) has really passed."""
+        project = await self._project(project_id)
+        if not _expired(project) and not (archived_ok and project.archived_at is not None):
+            raise user_error(
+                f"project {project.name} has not expired: its TTL cleanup does not run",
+                "TtlNotExpired",
+            )
         return project
 
     @activity.defn(name="ttl_warn")
@@ -110,10 +130,17 @@ class TtlActivities:
     async def claim_lock(self, input: TtlLockInput) -> TtlLockResult:
         caller = self._caller()
         project = await self._project(input.project_id)
+        if not _expired(project) or project.expires_at is None:
+            # Moved or removed meanwhile (or never set: a workflow started by hand): the
+            # clock follows the database.
+            return TtlLockResult(acquired=False, expired=False, expires_at=project.expires_at)
         lease = await locks.lease(caller, project)
         holder = lease.holder if lease.held else None
+        grace_over = (utcnow() - project.expires_at).total_seconds() >= (
+            self.rt.settings.ttl_grace_seconds
+        )
         if holder is not None and holder.id != TTL_PRINCIPAL.id:
-            if not input.force:
+            if not (input.force and grace_over):
                 return TtlLockResult(acquired=False, holder=holder.name)
             await locks.force_release(
                 caller,
@@ -128,6 +155,7 @@ class TtlActivities:
         """One change deleting every resource (its id from ``change_key``: a retried
         attempt finds the change it already started)."""
         caller = self._caller()
+        await self._expired_project(input.project_id)
         change_id = change_workflow_id(input.project_id, f"ttl-{input.change_key}")
         async with self.rt.db.session() as session:
             rows = await store_resources.list_resources(session, input.project_id)
@@ -166,7 +194,7 @@ class TtlActivities:
     async def finish(self, input: TtlOutcomeInput) -> TtlFinished:
         """Archive the emptied project, or keep it (without a TTL) and say why."""
         caller = self._caller()
-        project = await self._project(input.project_id)
+        project = await self._expired_project(input.project_id, archived_ok=True)
         archived = input.outcome == "applied"
         now = utcnow()
         async with self.rt.db.transaction() as session:

@@ -12,7 +12,7 @@ import typer
 
 from cli.datadir import PRIVATE_UMASK, secure_data_dir
 from cli.local import DataOpt, local_settings
-from settings import Settings
+from settings import POOL_NAME, Settings
 
 __all__ = ["app", "main"]
 
@@ -40,6 +40,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str | None]] = {
     "projects": ("cli.projects", "app", None),
     "export": ("cli.projects", "export", None),
     "discover": ("cli.projects", "discover", None),
+    "pools": ("cli.pools", "app", "Worker pools: where projects' provider work runs."),
 }
 _registered: set[str] = set()
 
@@ -120,11 +121,28 @@ def server(host: HostOpt = None, port: PortOpt = None, data_dir: DataOpt = None)
 
 
 @root.command()
-def worker(data_dir: DataOpt = None, metrics_port: MetricsOpt = None) -> None:
+def worker(
+    data_dir: DataOpt = None,
+    metrics_port: MetricsOpt = None,
+    pool: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve only this worker pool's provider work (task queue intent-pool-NAME), "
+            "e.g. inside the network that holds a project's credentials."
+        ),
+    ] = None,
+) -> None:
     """Run only the Temporal worker (workflows and activities)."""
     from worker import run_worker
 
     settings = local_settings(data_dir=data_dir, metrics_port=metrics_port)
+    if pool:
+        if not POOL_NAME.match(pool):
+            raise typer.BadParameter(
+                "a pool name is lower-case letters, digits and dashes (e.g. prod-vpc)",
+                param_hint="--pool",
+            )
+        settings = settings.model_copy(update={"worker_pool": pool})
     _configure_logging(settings)
     secure_data_dir(settings)
     asyncio.run(run_worker(settings))

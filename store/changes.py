@@ -14,6 +14,7 @@ from store.types import utcnow
 
 __all__ = [
     "busy_resources",
+    "claim_change",
     "create_change",
     "get_change",
     "list_changes",
@@ -157,3 +158,16 @@ async def update_request(
     row = await session.get(Change, change_id, with_for_update=True)
     if row is not None:
         row.request = request
+
+
+async def claim_change(session: AsyncSession, change_id: str, run_chain: str) -> bool:
+    """Record that ``run_chain`` runs the change, if nobody did before; whether it does."""
+    result = await session.execute(
+        update(Change)
+        .where(Change.id == change_id, Change.run_chain.is_(None))
+        .values(run_chain=run_chain)
+    )
+    if result.rowcount:  # type: ignore[attr-defined]
+        return True
+    current = await session.scalar(select(Change.run_chain).where(Change.id == change_id))
+    return current == run_chain

@@ -289,6 +289,9 @@ class Project(Base):
     space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id"), default=ROOT_SPACE_ID)
     description: Mapped[str] = mapped_column(Text, default="")
     labels: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # The worker pool its provider work runs on (task queue intent-pool-<pool>), e.g. a
+    # worker inside the network that holds its cloud credentials; None: the default.
+    pool: Mapped[str | None] = mapped_column(String(64), default=None)
     created_by: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -466,6 +469,10 @@ class Change(Base):
     actor_name: Mapped[str] = mapped_column(String(200))
     via: Mapped[str] = mapped_column(String(10))
     dry_run: Mapped[bool] = mapped_column(default=False)
+    # The workflow execution chain (its first run id) that runs this change, claimed by
+    # its first activity: no other execution, started by hand on Temporal's port, acts
+    # for this row.
+    run_chain: Mapped[str | None] = mapped_column(String(64), default=None)
     status: Mapped[str] = mapped_column(String(30), default="planning")
     # [{index, kind, resource_id, resource_type, provider, version, config|patch, import_id,
     # patches}]; each operation's config and retry patches are sealed at rest.

@@ -16,7 +16,7 @@ from typing import Any, TypedDict
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, TimeoutType
 
 with workflow.unsafe.imports_passed_through():
     from access.permissions import change_refusal
@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
         WatchRequest,
         progress_marker,
     )
-    from workflows.temporal import SA_STATUS
+    from workflows.temporal import SA_STATUS, pool_queue
 
 __all__ = [
     "CHANGE_FORBIDDEN",
@@ -98,6 +98,8 @@ class _LocalOptions(TypedDict, total=False):
 
 class _Options(_LocalOptions, total=False):
     heartbeat_timeout: timedelta
+    task_queue: str
+    schedule_to_start_timeout: timedelta
 
 
 # Database and bookkeeping activities: quick, so they run as local activities (no task
@@ -169,6 +171,14 @@ def _diagnostic_line(d: DiagnosticView) -> str:
 
 def _error_text(exc: BaseException) -> str:
     cause = exc.cause if isinstance(exc, ActivityError) and exc.cause else exc
+    if isinstance(cause, TimeoutError) and cause.type == TimeoutType.SCHEDULE_TO_START:
+        # Only provider work on a worker pool has a schedule-to-start limit.
+        what = exc.activity_type if isinstance(exc, ActivityError) else "provider work"
+        return (
+            f"no worker of this project's pool picked up its provider work ({what}) in "
+            "time; start `intent worker --pool NAME` in the network that holds the "
+            "project's credentials, then retry the change"
+        )
     return getattr(cause, "message", None) or str(cause)
 
 
@@ -303,9 +313,26 @@ class ChangeWorkflow:
                 # Someone else holds it now; the next apply step reports that.
                 workflow.logger.info("lease of %s not renewed", self.input.project.name)
 
+    def _provider_options(self) -> _Options:
+        """Provider work goes to the project's worker pool when it names one, and waits
+        for a worker of it only so long (then the change says so instead of hanging)."""
+        pool = self.input.project.pool
+        if not pool:
+            return _PROVIDER
+        return {
+            **_PROVIDER,
+            "task_queue": pool_queue(pool),
+            "schedule_to_start_timeout": timedelta(seconds=self.input.pool_wait_seconds),
+        }
+
     def _lease_input(self) -> CheckLeaseInput:
         return CheckLeaseInput(
-            project=self.input.project, actor=self.input.actor, change_id=self.input.change_id
+            project=self.input.project,
+            actor=self.input.actor,
+            change_id=self.input.change_id,
+            dry_run=self.input.dry_run,
+            assertion=self.input.assertion,
+            run_chain=workflow.info().first_execution_run_id,
         )
 
     # -- plan, policy check, confirmation ---------------------------------------------------
@@ -329,12 +356,13 @@ class ChangeWorkflow:
                 change_id=self.input.change_id,
                 project=self.input.project,
                 actor=self.input.actor,
+                lease=self._lease_input(),
                 indexes=indexes,
                 discover=first,
                 timestamp_ns=workflow.time_ns(),
                 window=self.input.max_parallel,
             ),
-            **_PROVIDER,
+            **self._provider_options(),
         )
         for planned in result.operations:
             self.plan[planned.index] = planned
@@ -512,6 +540,7 @@ class ChangeWorkflow:
                         change_id=self.input.change_id,
                         project=self.input.project,
                         actor=self.input.actor,
+                        lease=self._lease_input(),
                         operations=items,
                         approved_by=self.decided_by,
                         check_lease=check_lease,
@@ -519,7 +548,7 @@ class ChangeWorkflow:
                         stage=stage,
                         finish=finish,
                     ),
-                    **_PROVIDER,
+                    **self._provider_options(),
                 )
             except _FAILED as exc:
                 await self._write(stage)  # unless the activity got to write it
@@ -753,7 +782,7 @@ class ChangeWorkflow:
                 type=CHANGE_UNVERIFIED,
                 non_retryable=True,
             )
-        if request.actor is not None and request.actor != verified.actor:
+        if request.actor != verified.actor:
             raise ApplicationError(
                 f"{update} of change {self.input.change_id} refused: the actor in the request "
                 "is not the one its assertion vouches for",

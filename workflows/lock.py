@@ -124,7 +124,9 @@ class ProjectLockWorkflow:
     @workflow.init
     def __init__(self, input: LockInput) -> None:
         self.input = input
-        self.state = input.state
+        # A lease is carried only across continue-as-new: a lock workflow started afresh
+        # (by hand, on Temporal's port) cannot bring a holder of its own choosing.
+        self.state = input.state if workflow.info().continued_run_id else LockState()
         self._woken = False
 
     # -- main loop: expiry and continue-as-new -----------------------------------------

@@ -35,6 +35,7 @@ __all__ = [
     "DiscoveryResult",
     "DriftCheckInput",
     "DriftReport",
+    "DriftTarget",
     "DriftedResource",
     "ExportInput",
     "ExportResult",
@@ -128,6 +129,8 @@ class ProjectInfo(BaseModel):
     name: str
     space: str = "root"
     labels: list[str] = []
+    # The worker pool its provider work runs on (``workflows.temporal.pool_queue``).
+    pool: str | None = None
 
 
 class Restore(BaseModel):
@@ -199,10 +202,15 @@ class ChangeInput(BaseModel):
     # Operations planned or applied at once (per provider process): a sliding window.
     max_parallel: int = 10
     lease_renew_seconds: float = 60.0
+    # How long provider work waits for a worker of the project's pool to pick it up.
+    pool_wait_seconds: float = 900.0
     # History events before the workflow continues as new (while it waits in a hold).
     max_history: int = 2_000
     # Carried over continue-as-new.
     carried: CarriedChange | None = None
+    # The server's signature over the requester for this change (workflows.assertions):
+    # the first activity checks it before it claims the change for this execution.
+    assertion: str = ""
 
 
 class DiagnosticView(BaseModel):
@@ -335,15 +343,22 @@ class WatchRequest(BaseModel):
 
 
 class CheckLeaseInput(BaseModel):
+    """Who a change acts for, and the proof it is the change intent started."""
+
     project: ProjectInfo
     actor: Actor
     change_id: str
+    dry_run: bool = False
+    assertion: str = ""
+    # The execution chain running the change (its first run id).
+    run_chain: str = ""
 
 
 class PlanInput(BaseModel):
     change_id: str
     project: ProjectInfo
     actor: Actor
+    lease: CheckLeaseInput | None = None
     indexes: list[int] | None = None  # None: every operation
     discover: bool = True  # install the providers and check their types exist
     timestamp_ns: int = 0  # the policy input's request time
@@ -377,6 +392,7 @@ class ApplyInput(BaseModel):
     change_id: str
     project: ProjectInfo
     actor: Actor
+    lease: CheckLeaseInput | None = None
     operations: list[ApplyItem]
     approved_by: str | None = None
     check_lease: bool = True
@@ -468,6 +484,11 @@ class LookupInput(BaseModel):
     cursor: str | None = None
     data_source: str | None = None
     config: dict[str, Any] | None = None
+    # The worker pool whose network holds the project's credentials (project lookups).
+    pool: str | None = None
+    # The server's signature over who asked (workflows.assertions, update "lookup"):
+    # a lookup started by hand on Temporal's port reads nothing.
+    assertion: str = ""
 
 
 ChangeInput.model_rebuild()  # it refers to CarriedChange, defined after it
@@ -480,6 +501,9 @@ class ExportInput(BaseModel):
     project_name: str
     include_secrets: bool = False
     verify_imports: bool = True
+    # As for lookups: the project's worker pool, and the server's signature ("export").
+    pool: str | None = None
+    assertion: str = ""
 
 
 class ExportResult(BaseModel):
@@ -503,6 +527,9 @@ class DiscoveryInput(BaseModel):
     resource_type: str
     filters: dict[str, str] = {}
     limit: int = 200
+    # As for lookups: the project's worker pool, and the server's signature ("discover").
+    pool: str | None = None
+    assertion: str = ""
 
 
 class DiscoveredObject(BaseModel):
@@ -531,6 +558,16 @@ class DiscoveryResult(BaseModel):
 
 class DriftCheckInput(BaseModel):
     project_id: str
+    # Filled in by the workflow from the project (its schedule's input cannot know it).
+    pool: str | None = None
+
+
+class DriftTarget(BaseModel):
+    """Whether the project has a drift schedule (a check nobody scheduled is refused),
+    and the worker pool its reads run on."""
+
+    scheduled: bool
+    pool: str | None = None
 
 
 class DriftedResource(BaseModel):
@@ -593,6 +630,9 @@ class TtlLockInput(BaseModel):
 class TtlLockResult(BaseModel):
     acquired: bool
     holder: str | None = None
+    # False: the database says the project has not expired (the TTL moved, or none).
+    expired: bool = True
+    expires_at: datetime | None = None
 
 
 class TtlCleanupInput(BaseModel):

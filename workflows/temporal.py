@@ -26,6 +26,7 @@ __all__ = [
     "connect",
     "dev_server_search_attribute_args",
     "ensure_search_attributes",
+    "pool_queue",
 ]
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,12 @@ SEARCH_ATTRIBUTES: dict[str, IndexedValueType.ValueType] = {
     SA_STATUS.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
     SA_ACTOR.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
 }
+
+
+def pool_queue(pool: str) -> str:
+    """The task queue of a worker pool: ``intent worker --pool NAME`` serves it."""
+    return f"intent-pool-{pool}"
+
 
 _DEV_SERVER_TYPES = {
     IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD: "Keyword",

@@ -181,6 +181,12 @@ class ProjectTTLWorkflow:
             )
             if claimed.acquired:
                 return True
+            if not claimed.expired:
+                # The database is the authority: count to its expiry (none: stop).
+                self.expires_at = claimed.expires_at
+                self.version += 1
+                self.stage = "waiting"
+                return False
             self.message = f"waiting for {claimed.holder} to release the project's lock"
             wait = min(_LOCK_POLL, deadline - workflow.now())
             try:

@@ -15,6 +15,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, GetSystemInfoRequest
 
 from api.deps import AppDep
+from api.services.pools import pool_health
 
 router = APIRouter(tags=["health"])
 
@@ -61,16 +62,28 @@ async def _check_temporal(app: AppDep) -> tuple[str, str]:
     return "ok", "ok"
 
 
+async def _check_pools(app: AppDep) -> dict[str, str]:
+    """Each worker pool a project names: does a worker serve it?"""
+    try:
+        client = await asyncio.wait_for(app.temporal.get(), _PROBE_SECONDS)
+        return await pool_health(app, client)
+    except Exception as exc:
+        return {"(pools)": _error(exc)}
+
+
 @router.get("/healthz")
 async def healthz(app: AppDep) -> JSONResponse:
     database, (temporal, workers) = await asyncio.gather(_check_db(app), _check_temporal(app))
     serving = database == "ok" and temporal == "ok"
+    pools = await _check_pools(app) if serving else {}
+    healthy = serving and workers == "ok" and all(v == "ok" for v in pools.values())
     return JSONResponse(
         {
-            "status": "ok" if serving and workers == "ok" else "degraded",
+            "status": "ok" if healthy else "degraded",
             "database": database,
             "temporal": temporal,
             "workers": workers,
+            "pools": pools,
             "instance": app.settings.instance_id,
         },
         status_code=200 if serving else 503,

@@ -33,7 +33,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from access.models import SpacePath
 from api.context import Caller
 from api.errors import Busy, Conflict, Forbidden, IntentError, Invalid, NotFound, Unavailable
-from api.services import locks
+from api.services import locks, pools
 from api.services.access import check_local_files, readable, require
 from api.services.projects import load_project, project_path, refuse_archived
 from store import changes as store_changes
@@ -473,18 +473,25 @@ async def _start(caller: Caller, submission: _Submission, wait_seconds: float) -
     summary = ", ".join(f"{r.kind} {r.resource_type}.{r.resource_id}" for r in requests)
     dry_run = submission.dry_run
     client = await caller.temporal()
+    # Resolved for the project's space: policies see the roles held there.
+    actor = caller.actor_in(submission.path)
     input = ChangeInput(
         change_id=change_id,
         project=ProjectInfo(
-            id=project.id, name=project.name, space=project.space_id, labels=project.labels
+            id=project.id,
+            name=project.name,
+            space=project.space_id,
+            labels=project.labels,
+            pool=project.pool,
         ),
-        # Resolved for the project's space: policies see the roles held there.
-        actor=caller.actor_in(submission.path),
+        actor=actor,
+        assertion=caller.assertion(change_id, "start", actor),
         operations=[r.ref() for r in requests],
         dry_run=dry_run,
         confirmation_timeout_seconds=caller.settings.confirmation_timeout_seconds,
         max_parallel=caller.settings.provider_concurrency,
         lease_renew_seconds=max(caller.settings.lock_lease_seconds / 3, 1.0),
+        pool_wait_seconds=caller.settings.pool_wait_seconds,
     )
     options: dict[str, Any] = dict(
         id=change_id,
@@ -546,9 +553,10 @@ async def change_view(caller: Caller, change_id: str) -> ChangeView:
     await _load_change(caller, change_id)
     client = await caller.temporal()
     try:
-        return await _handle(caller, client, change_id).query(ChangeWorkflow.status_view)
+        view = await _handle(caller, client, change_id).query(ChangeWorkflow.status_view)
     except RPCError as exc:
         raise Unavailable(f"could not read change {change_id} from Temporal: {exc}") from exc
+    return await pools.with_notice(caller, view)
 
 
 async def wait(

@@ -78,7 +78,9 @@ async def discover(
             limit=request.limit,
         ),
         kind="discovery",
+        update="discover",
         summary=f"discover {request.resource_type} for {project.name}",
+        project_id=project.id,
     )
     result.found = await _visible(caller, result.found)
     imports = [_import(request.resource_type, o) for o in result.found if o.managed_by is None]

@@ -60,7 +60,9 @@ async def export_project(caller: Caller, ref: str, *, include_secrets: bool = Fa
             project_id=project.id, project_name=project.name, include_secrets=include_secrets
         ),
         kind="export",
+        update="export",
         summary=f"export {project.name}" + (" with secrets" if include_secrets else ""),
+        project_id=project.id,
     )
     files = open_files(caller.app.box, result.sealed_files)
     async with caller.db.transaction() as session:

@@ -121,6 +121,9 @@ class ProjectView(BaseModel):
     )
     archived_at: datetime | None = None
     drift_interval_seconds: float | None = None
+    pool: str | None = Field(
+        default=None, description="The worker pool its provider work runs on, if any"
+    )
 
     @classmethod
     def build(cls, project: Project, lock: LockView, space: str | None = None) -> ProjectView:
@@ -136,6 +139,7 @@ class ProjectView(BaseModel):
             expires_at=project.expires_at,
             archived_at=project.archived_at,
             drift_interval_seconds=project.drift_interval_seconds,
+            pool=project.pool,
         )
 
 

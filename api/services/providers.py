@@ -76,7 +76,9 @@ async def lookup(caller: Caller, input: LookupInput) -> dict[str, Any]:
         ProviderLookupWorkflow.run,
         input,
         kind=f"lookup {input.kind}",
+        update="lookup",
         summary=f"{input.kind} {input.provider or input.query}",
+        project_id=input.project_id,
     )
     return answer
 

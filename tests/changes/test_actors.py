@@ -7,10 +7,11 @@ the updates below never pass through intent's server.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 
 from store.secrets import SecretBox
 from tests.changes.test_references_and_failures import POLICY_NO_RESOURCE, settled
@@ -24,8 +25,16 @@ from workflows.assertions import (
     sign_actor,
 )
 from workflows.change import ChangeWorkflow
-from workflows.lock import AcquireRequest, ForceReleaseRequest, Holder, ProjectLockWorkflow
-from workflows.models import ChangeInput, DecisionRequest, OperationRef, ProjectInfo
+from workflows.lock import (
+    AcquireRequest,
+    ForceReleaseRequest,
+    Holder,
+    LockInput,
+    LockState,
+    ProjectLockWorkflow,
+)
+from workflows.lookup import ProviderLookupWorkflow
+from workflows.models import ChangeInput, DecisionRequest, LookupInput, OperationRef, ProjectInfo
 
 pytestmark = pytest.mark.slow
 
@@ -242,3 +251,91 @@ async def test_forged_lock_updates_and_forged_change_starts(aws_stack: IntentSta
     assert view.status == "invalid"
     assert "not requested through intent" in view.message
     assert (await alice.get("/api/v1/projects/forged-lock/lock")).json()["holder"] == "alice"
+
+
+async def test_replaying_a_change_or_a_lookup_on_temporals_port_acts_for_nobody(
+    aws_stack: IntentStack,
+) -> None:
+    """Someone on Temporal's port copies what the server started: a dry run started again
+    for real, a second execution of it, a data-source read with no signature, a lock
+    workflow started with a holder of their choosing. None of it acts."""
+    alice = await aws_stack.http("alice")
+    project = (await alice.post("/api/v1/projects", json={"name": "replays"})).json()
+    await alice.post("/api/v1/projects/replays/lock")
+    dry = await alice.post(
+        "/api/v1/projects/replays/changes",
+        json={
+            "operations": [
+                {
+                    "kind": "create",
+                    "resource_id": "b",
+                    "resource_type": "aws_s3_bucket",
+                    "config": {"bucket": "replayed-bucket"},
+                }
+            ],
+            "dry_run": True,
+            "wait_seconds": 60,
+        },
+    )
+    assert dry.json()["status"] == "planned", dry.text
+    change_id = dry.json()["change_id"]
+    original = await aws_stack.client.get_workflow_handle(change_id).fetch_history()
+    started = next(
+        e for e in original.events if e.HasField("workflow_execution_started_event_attributes")
+    )
+    payload = started.workflow_execution_started_event_attributes.input.payloads[0]
+    converter = aws_stack.client.data_converter.payload_converter
+    recorded: ChangeInput = converter.from_payload(payload, ChangeInput)
+    assert recorded.assertion  # the server's signature rides along, visible in history
+
+    for forged in (
+        recorded.model_copy(update={"dry_run": False}),  # the dry run, for real
+        recorded,  # the same change, a second execution
+    ):
+        handle = await aws_stack.client.start_workflow(
+            ChangeWorkflow.run,
+            forged,
+            id=change_id,
+            task_queue=aws_stack.settings.temporal_task_queue,
+        )
+        view = await handle.result()
+        assert view.status == "invalid", view
+        assert "refusing to act on it" in view.message
+    assert "replayed-bucket" not in {b["Name"] for b in _s3(aws_stack).list_buckets()["Buckets"]}
+
+    # A data-source read started by hand: no signature, nothing read.
+    lookup = LookupInput(
+        kind="read_data",
+        project_id=project["id"],
+        data_source="aws_caller_identity",
+        provider="hashicorp/aws",
+        config={},
+    )
+    with pytest.raises(WorkflowFailureError) as failed:
+        await aws_stack.client.execute_workflow(
+            ProviderLookupWorkflow.run,
+            lookup,
+            id="lookup-read_data-forged",
+            task_queue=aws_stack.settings.temporal_task_queue,
+        )
+    cause = failed.value.cause
+    assert "not started by intent" in str(getattr(cause, "cause", cause))
+
+    # A lock workflow started afresh with a holder of the caller's choosing holds nothing.
+    lock_id = f"lock-{project['id']}"
+    await aws_stack.client.get_workflow_handle(lock_id).terminate("test: start it again")
+    forged_lock = await aws_stack.client.start_workflow(
+        ProjectLockWorkflow.run,
+        LockInput(
+            project_id=project["id"],
+            project_name="replays",
+            state=LockState(
+                holder=Holder(id="x", name="mallory"),
+                expires_at=datetime.now(UTC) + timedelta(hours=1),
+            ),
+        ),
+        id=lock_id,
+        task_queue=aws_stack.settings.temporal_task_queue,
+    )
+    lease = await forged_lock.query(ProjectLockWorkflow.lease)
+    assert not lease.held and lease.holder is None

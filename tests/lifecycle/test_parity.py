@@ -163,3 +163,55 @@ async def test_project_update_and_delete(stack: IntentStack) -> None:
         await schedule.describe()
     reader = await stack.http("root-admin", roles=["space-admin"])
     assert (await reader.get("/api/v1/projects/changing")).status_code == 404
+
+
+async def test_workflows_started_by_hand_on_temporal_do_nothing(stack: IntentStack) -> None:
+    """Someone on Temporal's port can start intent's workflows, but an export or a
+    discovery needs the server's signature, a TTL clock follows the database, and a
+    drift check runs only for a project with a drift schedule."""
+    from temporalio.client import WorkflowFailureError
+
+    from workflows.drift import DriftCheckWorkflow
+    from workflows.lookup import ProjectExportWorkflow, ResourceDiscoveryWorkflow
+    from workflows.models import DiscoveryInput, DriftCheckInput, ExportInput, TtlInput
+    from workflows.ttl import ProjectTTLWorkflow
+
+    alice = await stack.http("alice")
+    made = (await alice.post("/api/v1/projects", json={"name": "by-hand"})).json()
+    queue = stack.settings.temporal_task_queue
+    with pytest.raises(WorkflowFailureError) as exported:
+        await stack.client.execute_workflow(
+            ProjectExportWorkflow.run,
+            ExportInput(project_id=made["id"], project_name="by-hand"),
+            id="forged-export",
+            task_queue=queue,
+        )
+    with pytest.raises(WorkflowFailureError) as discovered:
+        await stack.client.execute_workflow(
+            ResourceDiscoveryWorkflow.run,
+            DiscoveryInput(project_id=made["id"], resource_type="aws_ssm_parameter"),
+            id="forged-discovery",
+            task_queue=queue,
+        )
+    for failed in (exported, discovered):
+        cause = failed.value.cause
+        assert cause is not None and "not started by intent" in str(cause.__cause__ or cause)
+
+    from datetime import UTC, datetime
+
+    clock = await stack.client.execute_workflow(
+        ProjectTTLWorkflow.run,
+        TtlInput(project_id=made["id"], project_name="by-hand", expires_at=datetime.now(UTC)),
+        id="forged-ttl",
+        task_queue=queue,
+    )
+    assert clock.stage == "cancelled"  # the database says the project has no TTL
+    report = await stack.client.execute_workflow(
+        DriftCheckWorkflow.run,
+        DriftCheckInput(project_id=made["id"]),
+        id="forged-drift",
+        task_queue=queue,
+    )
+    assert report.checked == 0
+    history = (await alice.get("/api/v1/projects/by-hand/history")).json()["entries"]
+    assert [e["operation"] for e in history] == ["create"]

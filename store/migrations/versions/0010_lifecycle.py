@@ -1,8 +1,8 @@
 """Lifecycle: project TTL and archive, per-project drift schedule, drift marks on
 resources, and the configuration versions a rollback returns resources to.
 
-Revision ID: 0008_lifecycle
-Revises: 0007
+Revision ID: 0010_lifecycle
+Revises: 0009
 Create Date: 2026-11-27
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from store.types import JSONType, SealedJSON, UTCDateTime
 
-revision = "0008_lifecycle"
-down_revision = "0007"
+revision = "0010_lifecycle"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
