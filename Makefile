@@ -79,6 +79,7 @@ bench: install-test
 	$(PY) bench/drift.py
 	$(PY) bench/mcp_bytes.py
 	$(PY) bench/auth.py
+	$(PY) bench/integrations.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis $(NODE_DIR)/node_modules

@@ -165,6 +165,11 @@ class Settings(BaseSettings):
     )
     provider_pool_size: int = 8
     provider_idle_seconds: float = 600.0
+    provider_session_idle_seconds: float = Field(
+        default=120.0,
+        description="Idle processes of a cloud session (one change's) stop sooner: the "
+        "next change gets its own.",
+    )
     provider_concurrency: int = Field(
         default=10,
         description="Per provider process: operations planned or applied at once (a "
@@ -182,6 +187,27 @@ class Settings(BaseSettings):
         default=900.0,
         description="How long a change's provider work waits for a worker of its "
         "project's pool before the change says no worker picked it up.",
+    )
+
+    # -- cloud integrations -------------------------------------------------------------
+    aws_principal_arn: str | None = Field(
+        default=None,
+        description="The IAM principal intent's worker runs as (its own credentials come from "
+        "the standard AWS chain of the worker host); shown in the trust policy each "
+        "integration's roles need.",
+    )
+    aws_min_session_seconds: int = Field(
+        default=900,
+        ge=1,
+        description="The shortest session an AWS integration may ask for (STS's own floor). "
+        "Lower only for a test cloud such as moto, to rehearse credential renewal.",
+    )
+    aws_renew_before_seconds: int = Field(
+        default=600,
+        ge=330,
+        description="Assumed-role credentials are renewed when a provider asks for them with "
+        "less than this left; more than the 5 minutes before expiry at which the AWS SDKs "
+        "ask again, so every such ask gets new ones.",
     )
 
     # -- failure drills -----------------------------------------------------------------

@@ -25,6 +25,8 @@ from activities.operations import Operations
 from activities.plan import PlanActivities
 from activities.policies import PolicyEvaluator
 from activities.runtime import Runtime
+from integrations.endpoint import CredentialEndpoint
+from integrations.sessions import RoleSessions
 from observability.metrics import install_worker_meter
 from observability.temporal import WorkerObserver, telemetry_runtime
 from observability.tracing import configure_tracing
@@ -82,10 +84,26 @@ async def worker_runtime(
         schema_cache=SchemaCache.from_settings(settings),
         runtime_dir=settings.provider_runtime_dir,
     )
+    # Cloud sessions assumed from the worker's own credentials, served to providers.
+    credentials = CredentialEndpoint(
+        RoleSessions(
+            renew_before=settings.aws_renew_before_seconds, principal=settings.aws_principal_arn
+        ),
+        idle_seconds=settings.provider_idle_seconds,
+    )
+    await credentials.start()
     try:
-        yield Runtime(settings=settings, db=db, temporal=client, pool=pool, box=box)
+        yield Runtime(
+            settings=settings,
+            db=db,
+            temporal=client,
+            pool=pool,
+            box=box,
+            credentials=credentials,
+        )
     finally:
         await pool.aclose()
+        await credentials.aclose()
 
 
 def build_worker(client: Client, settings: Settings, db: Database, runtime: Runtime) -> Worker:
@@ -155,9 +173,9 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
 async def warm_providers(runtime: Runtime) -> None:
     """Install the providers in use (and, with the sandbox on, the AWS provider new
     projects use when it is available locally) and load their schemas, in the
-    background: the first change then finds them ready. With the sandbox, the AWS
-    provider also starts configured as a new project binds it (it idles out like any
-    other process when unused). Best effort."""
+    background: the first change then finds them ready. No process is started
+    configured ahead: each change acts in a cloud session of its own (the sandbox's
+    too), so it could serve none of them. Best effort."""
     async with runtime.db.session() as session:
         wanted: set[tuple[str, str | None]] = set(await resources.providers_in_use(session))
     sandbox = runtime.settings.sandbox and bool(
@@ -169,9 +187,6 @@ async def warm_providers(runtime: Runtime) -> None:
         try:
             installed = await runtime.install(source, version)
             await runtime.pool.schema(installed)
-            if sandbox and source == "hashicorp/aws" and version is None:
-                async with runtime.client(runtime.sandbox_binding(installed)):
-                    pass
         except Exception as exc:  # a provider that cannot be warmed is reported when used
             log.warning("could not warm provider %s %s: %s", source, version or "", exc)
 

@@ -26,7 +26,8 @@ ACTIONS: dict[str, ActionInfo] = dict(
     [
         _a("intent-project:read", "see projects, their locks, changes and history", writes=False),
         _a("intent-project:create", "create projects"),
-        _a("intent-project:update", "change projects' descriptions, labels or spaces"),
+        _a("intent-project:update", "change projects' descriptions or labels"),
+        _a("intent-project:move", "move projects to other spaces"),
         _a("intent-project:delete", "delete projects"),
         _a("intent-project:lock", "lock projects to work in them (project-use)"),
         _a("intent-project:unlock", "release someone else's lock"),
@@ -56,7 +57,20 @@ ACTIONS: dict[str, ActionInfo] = dict(
         _a("intent-policy:update", "change policies"),
         _a("intent-policy:delete", "delete policies"),
         _a("intent-policy:attach", "attach or detach policies"),
-        _a("intent-integration:attach", "attach or detach cloud integrations"),
+        _a(
+            "intent-integration:read",
+            "see cloud integrations and what their roles must trust",
+            writes=False,
+        ),
+        _a(
+            "intent-integration:manage",
+            "create, change or delete cloud integrations (which roles intent may assume)",
+        ),
+        _a("intent-integration:attach", "attach or detach cloud integrations (read access)"),
+        _a(
+            "intent-integration:write",
+            "let projects write through their cloud integrations (the Write switch)",
+        ),
         _a("intent-environment:write", "set or delete project environment variables"),
         _a("intent-provider:lock", "update projects' provider locks"),
         _a(

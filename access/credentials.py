@@ -20,16 +20,23 @@ role) or read and alter the project's traffic. So:
   ``..``) only when an admin asks: ``aws_s3_object.source = "/etc/…"`` would upload the
   worker's own files. Relative paths stay inside the provider's empty private home.
 - variables whose names say they are credentials are always stored as secrets.
+- an integration whose kind supplies credentials (``aws``: IAM roles intent assumes per
+  change, with an external id intent generates) is the only credential source of the
+  provider it serves: the project's own variables that name credentials, profiles,
+  credential endpoints, API endpoints or regions for that cloud (``SUPPLIED_BY_ROLES``)
+  are not passed to it. Managing such an integration (its role ARNs and session
+  length) needs ``intent-integration:manage``; its ``endpoint`` falls under the
+  attribute rule above, so it needs an admin.
 
 The sandbox integration is configured by intent itself and is not subject to this.
-Pure: the server asks it before storing anything.
+Pure: the server asks it before storing anything, the worker before starting a provider.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 __all__ = [
@@ -37,10 +44,13 @@ __all__ = [
     "LOCAL_FILE_ATTRIBUTES",
     "MEMBER_VARIABLES",
     "RESERVED_VARIABLES",
+    "SUPPLIED_BY_ROLES",
     "admin_only_attributes",
     "admin_only_settings",
+    "has_own_credentials",
     "local_file_paths",
     "must_be_secret",
+    "superseded_variables",
     "variable_rule",
 ]
 
@@ -112,6 +122,32 @@ ADMIN_ONLY_ATTRIBUTES = (
     "*command*",
 )
 
+# Per provider: the variables a role-based integration replaces (where the provider would
+# otherwise take credentials, a region or its API's address from), and the ones that
+# are credentials of their own (a project may still use them without an integration).
+SUPPLIED_BY_ROLES: dict[str, tuple[str, ...]] = {
+    "hashicorp/aws": (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_CONFIG_FILE",
+        "AWS_ROLE_ARN",
+        "AWS_ROLE_SESSION_NAME",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_*",
+        "AWS_EC2_METADATA_*",
+        "AWS_ENDPOINT_URL*",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+    ),
+}
+_OWN_CREDENTIALS: dict[str, tuple[str, ...]] = {
+    "hashicorp/aws": ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE"),
+}
+
 # Resource attribute names (at any depth) that name a file the provider reads or writes.
 LOCAL_FILE_ATTRIBUTES = (
     "source",
@@ -150,6 +186,20 @@ def variable_rule(name: str) -> str:
     if upper in MEMBER_VARIABLES and name == upper:
         return "member"
     return "admin"
+
+
+def superseded_variables(provider: str, names: Iterable[str]) -> set[str]:
+    """Which of a project's variable ``names`` a role-based integration for ``provider``
+    replaces (they are not passed to the provider)."""
+    patterns = SUPPLIED_BY_ROLES.get(provider, ())
+    return {name for name in names if _matches(name.upper(), patterns)}
+
+
+def has_own_credentials(provider: str, names: Iterable[str]) -> bool:
+    """Whether a project's variables give ``provider`` credentials without an
+    integration (the old way: keys in the project's environment)."""
+    own = _OWN_CREDENTIALS.get(provider)
+    return own is None or any(name.upper() in own for name in names)
 
 
 def admin_only_attributes(config: Any, prefix: str = "") -> list[str]:

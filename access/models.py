@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from access.scopes import ALL_SCOPES
 
@@ -51,7 +52,9 @@ class Principal:
     """Everything a decision needs about who asks.
 
     ``scopes`` are the credential's ceiling (read-only tokens); ``space_limit`` keeps an
-    API key inside one space and the spaces below it.
+    API key inside one space and the spaces below it. ``key_id`` and ``key_expires_at``
+    name the API key the request came with (directly, or through a web session opened
+    with it): whatever such a caller makes must stay within the key's limits.
     """
 
     id: str
@@ -60,6 +63,8 @@ class Principal:
     scopes: tuple[str, ...] = ALL_SCOPES
     space_limit: str | None = None
     groups: tuple[str, ...] = field(default=())
+    key_id: str | None = None
+    key_expires_at: datetime | None = None
 
     def roles_in(self, path: Iterable[SpaceRef]) -> list[str]:
         ids = {space.id for space in path}

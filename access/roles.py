@@ -23,7 +23,9 @@ class Role:
     builtin: bool = True
 
 
-_READ = frozenset({"intent-project:read", "intent-state:read", "intent-policy:read"})
+_READ = frozenset(
+    {"intent-project:read", "intent-state:read", "intent-policy:read", "intent-integration:read"}
+)
 
 
 def _role(name: str, description: str, *actions: str) -> Role:
@@ -53,6 +55,7 @@ BUILTIN_ROLES: dict[str, Role] = {
             "intent-state:eject",
             "intent-change:confirm",
             "intent-integration:attach",
+            "intent-integration:write",
             "intent-environment:write",
         ),
         _role(

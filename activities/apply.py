@@ -39,6 +39,7 @@ from activities.planning import (
 )
 from activities.runtime import ProviderBinding, ProviderRefused
 from activities.window import run_window
+from integrations.kinds import Access
 from providers.codec import contains_unknown
 from providers.errors import ProviderApplyError, ProviderError
 from providers.results import ApplyResult as ProviderApplyResult
@@ -145,7 +146,9 @@ class ApplyActivities:
         # The bindings (installation checks, the project's environment) and the journal
         # are independent: both at once.
         binding = asyncio.ensure_future(
-            self.ops.bindings(input.project.id, [requests[i] for i in items], stored)
+            self.ops.bindings(
+                input.change_id, loaded, input.project.id, [requests[i] for i in items]
+            )
         )
         try:
             async with self.rt.db.transaction() as session:
@@ -229,26 +232,33 @@ class ApplyActivities:
         """Apply one operation; a failure of the config or the cloud is its result (with
         what the provider returned kept), a failure of the machinery raises (retried)."""
         request = step.request
-        async with self.rt.client(binding) as client:
-            try:
-                if digest and digest != self.ops.digest(request):
-                    # Someone changed the stored request after it was planned (and
-                    # checked and confirmed): applying it now would apply something
-                    # nobody reviewed.
-                    raise ProviderError(
-                        f"{request.resource_id}: the request changed after it was planned; "
-                        "retry the change to plan, check and confirm it again"
-                    )
-                result = await self._apply_one(step, digest, binding, client, values)
-            except INFRASTRUCTURE:
-                # Like a worker dying: the journal stays "started" (or "calling"), so the
-                # retried attempt knows it may have reached the cloud.
-                raise
-            except ProviderApplyError as exc:
-                partial = exc.result if isinstance(exc.result, ProviderApplyResult) else None
-                return await self._commit_failure(step, client, exc, partial)
-            except (ProviderError, ReferenceError, ProviderRefused) as exc:
-                return await self._commit_failure(step, client, exc, None)
+        # Imports and refreshes read; everything else writes (with the write role).
+        access: Access = "read" if request.kind in ("import", "refresh") else "write"
+        try:
+            async with self.rt.client(binding, access) as client:
+                try:
+                    if digest and digest != self.ops.digest(request):
+                        # Someone changed the stored request after it was planned (and
+                        # checked and confirmed): applying it now would apply something
+                        # nobody reviewed.
+                        raise ProviderError(
+                            f"{request.resource_id}: the request changed after it was planned; "
+                            "retry the change to plan, check and confirm it again"
+                        )
+                    result = await self._apply_one(step, digest, binding, client, values)
+                except INFRASTRUCTURE:
+                    # Like a worker dying: the journal stays "started" (or "calling"), so the
+                    # retried attempt knows it may have reached the cloud.
+                    raise
+                except ProviderApplyError as exc:
+                    partial = exc.result if isinstance(exc.result, ProviderApplyResult) else None
+                    return await self._commit_failure(step, client, exc, partial)
+                except (ProviderError, ReferenceError, ProviderRefused) as exc:
+                    return await self._commit_failure(step, client, exc, None)
+        except ProviderRefused as exc:
+            # Refused before any provider was called (Write off, the role could not be
+            # assumed): nothing reached the cloud.
+            return await self._refused(step, exc)
         return result
 
     async def _apply_one(
@@ -261,7 +271,6 @@ class ApplyActivities:
     ) -> ApplyResult:
         request, row = step.request, step.row
         type_name = request.resource_type
-        binding.require("read" if request.kind in ("import", "refresh") else "write")
         made = self.ops.plans.take(
             step.change_id, step.index, digest, row.state if row is not None else None
         )
@@ -542,6 +551,23 @@ class ApplyActivities:
                     if deposed
                     else None,
                 },
+            )
+        return result
+
+    async def _refused(self, step: _Step, exc: ProviderRefused) -> ApplyResult:
+        """The failure of an operation no provider was called for."""
+        result = ApplyResult(
+            index=step.index,
+            status="failed",
+            action=step.approved_action,
+            diagnostics=error_view(exc),
+        )
+        async with self.rt.db.transaction() as session:
+            await self._finish(
+                session,
+                step,
+                result,
+                details={"diagnostics": [d.model_dump() for d in result.diagnostics]},
             )
         return result
 

@@ -22,6 +22,7 @@ from providers.install import ProviderInstallError
 from providers.listings import listing_for, suggest_resource_id
 from providers.schema import UnknownTypeError
 from store.models import Project, Resource
+from workflows.assertions import ActorAssertionError
 from workflows.models import DiscoveredObject, DiscoveryInput, DiscoveryResult
 
 __all__ = ["DiscoveryActivities"]
@@ -37,21 +38,25 @@ class DiscoveryActivities:
 
     @activity.defn(name="discover_resources")
     async def discover_resources(self, input: DiscoveryInput) -> DiscoveryResult:
-        why = self.rt.not_started_by_intent(input.assertion, "discover")
-        if why is not None:
-            raise _invalid(f"this discovery was not started by intent ({why})")
+        try:
+            asker = self.rt.started_by(input.assertion, "discover")
+        except ActorAssertionError as exc:
+            raise _invalid(f"this discovery was not started by intent ({exc})") from None
         listing = listing_for(input.resource_type)
         if listing is None:
             raise _invalid(f"intent cannot list existing {input.resource_type} objects")
         try:
             source = listing.provider
             binding = await self.rt.binding(
-                input.project_id, source, await self.rt.pinned_version(input.project_id, source)
+                input.project_id,
+                source,
+                await self.rt.pinned_version(input.project_id, source),
+                actor=asker.name,
             )
             binding.require("read")
         except (ProviderRefused, ProviderInstallError, ValueError) as exc:
             raise _invalid(str(exc)) from exc
-        async with self.rt.client(binding) as client:
+        async with self.rt.client(binding, "read") as client:
             try:
                 result = await client.read_data_source(
                     listing.data_source, listing.config(input.filters)

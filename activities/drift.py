@@ -134,11 +134,12 @@ class DriftActivities:
         return report
 
     async def _read(self, project_id: str, row: Resource) -> tuple[list[AttributeChange], bool]:
-        binding = await self.rt.binding(project_id, row.provider, row.provider_version)
-        binding.require("read")
+        binding = await self.rt.binding(
+            project_id, row.provider, row.provider_version, actor=DRIFT_ACTOR.name
+        )
         prior = stored_state(row)
         assert prior is not None
-        async with self.rt.client(binding) as client:
+        async with self.rt.client(binding, "read") as client:
             read = await client.read(prior)
         return list(read.drift), read.state is None
 

@@ -17,15 +17,19 @@ from sqlalchemy import func, select
 from temporalio import activity
 
 from activities.errors import user_error
-from activities.runtime import ProviderRefused, Runtime, sandbox_aws_config
+from activities.runtime import ProviderRefused, Runtime
 from export import ExportProvider, ExportResource, build_files, lineage_of, seal_files
+from integrations.kinds import Attachment, IntegrationInvalid, kind_of
 from providers.errors import ProviderError
 from providers.install import ProviderInstallError
 from providers.models import PUBLIC_REGISTRY_HOSTS, ProviderAddress
 from providers.schema import ProviderSchema
-from store import environments, provider_locks, resources
+from store import integrations as store_integrations
+from store import provider_locks, resources
 from store.models import Change, Operation, Resource
 from store.secrets import without_credentials
+from workflows.actor import Actor
+from workflows.assertions import ActorAssertionError
 from workflows.models import ExportInput, ExportResult
 
 __all__ = ["ExportActivities"]
@@ -47,9 +51,12 @@ class ExportActivities:
 
     @activity.defn(name="export_project")
     async def export_project(self, input: ExportInput) -> ExportResult:
-        why = self.rt.not_started_by_intent(input.assertion, "export")
-        if why is not None:
-            raise user_error(f"this export was not started by intent ({why})", "InvalidExport")
+        try:
+            asker = self.rt.started_by(input.assertion, "export")
+        except ActorAssertionError as exc:
+            raise user_error(
+                f"this export was not started by intent ({exc})", "InvalidExport"
+            ) from None
         async with self.rt.db.session() as session:
             rows = await resources.list_resources(session, input.project_id)
             edges = await resources.edges(session, input.project_id)
@@ -58,8 +65,10 @@ class ExportActivities:
                 for lock in await provider_locks.list_locks(session, input.project_id)
             }
             integrations = {
-                i.provider: i
-                for i in await environments.list_integrations(session, input.project_id)
+                attachment.provider: (attachment, row)
+                for attachment, row in await store_integrations.attachments_of(
+                    session, input.project_id
+                )
             }
             serial = await _serial(session, input.project_id)
             recorded_ids = await _recorded_import_ids(session, input.project_id)
@@ -80,7 +89,7 @@ class ExportActivities:
             async with gate:
                 activity.heartbeat(row.resource_id)
                 import_id, verified, note = await self._import_id(
-                    input, row, recorded_ids.get(row.resource_id)
+                    input, asker, row, recorded_ids.get(row.resource_id)
                 )
             return ExportResource(
                 resource_id=row.resource_id,
@@ -125,8 +134,47 @@ class ExportActivities:
             raise user_error(f"cannot export {row.resource_id}: {exc}", "InvalidExport") from exc
         return _Provider(row.provider, installed.version, schema)
 
+    def _provider_settings(
+        self, short: str, integrations: dict[str, store_integrations.Attached]
+    ) -> tuple[dict[str, Any], list[str]]:
+        """The provider block's settings as the project's integration sets them, without
+        any credential (those are the team's to supply), and what the reader should know."""
+        found = integrations.get(short)
+        if found is None:
+            return {}, []
+        attachment, row = found
+        kind = kind_of(row.kind)
+        facts = kind.facts(
+            row.name, row.config, Attachment(attachment.region, attachment.read, attachment.write)
+        )
+        try:
+            setup = kind.provider_setup(
+                row.config,
+                facts.region,
+                sandbox_endpoint=self.rt.sandbox_endpoint or "http://127.0.0.1:4566",
+            )
+        except IntegrationInvalid:
+            return ({"region": facts.region} if facts.region else {}), []
+        config = without_credentials(dict(setup.config))
+        if row.config.get("sandbox"):
+            return config, [
+                f"{short}: this project ran on intent's sandbox cloud (a local moto server, "
+                "not AWS): point AWS_ENDPOINT_URL at it with any credentials, or replace "
+                "these settings with your account's"
+            ]
+        if kind.supplies_credentials:
+            return config, [
+                f"{short}: intent acted through integration {row.name} (a role it assumed "
+                "per change); give Terraform credentials for the same account, for example "
+                "an assume_role block with that role"
+            ]
+        return config, []
+
     def _export_provider(
-        self, provider: _Provider, locks: dict[str, Any], integrations: dict[str, Any]
+        self,
+        provider: _Provider,
+        locks: dict[str, Any],
+        integrations: dict[str, store_integrations.Attached],
     ) -> ExportProvider:
         address = ProviderAddress.parse(provider.source)
         public = address.hostname in PUBLIC_REGISTRY_HOSTS
@@ -141,18 +189,7 @@ class ExportActivities:
             None,
         )
         hashes = list(lock.hashes) if lock is not None and lock.version == provider.version else []
-        integration = integrations.get(address.short)
-        config: dict[str, Any] = {}
-        notes: list[str] = []
-        if integration is not None:
-            config = without_credentials(dict(integration.config))
-            if integration.kind == "sandbox":
-                config = {**sandbox_aws_config(str(config.get("region") or "us-east-1")), **config}
-                notes.append(
-                    f"{address.short}: this project ran on intent's sandbox cloud (a local "
-                    "moto server, not AWS): point AWS_ENDPOINT_URL at it with any "
-                    "credentials, or replace these settings with your account's"
-                )
+        config, notes = self._provider_settings(address.short, integrations)
         return ExportProvider(
             source=address.short if public else str(address),
             address=full,
@@ -164,7 +201,7 @@ class ExportActivities:
         )
 
     async def _import_id(
-        self, input: ExportInput, row: Resource, recorded: str | None
+        self, input: ExportInput, asker: Actor, row: Resource, recorded: str | None
     ) -> tuple[str | None, bool, str]:
         """(import id, verified, note): the first candidate the provider imports as the
         object intent manages (same ``id``)."""
@@ -176,12 +213,14 @@ class ExportActivities:
         if not input.verify_imports:
             return candidates[0], False, "import ids were not checked (verify_imports off)"
         try:
-            binding = await self.rt.binding(input.project_id, row.provider, row.provider_version)
+            binding = await self.rt.binding(
+                input.project_id, row.provider, row.provider_version, actor=asker.name
+            )
             binding.require("read")
         except (ProviderRefused, ProviderInstallError, ValueError) as exc:
             return candidates[0], False, f"could not ask the provider: {exc}"
         problems: list[str] = []
-        async with self.rt.client(binding) as client:
+        async with self.rt.client(binding, "read") as client:
             for candidate in candidates:
                 try:
                     imported = await client.import_resource(row.resource_type, candidate)

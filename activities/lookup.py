@@ -18,6 +18,8 @@ from providers.install import ProviderInstallError, lock_key
 from providers.plan import redact
 from providers.schema import ProviderSchema, UnknownTypeError
 from store import resources
+from workflows.actor import Actor
+from workflows.assertions import ActorAssertionError
 from workflows.models import LookupInput
 from workflows.references import ReferenceError
 
@@ -42,10 +44,14 @@ class LookupActivities:
             self.lookup_lock,
         ]
 
-    def _verify(self, input: LookupInput) -> None:
-        why = self.rt.not_started_by_intent(input.assertion, "lookup")
-        if why is not None:
-            raise _invalid(f"this lookup was not started by intent ({why})")
+    def _verify(self, input: LookupInput) -> Actor:
+        """Only lookups the server started (and signed) are answered: a lookup started by
+        hand on Temporal's port would read data with a project's credentials. Returns
+        who asked, as the server vouches."""
+        try:
+            return self.rt.started_by(input.assertion, "lookup")
+        except ActorAssertionError as exc:
+            raise _invalid(f"this lookup was not started by intent ({exc})") from None
 
     async def _schema(self, input: LookupInput) -> tuple[str, str, ProviderSchema]:
         if not input.provider:
@@ -171,8 +177,9 @@ class LookupActivities:
 
     @activity.defn(name="lookup_read_data")
     async def lookup_read_data(self, input: LookupInput) -> dict[str, Any]:
-        """Read a data source with the project's credentials; references resolve to state."""
-        self._verify(input)
+        """Read a data source with the project's credentials (a cloud session named after
+        who asked); references resolve to state."""
+        asker = self._verify(input)
         if not input.project_id or not input.data_source:
             raise _invalid("a data source read needs a project and a data source type")
         source = input.provider or input.data_source.split("_", 1)[0]
@@ -180,7 +187,7 @@ class LookupActivities:
             source = f"hashicorp/{source}"
         constraint = input.version or await self.rt.pinned_version(input.project_id, source)
         try:
-            binding = await self.rt.binding(input.project_id, source, constraint)
+            binding = await self.rt.binding(input.project_id, source, constraint, actor=asker.name)
             binding.require("read")
         except ProviderRefused as exc:
             raise _invalid(str(exc)) from exc
@@ -192,33 +199,36 @@ class LookupActivities:
             config = resolve_config(input.config or {}, values, set())
         except ReferenceError as exc:
             raise _invalid(str(exc)) from exc
-        async with self.rt.client(binding) as client:
-            try:
-                block = client.data_source_schema(input.data_source).block
-                # Data source results are shown: no sensitive value may flow into one.
-                check_sensitive_references(block, input.config, views)
-            except UnknownTypeError as exc:
-                raise _invalid(str(exc)) from exc
-            except ReferenceError as exc:
-                raise _invalid(str(exc)) from exc
-            try:
-                result = await client.read_data_source(input.data_source, config or {})
-            except UnknownTypeError as exc:
-                raise _invalid(str(exc)) from exc
-            except ProviderError as exc:
-                raise _invalid(
-                    "; ".join(
-                        d.summary + (f" ({d.attribute})" if d.attribute else "")
-                        for d in error_view(exc)
-                    )
-                ) from exc
-            schema = client.data_source_schema(input.data_source)
-            state = result.state
-            view = (
-                to_user(redact(schema.block, from_wire(state, schema.implied_type)))
-                if state
-                else None
-            )
+        try:
+            async with self.rt.client(binding, "read") as client:
+                try:
+                    block = client.data_source_schema(input.data_source).block
+                    # Data source results are shown: no sensitive value may flow into one.
+                    check_sensitive_references(block, input.config, views)
+                except UnknownTypeError as exc:
+                    raise _invalid(str(exc)) from exc
+                except ReferenceError as exc:
+                    raise _invalid(str(exc)) from exc
+                try:
+                    result = await client.read_data_source(input.data_source, config or {})
+                except UnknownTypeError as exc:
+                    raise _invalid(str(exc)) from exc
+                except ProviderError as exc:
+                    raise _invalid(
+                        "; ".join(
+                            d.summary + (f" ({d.attribute})" if d.attribute else "")
+                            for d in error_view(exc)
+                        )
+                    ) from exc
+                schema = client.data_source_schema(input.data_source)
+                state = result.state
+                view = (
+                    to_user(redact(schema.block, from_wire(state, schema.implied_type)))
+                    if state
+                    else None
+                )
+        except ProviderRefused as exc:  # the read role could not be assumed
+            raise _invalid(str(exc)) from exc
         return {
             "provider": client.installed.address.short,
             "version": client.installed.version,

@@ -46,6 +46,8 @@ class Loaded:
     # Every resource id of the project, and the stored dependency edges.
     existing: set[str]
     stored_deps: dict[str, set[str]]
+    # Who asked for the change, as the server recorded it.
+    requester: str
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,9 @@ class Operations:
                     touched |= references_of(request)
             rows = await resources.get_resources(session, project_id, touched)
             existing = await resources.resource_ids(session, project_id)
-        return Loaded(requests, {r.resource_id: r for r in rows}, existing, stored_deps)
+        return Loaded(
+            requests, {r.resource_id: r for r in rows}, existing, stored_deps, change.actor_name
+        )
 
     async def _restored(
         self, session: Any, project_id: str, request: OperationRequest
@@ -167,15 +171,23 @@ class Operations:
         return source, constraint
 
     async def bindings(
-        self, project_id: str, requests: list[OperationRequest], stored: dict[str, Resource]
+        self,
+        change_id: str,
+        loaded: Loaded,
+        project_id: str,
+        requests: list[OperationRequest],
     ) -> dict[int, ProviderBinding]:
-        """Operation index → its provider binding, resolved once per provider."""
+        """Operation index → its provider binding, resolved once per provider. Its cloud
+        session is the change's, for the requester the server recorded (not whatever a
+        workflow input claims)."""
         by_provider: dict[tuple[str, str | None], ProviderBinding] = {}
         out: dict[int, ProviderBinding] = {}
         for request in requests:
-            key = await self.provider_of(project_id, request, stored)
+            key = await self.provider_of(project_id, request, loaded.stored)
             if key not in by_provider:
-                by_provider[key] = await self.rt.binding(project_id, *key)
+                by_provider[key] = await self.rt.binding(
+                    project_id, *key, actor=loaded.requester, change_id=change_id
+                )
             out[request.index] = by_provider[key]
         return out
 

@@ -72,6 +72,7 @@ class _Planning:
 
     def __init__(self, input: PlanInput, loaded: Loaded) -> None:
         self.input = input
+        self.loaded = loaded
         self.by_index = {r.index: r for r in loaded.requests}
         self.stored = loaded.stored
         self.existing = loaded.existing
@@ -234,7 +235,9 @@ class PlanActivities:
     ) -> dict[int, ProviderBinding]:
         """The provider binding of each operation; a refused one is that operation's error."""
         try:
-            return await self.ops.bindings(state.input.project.id, requests, state.stored)
+            return await self.ops.bindings(
+                state.input.change_id, state.loaded, state.input.project.id, requests
+            )
         except ProviderRefused as exc:
             for request in requests:
                 state.errors[request.index] = error_view(exc)
@@ -280,9 +283,8 @@ class PlanActivities:
     ) -> tuple[PlannedOperation, dict[str, Any] | None, PlanMade]:
         row = state.stored.get(request.resource_id)
         check_existence(request, row, state.input.change_id)
-        binding.require("read")
         depends = state.depends[request.index]
-        async with self.rt.client(binding) as client:
+        async with self.rt.client(binding, "read") as client:
             type_name = request.resource_type
             provider, version = client.installed.address.short, client.installed.version
             if request.kind == "import":

@@ -9,10 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from integrations.kinds import (
+    Attachment,
+    IntegrationFacts,
+    IntegrationInvalid,
+    ProviderSetup,
+    kind_of,
+)
 from policies.engine import evaluate_policies_async
 from policies.input import (
     SENSITIVE,
     PolicyActor,
+    PolicyIntegration,
     PolicyProject,
     PolicyRequest,
     ResourceFacts,
@@ -20,7 +28,7 @@ from policies.input import (
 )
 from policies.models import PolicySource, PolicyVerdict
 from settings import Settings
-from store import environments
+from store import integrations as store_integrations
 from store import policies as store_policies
 from store import projects as store_projects
 from store.db import Database
@@ -32,7 +40,10 @@ from workflows.models import (
     PolicyVerdictView,
 )
 
-__all__ = ["PolicyEvaluator", "policy_input_for"]
+__all__ = ["AttachedFacts", "PolicyEvaluator", "policy_input_for"]
+
+# An attached integration's facts and the provider configuration it gives.
+AttachedFacts = tuple[IntegrationFacts, dict[str, Any]]
 
 _ACTIONS = {
     "create": ["create"],
@@ -49,11 +60,12 @@ _ACTIONS = {
 def policy_input_for(
     input: PolicyCheckInput,
     planned: PlannedOperation,
-    provider_config: dict[str, Any] | None = None,
+    attached: AttachedFacts | None = None,
 ) -> dict[str, Any]:
     """DESIGN.md's policy input for one planned operation (states arrive redacted), plus
     the project's provider configuration (e.g. the AWS region) as
-    ``resource.provider_config``."""
+    ``resource.provider_config`` and its integration as ``integration``."""
+    facts, provider_config = attached if attached is not None else (None, None)
     built = build_policy_input(
         ResourceFacts(
             resource_id=planned.resource_id,
@@ -80,6 +92,7 @@ def policy_input_for(
             via=input.actor.via,
         ),
         PolicyRequest(change_id=input.change_id, timestamp_ns=input.timestamp_ns),
+        integration=None if facts is None else PolicyIntegration(**facts.policy_input()),
     )
     data: dict[str, Any] = built.model_dump(mode="json", exclude_none=False)
     return data
@@ -115,20 +128,36 @@ class PolicyEvaluator:
             for p, _how in attached
         ]
 
-    async def provider_configs(self, project_id: str) -> dict[str, dict[str, Any]]:
+    async def integrations(self, project_id: str) -> dict[str, AttachedFacts]:
+        """Per provider: the attached integration's facts and the provider configuration
+        it gives (credentials aside)."""
         async with self.db.session() as session:
-            found = await environments.list_integrations(session, project_id)
-        return {i.provider: dict(i.config) for i in found}
+            found = await store_integrations.attachments_of(session, project_id)
+        sandbox = self.settings.sandbox_endpoint if self.settings.sandbox else None
+        attached: dict[str, AttachedFacts] = {}
+        for attachment, row in found:
+            kind = kind_of(row.kind)
+            facts = kind.facts(
+                row.name,
+                row.config,
+                Attachment(attachment.region, attachment.read, attachment.write),
+            )
+            try:
+                config = kind.provider_setup(row.config, facts.region, sandbox_endpoint=sandbox)
+            except IntegrationInvalid:
+                config = ProviderSetup({"region": facts.region} if facts.region else {})
+            attached[attachment.provider] = (facts, config.config)
+        return attached
 
     async def evaluate(self, input: PolicyCheckInput) -> list[PolicyVerdictView]:
         sources = await self.sources(input.project.id)
-        configs = await self.provider_configs(input.project.id) if sources else {}
+        attached = await self.integrations(input.project.id) if sources else {}
         views: list[PolicyVerdictView] = []
         for planned in input.operations:
             if not sources:
                 views.append(PolicyVerdictView(index=planned.index, decision="allowed"))
                 continue
-            data = policy_input_for(input, planned, configs.get(planned.provider))
+            data = policy_input_for(input, planned, attached.get(planned.provider))
             verdict = await evaluate_policies_async(
                 sources, data, timeout_seconds=self.settings.policy_timeout_seconds
             )

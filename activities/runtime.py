@@ -18,34 +18,39 @@ from sqlalchemy import select
 from temporalio import activity
 from temporalio.client import Client
 
+from access.credentials import has_own_credentials, superseded_variables
+from integrations.aws import OnBehalf
+from integrations.kinds import Access, Attachment, IntegrationFacts, IntegrationInvalid, kind_of
+from integrations.sessions import CredentialsUnavailable, SessionKey
 from providers import install_provider, trust
 from providers.install import hash_cache_dir, installed_zip_sha256, lock_key
 from providers.models import InstalledProvider, ProviderAddress
 from providers.versions import Version, VersionConstraints
 from settings import Settings
 from store import environments, provider_locks
+from store import integrations as store_integrations
+from store import projects as store_projects
+from store.access import path_of
 from store.db import Database
-from store.models import Integration, Resource
+from store.models import Resource
 from store.secrets import SecretBox
 from workflows.assertions import KEY_PURPOSE, ActorAssertionError, ActorSigner, verify_actor
 
 if TYPE_CHECKING:
     # Annotations only: rooms import this module, and the server imports the rooms
     # (typed activity references) without loading the plugin machinery.
+    from integrations.endpoint import CredentialEndpoint
     from providers.client import ProviderClient
     from providers.pool import ProviderPool
+    from workflows.actor import Actor
 
 __all__ = [
-    "SANDBOX_CREDENTIALS",
+    "CloudSession",
     "ProviderBinding",
     "ProviderRefused",
     "Runtime",
     "implied_provider",
-    "sandbox_aws_config",
 ]
-
-# moto accepts any credentials; these are clearly not real ones.
-SANDBOX_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
 
 
 def implied_provider(resource_type: str) -> str:
@@ -54,20 +59,30 @@ def implied_provider(resource_type: str) -> str:
     return f"hashicorp/{prefix}"
 
 
-def sandbox_aws_config(region: str) -> dict[str, Any]:
-    """Provider config for the local moto server (path-style S3, no account lookups)."""
-    return {
-        "region": region,
-        "s3_use_path_style": True,
-        "skip_credentials_validation": True,
-        "skip_requesting_account_id": True,
-        "skip_metadata_api_check": "true",
-        "skip_region_validation": True,
-    }
-
-
 class ProviderRefused(ValueError):
-    """The provider is not allowed (or is blocked) on this server."""
+    """The provider may not run for this project as asked (not allowed, not locked, no
+    integration or credentials); the message names the fix."""
+
+
+@dataclass(frozen=True)
+class CloudSession:
+    """The cloud session a binding's provider acts in (kinds that supply credentials):
+    the worker assumes it right before a provider needs it."""
+
+    integration: str
+    config: dict[str, Any]
+    region: str
+    on_behalf: OnBehalf
+
+    def key(self, access: Access, sandbox_endpoint: str | None) -> SessionKey:
+        return SessionKey.of(
+            self.integration,
+            self.config,
+            access,
+            self.region,
+            self.on_behalf,
+            sandbox_endpoint=sandbox_endpoint,
+        )
 
 
 @dataclass(frozen=True)
@@ -78,18 +93,37 @@ class ProviderBinding:
     config: dict[str, Any]
     env: dict[str, str]
     secret_env: frozenset[str]
-    read: bool = True
-    write: bool = True
-    integration: str | None = None
+    facts: IntegrationFacts | None = None
+    session: CloudSession | None = None
 
-    def require(self, access: str) -> None:
-        """The project's integration must grant ``access`` ("read" or "write")."""
-        if not getattr(self, access):
-            raise ProviderRefused(
-                f"the project's {self.installed.address.short} integration "
-                f"({self.integration}) does not grant {access} access; change it on the "
-                "project's Integrations tab"
-            )
+    @property
+    def read(self) -> bool:
+        return self.facts is None or self.facts.read
+
+    @property
+    def write(self) -> bool:
+        return self.facts is None or self.facts.write
+
+    def require(self, access: Access) -> None:
+        """The project's integration must grant ``access``: checked before any provider
+        process is leased, so a refused change never reaches the cloud."""
+        facts = self.facts
+        if facts is None or getattr(facts, access):
+            return
+        switch = "Write" if access == "write" else "Read"
+        what = (
+            "intent plans and reads through it but applies nothing"
+            if access == "write"
+            else "nothing in this project may plan, refresh, import or read through it"
+        )
+        raise ProviderRefused(
+            f"the project's {facts.provider} integration {facts.name} has {switch} off: "
+            f"{what}. Turn {switch} on (integration-attach {facts.name} with "
+            f"{access}=true, the project's Integrations tab, or `intent integrations attach "
+            f"PROJECT {facts.name} --{access}`"
+            + ("; needs intent-integration:write" if access == "write" else "")
+            + "), then retry the change (or ask for it again)"
+        )
 
 
 @dataclass
@@ -99,19 +133,25 @@ class Runtime:
     temporal: Client
     pool: ProviderPool
     box: SecretBox
+    credentials: CredentialEndpoint
+
+    def started_by(self, assertion: str, update: str) -> Actor:
+        """Who a worker question (a lookup, an export, a discovery) was asked by, as the
+        server's signature for its workflow id vouches; ``ActorAssertionError`` if it
+        was not started by the server (someone reaching Temporal's port would otherwise
+        read with a project's credentials)."""
+        return verify_actor(
+            self.box.derived_keys(KEY_PURPOSE),
+            assertion,
+            workflow_id=activity.info().workflow_id or "",
+            update=update,
+            now=time.time(),
+        ).actor
 
     def not_started_by_intent(self, assertion: str, update: str) -> str | None:
-        """Why a worker question (a lookup, an export, a discovery) was not started by
-        the server, or None: its workflow must carry the server's signature for its id,
-        or someone reaching Temporal's port could read with a project's credentials."""
+        """Why a worker question was not started by the server, or None."""
         try:
-            verify_actor(
-                self.box.derived_keys(KEY_PURPOSE),
-                assertion,
-                workflow_id=activity.info().workflow_id or "",
-                update=update,
-                now=time.time(),
-            )
+            self.started_by(assertion, update)
         except ActorAssertionError as exc:
             return str(exc)
         return None
@@ -197,69 +237,95 @@ class Runtime:
         # Versions, not strings: 5.100.0 is newer than 5.99.0.
         return str(max(rows, key=Version.parse)) if rows else None
 
+    @property
+    def sandbox_endpoint(self) -> str | None:
+        return self.settings.sandbox_endpoint if self.settings.sandbox else None
+
     async def binding(
-        self, project_id: str, source: str, constraint: str | None
+        self,
+        project_id: str,
+        source: str,
+        constraint: str | None,
+        *,
+        actor: str,
+        change_id: str | None = None,
     ) -> ProviderBinding:
+        """The provider, configuration and environment a project's process gets, and the
+        cloud session it acts in for ``actor`` (in change ``change_id``, if any)."""
         installed = await self.install_for(project_id, source, constraint)
+        short = installed.address.short
         async with self.db.session() as session:
             env, secret = await environments.resolved_environment(session, self.box, project_id)
-            integration = await environments.integration_for(
-                session, project_id, installed.address.short
+            found = await store_integrations.attachment_for(session, project_id, short)
+            project = await store_projects.find_project(session, project_id)
+            path = await path_of(session, project.space_id) if project else ()
+        if project is None:
+            raise ProviderRefused(f"project {project_id} no longer exists")
+        if found is None:
+            if not has_own_credentials(short, env):
+                raise ProviderRefused(
+                    f"project {project.name} has no {short} integration attached, so intent "
+                    f"has no credentials for it: attach one (integration-list shows what "
+                    f"the project may attach; integration-attach, the project's "
+                    "Integrations tab, or `intent integrations attach`)"
+                )
+            return ProviderBinding(
+                installed, self._confined(short, {}, env), env, frozenset(secret)
             )
-        return self._bound(installed, env, secret, integration)
+        attachment, row = found
+        kind = kind_of(row.kind)
+        facts = kind.facts(
+            row.name, row.config, Attachment(attachment.region, attachment.read, attachment.write)
+        )
+        try:
+            setup = kind.provider_setup(
+                row.config, facts.region, sandbox_endpoint=self.sandbox_endpoint
+            )
+        except IntegrationInvalid as exc:
+            raise ProviderRefused(str(exc)) from None
+        cloud = None
+        if kind.supplies_credentials:
+            # The integration is the only credential source (access.credentials).
+            for name in superseded_variables(short, env):
+                del env[name]
+                secret.discard(name)
+            who = OnBehalf(
+                actor=actor or "unknown",
+                project=project.name,
+                space=path[-1].name if path else "",
+                change_id=change_id,
+            )
+            cloud = CloudSession(row.name, dict(row.config), facts.region or "us-east-1", who)
+        env.update(setup.env)
+        config = self._confined(short, setup.config, env)
+        return ProviderBinding(installed, config, env, frozenset(secret), facts, cloud)
 
-    def sandbox_binding(self, installed: InstalledProvider) -> ProviderBinding:
-        """What a new project (sandbox integration, no variables) binds the AWS provider
-        to: the worker starts that process ahead, so a first change finds it warm."""
-        integration = environments.sandbox_integration("", self.settings.sandbox_region)
-        return self._bound(installed, {}, set(), integration)
-
-    def _bound(
-        self,
-        installed: InstalledProvider,
-        env: dict[str, str],
-        secret: set[str],
-        integration: Integration | None,
-    ) -> ProviderBinding:
-        config = self._integration_config(integration, env)
-        short = installed.address.short
+    def _confined(self, short: str, config: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+        """The host's instance role is not the project's: never fall back to it. The
+        provider's own switch beats the variable, so it is set too, whatever the
+        integration says."""
         if not self.settings.provider_instance_metadata:
-            # The host's instance role is not the project's: never fall back to it. The
-            # provider's own switch beats the variable, so it is set too, whatever the
-            # integration says.
             env["AWS_EC2_METADATA_DISABLED"] = "true"
             if short == "hashicorp/aws":
-                config["skip_metadata_api_check"] = "true"
-        return ProviderBinding(
-            installed,
-            config,
-            env,
-            frozenset(secret),
-            read=integration.read if integration else True,
-            write=integration.write if integration else True,
-            integration=integration.name if integration else None,
-        )
-
-    def _integration_config(
-        self, integration: Integration | None, env: dict[str, str]
-    ) -> dict[str, Any]:
-        if integration is None:
-            return {}
-        config = dict(integration.config)
-        if integration.kind == "sandbox" and integration.provider == "hashicorp/aws":
-            if not self.settings.sandbox:
-                raise RuntimeError(
-                    "this project uses the sandbox AWS integration but the sandbox is off "
-                    "(INTENT_SANDBOX=false); attach a real AWS integration to the project"
-                )
-            region = str(config.get("region") or "us-east-1")
-            config = {**sandbox_aws_config(region), **config}
-            env.update(SANDBOX_CREDENTIALS)
-            env["AWS_ENDPOINT_URL"] = self.settings.sandbox_endpoint
-            env.setdefault("AWS_REGION", region)
+                config = {**config, "skip_metadata_api_check": "true"}
         return config
 
     @asynccontextmanager
-    async def client(self, binding: ProviderBinding) -> AsyncIterator[ProviderClient]:
-        async with self.pool.client(binding.installed, binding.config, binding.env) as client:
+    async def client(
+        self, binding: ProviderBinding, access: Access
+    ) -> AsyncIterator[ProviderClient]:
+        """A configured provider process for ``binding``, allowed to ``access``: read for
+        plans, refreshes, imports and data reads, write only for applying. Its cloud
+        session is assumed first (a refusal is a clear error, before any provider runs)
+        and its credentials reach only processes of that session."""
+        binding.require(access)
+        env, identity = binding.env, ""
+        if binding.session is not None:
+            key = binding.session.key(access, self.sandbox_endpoint)
+            try:
+                env = {**env, **await self.credentials.provide(key)}
+            except CredentialsUnavailable as exc:
+                raise ProviderRefused(str(exc)) from None
+            identity = key.identity
+        async with self.pool.client(binding.installed, binding.config, env, identity) as client:
             yield client

@@ -102,6 +102,8 @@ async def principal_of(
         scopes=tuple(normalize_scopes(scopes)),
         space_limit=key.space_id if key is not None else None,
         groups=groups,
+        key_id=key.id if key is not None else None,
+        key_expires_at=key.expires_at if key is not None else None,
     )
 
 

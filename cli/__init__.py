@@ -29,6 +29,7 @@ root = typer.Typer(
 # name -> (module, attribute, help)
 SUBCOMMANDS: dict[str, tuple[str, str, str | None]] = {
     "changes": ("cli.changes", "app", None),
+    "integrations": ("cli.integrations", "app", None),
     "tokens": ("cli.tokens", "app", None),
     "users": ("cli.users", "app", None),
     "spaces": ("cli.access", "spaces_app", None),

@@ -31,8 +31,9 @@ class Remote:
         self.token = token or os.environ.get("INTENT_TOKEN")
         if not self.token:
             fail(
-                "no token: set INTENT_TOKEN or pass --token (`intent tokens create --name me` "
-                "prints one)"
+                "no token: set INTENT_TOKEN or pass --token (make your own key on the web "
+                "UI's Access page, or `intent tokens create --name ci --role space-writer` "
+                "prints one for a machine identity)"
             )
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:

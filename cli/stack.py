@@ -489,8 +489,8 @@ class Stack:
         self.say(f"  Temporal UI  : {temporal_ui or 'your cluster UI'}")
         if s.sandbox:
             self.say(
-                f"  sandbox AWS  : {s.sandbox_endpoint}  (moto; new projects use it until you "
-                "attach a real AWS integration)"
+                f"  sandbox AWS  : {s.sandbox_endpoint}  (moto: the 'sandbox' integration new "
+                "projects get until you attach a real AWS one)"
             )
         worker_metrics = (
             f"; worker http://{s.metrics_host}:{s.metrics_port}/metrics"

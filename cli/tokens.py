@@ -19,7 +19,13 @@ app = typer.Typer(
 
 @app.command("create")
 def create(
-    name: Annotated[str, typer.Option(help="Identity the key acts as (created if new).")],
+    name: Annotated[
+        str,
+        typer.Option(
+            help="Machine identity the key acts as (created if new); people make their own "
+            "keys once signed in."
+        ),
+    ],
     role: Annotated[list[str] | None, typer.Option(help="Role(s) for a new identity.")] = None,
     label: Annotated[str, typer.Option(help="What the key is for.")] = "cli",
     read_only: Annotated[

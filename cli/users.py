@@ -78,5 +78,5 @@ def passwd(
         typer.echo(f"{name} sets a password at (once, within 24 hours):\n  {made.url}")
         return
     clear = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
-    run_local(settings, lambda c: svc.set_password(c, name, clear))
-    typer.echo(f"password of {name} changed")
+    changed = run_local(settings, lambda c: svc.set_password(c, name, clear))
+    typer.echo(changed.message)

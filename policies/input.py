@@ -9,7 +9,9 @@ What a policy sees is built here, in one place, so that two promises hold everyw
 
 ``resource.provider_config`` (an addition to the DESIGN contract, null when unknown)
 carries the provider's configuration, redacted the same way, so that a policy can see
-e.g. the AWS region a resource would be created in.
+e.g. the AWS region a resource would be created in; ``integration`` (another addition,
+null when none is attached) names the cloud integration the provider acts through:
+its name, kind, account, region and Read / Write switches.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ __all__ = [
     "PolicyChange",
     "PolicyInput",
     "PolicyInputSchema",
+    "PolicyIntegration",
     "PolicyProject",
     "PolicyRequest",
     "PolicyResource",
@@ -95,6 +98,16 @@ class PolicyRequest(BaseModel):
     timestamp_ns: int = Field(ge=0, description="Request time; time.now_ns() in policies.")
 
 
+class PolicyIntegration(BaseModel):
+    name: str
+    kind: str = Field(description="aws (IAM roles assumed per change) or static")
+    provider: str
+    account_id: str | None = Field(description="The cloud account, when the kind knows it")
+    region: str | None
+    read: bool
+    write: bool
+
+
 class PolicyInput(BaseModel):
     """``input`` of an Intent policy. Build it with ``build_policy_input``."""
 
@@ -102,6 +115,9 @@ class PolicyInput(BaseModel):
     project: PolicyProject
     actor: PolicyActor
     request: PolicyRequest
+    integration: PolicyIntegration | None = Field(
+        default=None, description="The integration the provider acts through; null: none"
+    )
 
     @classmethod
     def example(cls) -> PolicyInput:
@@ -120,6 +136,15 @@ class PolicyInput(BaseModel):
             project=PolicyProject(id="example", name="example"),
             actor=PolicyActor(id="example", name="example", via="api"),
             request=PolicyRequest(change_id="example", timestamp_ns=0),
+            integration=PolicyIntegration(
+                name="example",
+                kind="aws",
+                provider="hashicorp/aws",
+                account_id="123456789012",
+                region="us-east-1",
+                read=True,
+                write=True,
+            ),
         )
 
 
@@ -191,6 +216,7 @@ def build_policy_input(
     actor: PolicyActor,
     request: PolicyRequest,
     *,
+    integration: PolicyIntegration | None = None,
     sensitive_paths: Iterable[AttributePath] = (),
     provider_sensitive_paths: Iterable[AttributePath] = (),
     is_unknown: Callable[[object], bool] | None = None,
@@ -234,6 +260,7 @@ def build_policy_input(
         project=project,
         actor=actor,
         request=request,
+        integration=integration,
     )
 
 

@@ -3,15 +3,18 @@
 Starting hashicorp/aws and configuring it costs hundreds of milliseconds and
 ~0.3 GiB of memory, while a plan against a warm process takes milliseconds. The pool
 keeps one configured process per (provider address, version, binary, config hash —
-the hash covers the provider config *and* its environment) and hands out
-``ProviderClient``s for it:
+the hash covers the provider config *and* its environment —, credential identity: the
+cloud session it acts as, so one change's credentials never reach another change's
+process) and hands out ``ProviderClient``s for it:
 
     async with pool.client(installed, config={"region": "us-east-1"}, env=creds) as c:
         change = await c.plan("aws_s3_bucket", None, {"bucket": "b1"})
 
 - bounded: at most ``provider_pool_size`` processes; the least recently used idle one
   is stopped to make room, and callers wait when all are busy;
-- idle processes are stopped after ``provider_idle_seconds``;
+- idle processes are stopped after ``provider_idle_seconds``, those of a credential
+  identity (one change's cloud session, of no use once the change is done) after
+  ``provider_session_idle_seconds``;
 - every process runs at most ``provider_concurrency`` RPCs at once;
 - a process that exited or whose channel broke is replaced on next use;
 - ``aclose()`` stops everything (and parent-death signals cover a crashed worker).
@@ -49,7 +52,7 @@ __all__ = ["PoolKey", "ProviderPool", "config_hash"]
 
 log = logging.getLogger(__name__)
 
-PoolKey = tuple[str, str, str, str]
+PoolKey = tuple[str, str, str, str, str]
 
 
 def config_hash(config: Mapping[str, Any] | None, env: Mapping[str, str] | None) -> str:
@@ -86,6 +89,7 @@ class ProviderPool:
         *,
         size: int | None = None,
         idle_seconds: float | None = None,
+        session_idle_seconds: float | None = None,
         concurrency: int | None = None,
         schema_cache: SchemaCache | None = None,
         runtime_dir: Path | None = None,
@@ -100,6 +104,10 @@ class ProviderPool:
 
         self.size = max(1, int(pick(size, "provider_pool_size", 8)))
         self.idle_seconds = float(pick(idle_seconds, "provider_idle_seconds", 600.0))
+        self.session_idle_seconds = min(
+            self.idle_seconds,
+            float(pick(session_idle_seconds, "provider_session_idle_seconds", 120.0)),
+        )
         self.concurrency = max(1, int(pick(concurrency, "provider_concurrency", 8)))
         if schema_cache is None:
             schema_cache = (
@@ -196,9 +204,11 @@ class ProviderPool:
         installed: InstalledProvider,
         config: Mapping[str, Any] | None = None,
         env: Mapping[str, str] | None = None,
+        identity: str = "",
     ) -> AsyncIterator[ProviderClient]:
-        """Lease a configured client for ``installed`` with this config and env."""
-        entry = await self._acquire(installed, config, env)
+        """Lease a configured client for ``installed`` with this config and env, acting
+        as ``identity`` (the cloud session whose credentials it gets; "" for none)."""
+        entry = await self._acquire(installed, config, env, identity)
         try:
             yield entry.client
         finally:
@@ -212,12 +222,24 @@ class ProviderPool:
         installed: InstalledProvider,
         config: Mapping[str, Any] | None,
         env: Mapping[str, str] | None,
+        identity: str,
     ) -> _Entry:
         if self._closed:
             raise RuntimeError("provider pool is closed")
         self._ensure_reaper()
+        # A process that died idle is noticed now, not at the next reaping: with a
+        # process per cloud session, the next lease rarely asks for the same key.
+        for dead in [e for e in self._entries.values() if not e.client.alive and not e.leases]:
+            log.warning("provider %s is gone", dead.client.process.label)
+            await self._evict(dead, crashed=True)
         digest = config_hash(config, env)
-        key: PoolKey = (str(installed.address), installed.version, installed.sha256, digest)
+        key: PoolKey = (
+            str(installed.address),
+            installed.version,
+            installed.sha256,
+            digest,
+            identity,
+        )
         lock = self._key_locks.setdefault(key, asyncio.Lock())
         async with lock:
             entry = self._entries.get(key)
@@ -303,10 +325,11 @@ class ProviderPool:
                 await victim.client.process.stop()
 
     async def _evict(self, entry: _Entry, *, crashed: bool = False) -> None:
-        if self._entries.get(entry.key) is entry:
+        held = self._entries.get(entry.key) is entry
+        if held:
             del self._entries[entry.key]
         metrics = worker_metrics()
-        if crashed:
+        if crashed and held:  # a crash counts once, whoever noticed it first
             metrics.provider_crashes.add(1, {"provider": entry.client.installed.address.short})
         metrics.provider_processes.set(len(self._entries))
         await entry.client.process.stop(grace=1.0)
@@ -317,7 +340,7 @@ class ProviderPool:
             self._reaper = asyncio.create_task(self._reap_loop(), name="provider-pool-reaper")
 
     async def _reap_loop(self) -> None:
-        interval = max(0.2, min(self.idle_seconds / 4, 30.0))
+        interval = max(0.2, min(self.session_idle_seconds / 4, 30.0))
         while not self._closed:
             await asyncio.sleep(interval)
             try:
@@ -331,7 +354,8 @@ class ProviderPool:
         victims = [
             e
             for e in list(self._entries.values())
-            if (e.idle_for > self.idle_seconds) or (not e.client.alive and e.leases == 0)
+            if (e.idle_for > (self.session_idle_seconds if e.key[4] else self.idle_seconds))
+            or (not e.client.alive and e.leases == 0)
         ]
         for entry in victims:
             log.info("stopping idle provider %s", entry.client.process.label)

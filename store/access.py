@@ -35,8 +35,11 @@ async def path_of(session: AsyncSession, space_id: str) -> SpacePath:
 
 
 async def find_space(session: AsyncSession, ref: str) -> Space | None:
-    """A space by id or by name."""
-    return await session.scalar(select(Space).where((Space.id == ref) | (Space.name == ref)))
+    """A space by id, else by name (ids first: a name never shadows another space's id)."""
+    found = await session.get(Space, ref)
+    if found is not None:
+        return found
+    return await session.scalar(select(Space).where(Space.name == ref))
 
 
 async def list_roles(session: AsyncSession) -> list[Role]:

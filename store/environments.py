@@ -1,20 +1,17 @@
-"""Project environment variables and integrations (provider configuration)."""
+"""Project environment variables (integrations: ``store.integrations``)."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import EnvironmentVariable, Integration
+from store.models import EnvironmentVariable
 from store.secrets import SecretBox
 
 __all__ = [
     "delete_variable",
-    "integration_for",
-    "list_integrations",
     "list_variables",
     "resolved_environment",
-    "sandbox_integration",
     "set_variable",
 ]
 
@@ -71,36 +68,3 @@ async def resolved_environment(
         if row.secret:
             secret.add(row.name)
     return values, secret
-
-
-async def list_integrations(session: AsyncSession, project_id: str) -> list[Integration]:
-    return list(
-        (
-            await session.scalars(
-                select(Integration)
-                .where(Integration.project_id == project_id)
-                .order_by(Integration.provider)
-            )
-        ).all()
-    )
-
-
-async def integration_for(
-    session: AsyncSession, project_id: str, provider: str
-) -> Integration | None:
-    return await session.scalar(
-        select(Integration).where(
-            Integration.project_id == project_id, Integration.provider == provider
-        )
-    )
-
-
-def sandbox_integration(project_id: str, region: str) -> Integration:
-    """The clearly labelled default for new projects while the sandbox cloud is on."""
-    return Integration(
-        project_id=project_id,
-        provider="hashicorp/aws",
-        name="sandbox (local moto, not a real AWS account)",
-        kind="sandbox",
-        config={"region": region},
-    )

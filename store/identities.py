@@ -18,6 +18,7 @@ from store.types import utcnow
 __all__ = [
     "TOKEN_PREFIX",
     "count_identities",
+    "count_live_keys",
     "create_token",
     "ensure_identity",
     "find_identity",
@@ -123,6 +124,16 @@ async def resolve_token(session: AsyncSession, clear: str) -> Identity | None:
 
 async def count_identities(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(Identity)) or 0)
+
+
+async def count_live_keys(session: AsyncSession, identity_id: str) -> int:
+    """API keys of ``identity_id`` that still work (neither revoked nor expired)."""
+    query = select(func.count()).where(
+        Token.identity_id == identity_id,
+        Token.revoked_at.is_(None),
+        (Token.expires_at.is_(None)) | (Token.expires_at > utcnow()),
+    )
+    return int(await session.scalar(query) or 0)
 
 
 async def list_tokens(

@@ -503,24 +503,46 @@ class EnvironmentVariable(Base):
 
 
 class Integration(Base):
-    """A provider configuration attached to a project (e.g. AWS: region, endpoints).
+    """A cloud integration: an object in a space, attached to projects.
 
-    ``kind`` "sandbox" points the provider at the local moto server intent up runs;
-    "static" uses ``config`` plus the project's environment variables for credentials.
+    ``kind`` says how a provider gets credentials from ``config`` (``integrations``
+    package): "aws" assumes IAM roles per change (the sandbox is one, pointing at the
+    local moto server); "static" is a provider configuration whose credentials come from
+    it or from the project's environment. It may be attached to projects in its space
+    or below (like a policy governs them).
     """
 
     __tablename__ = "integrations"
-    __table_args__ = (UniqueConstraint("project_id", "provider", name="uq_integrations_provider"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id"), default=ROOT_SPACE_ID)
+    kind: Mapped[str] = mapped_column(String(20))
+    provider: Mapped[str] = mapped_column(String(300))
+    # Credential-looking values are sealed at rest, one by one.
+    config: Mapped[dict[str, Any]] = mapped_column(CredentialsJSON, default=dict)
+    created_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class IntegrationAttachment(Base):
+    """A project's use of an integration: the region it acts in and whether it may read
+    (plan, refresh, import, data reads) and write (apply). One per provider."""
+
+    __tablename__ = "integration_attachments"
+    __table_args__ = (
+        UniqueConstraint("project_id", "provider", name="uq_integration_attachments_provider"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id"), index=True)
     provider: Mapped[str] = mapped_column(String(300))
-    name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(20), default="static")
-    # Credential-looking values are sealed at rest, one by one.
-    config: Mapped[dict[str, Any]] = mapped_column(CredentialsJSON, default=dict)
+    region: Mapped[str | None] = mapped_column(String(64), default=None)
     read: Mapped[bool] = mapped_column(default=True)
-    write: Mapped[bool] = mapped_column(default=True)
+    write: Mapped[bool] = mapped_column(default=False)
+    created_by: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

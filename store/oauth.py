@@ -27,6 +27,7 @@ __all__ = [
     "get_client",
     "issue_tokens",
     "revoke_family",
+    "revoke_identity",
     "revoke_token",
     "rotate_refresh_token",
     "save_client",
@@ -186,3 +187,22 @@ async def revoke_token(session: AsyncSession, token_id: str) -> None:
         .where(OAuthToken.id == token_id, OAuthToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
+
+
+async def revoke_identity(session: AsyncSession, identity_id: str) -> int:
+    """End every app sign-in of a user: revoke their live tokens and expire the codes not
+    yet exchanged. Returns how many sign-ins (token families) ended."""
+    now = utcnow()
+    live = OAuthToken.identity_id == identity_id, OAuthToken.revoked_at.is_(None)
+    families = set((await session.scalars(select(OAuthToken.family_id).where(*live))).all())
+    await session.execute(update(OAuthToken).where(*live).values(revoked_at=now))
+    await session.execute(
+        update(OAuthCode)
+        .where(
+            OAuthCode.identity_id == identity_id,
+            OAuthCode.used_at.is_(None),
+            OAuthCode.expires_at > now,
+        )
+        .values(expires_at=now)
+    )
+    return len(families)

@@ -16,7 +16,7 @@ from store.identities import hash_token
 from store.models import Identity, Token, UiSession
 from store.types import utcnow
 
-__all__ = ["OpenSession", "close_session", "find_session", "open_session"]
+__all__ = ["OpenSession", "close_session", "close_sessions_of", "find_session", "open_session"]
 
 
 async def open_session(
@@ -78,3 +78,13 @@ async def close_session(session: AsyncSession, clear: str) -> UiSession | None:
             update(UiSession).where(UiSession.id == row.id).values(revoked_at=utcnow())
         )
     return row
+
+
+async def close_sessions_of(session: AsyncSession, identity_id: str) -> int:
+    """End every live web session of a user; returns how many there were."""
+    done = await session.execute(
+        update(UiSession)
+        .where(UiSession.identity_id == identity_id, UiSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return int(done.rowcount)  # type: ignore[attr-defined]

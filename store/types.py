@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ __all__ = [
     "SealedText",
     "UTCDateTime",
     "bind_secrets",
+    "looks_like_id",
     "new_id",
     "utcnow",
 ]
@@ -36,6 +38,16 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 def new_id() -> str:
     """A ULID: sortable by creation time, safe in URLs and workflow ids."""
     return str(ULID())
+
+
+# A ULID's text: 26 characters of Crockford's base32 (no I, L, O, U).
+_ID_SHAPE = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}", re.IGNORECASE)
+
+
+def looks_like_id(name: str) -> bool:
+    """Whether ``name`` could be an id ``new_id`` made: where things are found by id or
+    name, such names would let one thing pass for another."""
+    return _ID_SHAPE.fullmatch(name) is not None
 
 
 def utcnow() -> datetime:

@@ -4,6 +4,7 @@ users who sign in through the upstream OpenID Connect provider."""
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 
@@ -12,17 +13,21 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store import oauth as store_oauth
+from store import sessions as store_sessions
 from store.identities import find_identity, hash_token
 from store.models import Identity, PasswordLink
 from store.types import utcnow
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
+    "SignedOut",
     "create_password_link",
     "create_user",
     "hash_password",
     "list_users",
     "open_password_link",
+    "set_password_hash",
     "upstream_user",
     "use_password_link",
     "verify_password",
@@ -106,9 +111,34 @@ async def open_password_link(session: AsyncSession, clear: str) -> Identity | No
     return identity
 
 
+@dataclass(frozen=True)
+class SignedOut:
+    """What setting a password ended: web sessions and app (OAuth) sign-ins. API keys
+    are separate credentials and stay."""
+
+    sessions: int
+    app_sign_ins: int
+
+    def details(self) -> dict[str, int]:
+        return {"sessions_ended": self.sessions, "app_sign_ins_revoked": self.app_sign_ins}
+
+
+async def set_password_hash(
+    session: AsyncSession, identity: Identity, password_hash: str
+) -> SignedOut:
+    """Set a new password and end every sign-in made before it (in the caller's
+    transaction): whoever knew the old one, or holds a session or token obtained with
+    it, is out."""
+    identity.password_hash = password_hash
+    return SignedOut(
+        sessions=await store_sessions.close_sessions_of(session, identity.id),
+        app_sign_ins=await store_oauth.revoke_identity(session, identity.id),
+    )
+
+
 async def use_password_link(
     session: AsyncSession, clear: str, password_hash: str
-) -> Identity | None:
+) -> tuple[Identity, SignedOut] | None:
     """Set the password through a live link and spend the link (in the caller's transaction)."""
     identity = await open_password_link(session, clear)
     if identity is None:
@@ -118,8 +148,7 @@ async def use_password_link(
     )
     assert link is not None
     link.used_at = utcnow()
-    identity.password_hash = password_hash
-    return identity
+    return identity, await set_password_hash(session, identity, password_hash)
 
 
 async def upstream_user(

@@ -115,7 +115,7 @@ async def test_metrics_traces_and_logs_of_a_walkthrough(
         )
         try:
             up.wait_ready()
-            admin = up.api_key("admin")  # the first start made the admin
+            admin = up.api_key("ops", "space-admin")  # a machine identity (people make their own)
             bob = up.api_key("bob", "space-writer")
             mcp_url = f"{up.base}/mcp"
             async with mcp_client(mcp_url, admin) as client:
@@ -127,7 +127,7 @@ async def test_metrics_traces_and_logs_of_a_walkthrough(
                 )
                 async with mcp_client(mcp_url, bob) as other:
                     refused = await other.call_tool("project-use", {"project": "observed"})
-                    assert refused.is_error and "locked by admin" in text_of(refused)
+                    assert refused.is_error and "locked by ops" in text_of(refused)
                 created = await call(
                     client,
                     "lifecycle-resources-create",

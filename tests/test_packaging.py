@@ -28,6 +28,8 @@ def test_wheel_carries_migrations_templates_policies_and_protos(tmp_path: Path) 
         "api/ui/static/intent.css",
         "policies/library/only_s3_buckets.rego",
         "providers/proto/tfplugin5_pb2.py",
+        "integrations/sessions.py",
+        "api/ui/templates/integration.html",
     ):
         assert required in names, required
     assert not [n for n in names if n.startswith("tests/")]

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.api.mcp_client import mcp_client
+from tests.support.providers import mirror_roots
 from tests.support.up import PORT_FLAGS, Up, alive, child_running, descendants
 
 pytestmark = pytest.mark.slow
@@ -21,7 +22,9 @@ pytestmark = pytest.mark.slow
 
 async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    first = Up(data)
+    # Offline: the sandbox's AWS provider comes from the machine's mirror.
+    mirrors = {"INTENT_PROVIDER_MIRRORS": ":".join(str(p) for p in mirror_roots())}
+    first = Up(data, env=mirrors)
     try:
         first.wait_ready()
         text = "".join(first.output)
@@ -38,7 +41,8 @@ async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
             assert done.status_code == 303 and "intent_session" in done.cookies
             again = await http.get(link.group(1))
             assert again.status_code == 410  # the link works once
-        key = await asyncio.to_thread(first.api_key, "admin")
+        # People make their own keys once signed in; the host admin makes a machine's.
+        key = await asyncio.to_thread(first.api_key, "ci", "space-writer")
         for needle in (f"{first.base}/mcp", f"{first.base}/", f"127.0.0.1:{first.ui_port}"):
             assert needle in text
         async with httpx.AsyncClient() as http:
@@ -48,6 +52,7 @@ async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
                 "database": "ok",
                 "temporal": "ok",
                 "workers": "ok",
+                "pools": {},  # no project names a worker pool
                 "instance": health.json()["instance"],
             }
             ui = await http.get(f"http://127.0.0.1:{first.ui_port}/")
@@ -57,6 +62,21 @@ async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
             assert not created.is_error, created.content
             used = await client.call_tool("project-use", {"project": "survivor"})
             assert not used.is_error, used.content
+            # The sandbox: an AWS integration on the local moto server, its role assumed
+            # for the change like any other.
+            listed = await client.call_tool("integration-list", {})
+            assert listed.structured_content is not None
+            attached = listed.structured_content["attached"]
+            assert [(a["integration"], a["sandbox"], a["write"]) for a in attached] == [
+                ("sandbox", True, True)
+            ]
+            bucket = {"resource_id": "b", "resource_type": "aws_s3_bucket", "config": {}}
+            applied = await client.call_tool(
+                "lifecycle-resources-create",
+                {"resources": [{**bucket, "config": {"bucket": "survivor-bucket"}}]},
+            )
+            assert applied.structured_content is not None, applied.content
+            assert applied.structured_content["status"] == "applied", applied.structured_content
         # A crashed worker is restarted; the stack keeps serving.
         worker = child_running(first.process.pid, "worker")
         assert worker is not None
@@ -85,7 +105,7 @@ async def test_up_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
             project = (await http.get(f"{second.base}/api/v1/projects/survivor")).json()
             assert project["name"] == "survivor"
             # The lease lives in Temporal's SQLite file, so it survived the restart too.
-            assert project["lock"]["holder"] == "admin"
+            assert project["lock"]["holder"] == "ci"
     finally:
         assert second.stop() == 0
 

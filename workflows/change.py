@@ -16,7 +16,8 @@ from typing import Any, TypedDict
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, TimeoutType
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutType
+from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
     from access.permissions import change_refusal
@@ -81,6 +82,7 @@ def decision_refusal(
         return None
     return change_refusal(
         frozenset(actor.actions or ()),
+        scopes=actor.scopes,
         actor_id=actor.id,
         actor_name=actor.name,
         requester_id=requester.id,
@@ -171,7 +173,7 @@ def _diagnostic_line(d: DiagnosticView) -> str:
 
 def _error_text(exc: BaseException) -> str:
     cause = exc.cause if isinstance(exc, ActivityError) and exc.cause else exc
-    if isinstance(cause, TimeoutError) and cause.type == TimeoutType.SCHEDULE_TO_START:
+    if isinstance(cause, ActivityTimeout) and cause.type == TimeoutType.SCHEDULE_TO_START:
         # Only provider work on a worker pool has a schedule-to-start limit.
         what = exc.activity_type if isinstance(exc, ActivityError) else "provider work"
         return (

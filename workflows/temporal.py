@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
 )
-from temporalio.client import Client, Interceptor
+from temporalio.client import Client, Interceptor, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
 
 from settings import Settings
@@ -27,9 +30,17 @@ __all__ = [
     "dev_server_search_attribute_args",
     "ensure_search_attributes",
     "pool_queue",
+    "resend_unprocessed",
 ]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Temporal's failure type for an update that reached a worker which went away (killed,
+# or its sticky task lost) before taking it: nothing ran, so sending it again is safe.
+UNPROCESSED_UPDATE = "UnprocessedUpdate"
+_RESEND_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 # Operators filter change runs in the Temporal UI by these, e.g.
 #   IntentProject = "01J..." AND IntentStatus = "failed"
@@ -103,3 +114,25 @@ async def ensure_search_attributes(client: Client, namespace: str) -> None:
     await client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
     )
+
+
+def _unprocessed(exc: WorkflowUpdateFailedError) -> bool:
+    cause = exc.cause
+    return isinstance(cause, ApplicationError) and cause.type == UNPROCESSED_UPDATE
+
+
+async def resend_unprocessed(send: Callable[[], Awaitable[T]]) -> T:
+    """Send an update, again while Temporal says no worker took it (a worker died mid-call).
+
+    Without this a caller who happens to ask during a worker restart gets Temporal's
+    rejection instead of the answer the surviving worker gives a moment later.
+    """
+    for delay in _RESEND_DELAYS:
+        try:
+            return await send()
+        except WorkflowUpdateFailedError as exc:
+            if not _unprocessed(exc):
+                raise
+            log.info("update not taken by a worker (%s); sending it again in %ss", exc, delay)
+        await asyncio.sleep(delay)
+    return await send()

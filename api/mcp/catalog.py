@@ -127,9 +127,11 @@ def register(endpoint: McpEndpoint) -> None:
     def create_bucket(bucket: str, environment: str = "dev") -> str:
         return (
             f"Create an S3 bucket {bucket} tagged Environment={environment} in my locked "
-            "project. Check aws_s3_bucket's schema with provider-resources-describe first, "
-            "plan it with resource-plan, then create it with lifecycle-resources-create and "
-            "tell me what was applied (or what a policy said)."
+            "project. Check with integration-list that an AWS integration is attached (ask "
+            "me before attaching one or turning its Write on), check aws_s3_bucket's schema "
+            "with provider-resources-describe, plan it with resource-plan, then create it "
+            "with lifecycle-resources-create and tell me what was applied (or what a policy "
+            "said)."
         )
 
     @server.prompt(

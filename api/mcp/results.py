@@ -19,7 +19,7 @@ __all__ = ["ShortText", "summarize"]
 _MAX_ITEMS = 12
 _MAX_VALUE = 80
 # What names an item in a list, in order of preference.
-_NAME_KEYS = ("name", "resource_id", "type_name", "what", "import_id", "id")
+_NAME_KEYS = ("name", "resource_id", "integration", "type_name", "what", "import_id", "id")
 # Fields a summary leaves to the structured content.
 _SKIPPED = frozenset({"next_cursor", "body", "description", "details", "headline"})
 

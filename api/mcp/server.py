@@ -29,6 +29,7 @@ from api.errors import IntentError
 from api.mcp import (
     catalog,
     tools_changes,
+    tools_integrations,
     tools_policies,
     tools_projects,
     tools_providers,
@@ -56,6 +57,9 @@ state, history and locks. Work like this:
 2. Lock: project-use NAME. Only the lock holder changes a project; the lease lapses
    after a few minutes without calls and every call renews it. If someone else holds
    it, tell the user who and until when; do not retry in a loop.
+   Cloud access: integration-list shows the project's integrations (AWS: region,
+   Read, Write). To create AWS resources one must be attached with the region the
+   user wants and Write on (integration-attach; ask the user before turning on Write).
 3. Learn the schema before writing config: provider-describe hashicorp/aws (filter
    by name), then provider-resources-describe for the exact attributes and blocks.
    Blocks are lists of objects, e.g. "versioning_configuration": [{"status": "Enabled"}].
@@ -208,6 +212,7 @@ def build_mcp(app_ctx: AppContext) -> McpEndpoint:
         tools_changes,
         tools_state,
         tools_policies,
+        tools_integrations,
         catalog,
     ):
         module.register(endpoint)

@@ -47,6 +47,14 @@ ProjectOpt = Annotated[
 ]
 ChangeId = Annotated[str, Field(description="The change_id a change tool returned.")]
 ResourceIdList = Annotated[list[str], Field(min_length=1, max_length=100)]
+RegionOpt = Annotated[
+    str | None,
+    Field(
+        description="The cloud region the user asked for, if they named one (e.g. "
+        "eu-west-1): intent refuses the change when the project's integration acts in "
+        "another region instead of creating it elsewhere"
+    ),
+]
 
 
 class NewResource(BaseModel):
@@ -237,9 +245,12 @@ async def submit_and_follow(
     operations: list[OperationInput],
     *,
     dry_run: bool = False,
+    region: str | None = None,
 ) -> ChangeSummary | InputRequiredResult:
     followed = await start_and_follow(
-        endpoint, ctx, lambda c: svc.submit(c, project, operations, dry_run=dry_run)
+        endpoint,
+        ctx,
+        lambda c: svc.submit(c, project, operations, dry_run=dry_run, region=region),
     )
     assert followed is not None  # submit always starts a change
     return followed
@@ -260,8 +271,11 @@ def register(endpoint: McpEndpoint) -> None:
         operations: Annotated[list[OperationInput], Field(min_length=1, max_length=100)],
         ctx: Context,
         project: ProjectOpt = None,
+        region: RegionOpt = None,
     ) -> ChangeSummary | InputRequiredResult:
-        return await submit_and_follow(endpoint, ctx, project, operations, dry_run=True)
+        return await submit_and_follow(
+            endpoint, ctx, project, operations, dry_run=True, region=region
+        )
 
     @server.tool(
         name="lifecycle-resources-create",
@@ -273,6 +287,7 @@ def register(endpoint: McpEndpoint) -> None:
         resources: Annotated[list[NewResource], Field(min_length=1, max_length=100)],
         ctx: Context,
         project: ProjectOpt = None,
+        region: RegionOpt = None,
     ) -> ChangeSummary | InputRequiredResult:
         ops = [
             OperationInput(
@@ -286,7 +301,7 @@ def register(endpoint: McpEndpoint) -> None:
             )
             for r in resources
         ]
-        return await submit_and_follow(endpoint, ctx, project, ops)
+        return await submit_and_follow(endpoint, ctx, project, ops, region=region)
 
     @server.tool(
         name="lifecycle-resources-update",
@@ -298,12 +313,13 @@ def register(endpoint: McpEndpoint) -> None:
         resources: Annotated[list[ResourcePatch], Field(min_length=1, max_length=100)],
         ctx: Context,
         project: ProjectOpt = None,
+        region: RegionOpt = None,
     ) -> ChangeSummary | InputRequiredResult:
         ops = [
             OperationInput(kind="update", resource_id=r.resource_id, config=r.config)
             for r in resources
         ]
-        return await submit_and_follow(endpoint, ctx, project, ops)
+        return await submit_and_follow(endpoint, ctx, project, ops, region=region)
 
     @server.tool(
         name="lifecycle-resources-delete",
@@ -327,6 +343,7 @@ def register(endpoint: McpEndpoint) -> None:
         resources: Annotated[list[ImportedResource], Field(min_length=1, max_length=100)],
         ctx: Context,
         project: ProjectOpt = None,
+        region: RegionOpt = None,
     ) -> ChangeSummary | InputRequiredResult:
         ops = [
             OperationInput(
@@ -340,7 +357,7 @@ def register(endpoint: McpEndpoint) -> None:
             )
             for r in resources
         ]
-        return await submit_and_follow(endpoint, ctx, project, ops)
+        return await submit_and_follow(endpoint, ctx, project, ops, region=region)
 
     @server.tool(
         name="lifecycle-resources-refresh",

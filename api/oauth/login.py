@@ -178,12 +178,18 @@ async def setup(
     hashed = await asyncio.to_thread(store_users.hash_password, password)
     ip = sessions.client_ip(request)
     async with app.db.transaction() as session:
-        user = await store_users.use_password_link(session, token, hashed)
-        if user is not None:
+        used = await store_users.use_password_link(session, token, hashed)
+        if used is not None:
+            user, signed_out = used
             await audit.record(
-                session, "password_set", subject_id=user.id, subject_name=user.name, ip=ip
+                session,
+                "password_set",
+                subject_id=user.id,
+                subject_name=user.name,
+                ip=ip,
+                details={"method": "link", **signed_out.details()},
             )
-    if user is None:
+    if used is None:
         return RedirectResponse("/ui/setup?token=", status_code=303)
     response = RedirectResponse("/ui/projects", status_code=303)
     await sessions.start_session(response, app, user, method="password", ip=ip)

@@ -17,6 +17,7 @@ from authlib.oauth2.rfc6749.util import scope_to_list
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from access.permissions import sign_in_refusal
 from access.scopes import ALL_SCOPES, READ, SCOPE_DESCRIPTIONS, normalize_scopes
 from api.context import AppContext
 from api.deps import AppDep
@@ -127,6 +128,15 @@ async def _validated(
         return _problem(request, error)
 
 
+def _consent_refused(request: Request, signed_in: sessions.SignedIn) -> Response | None:
+    """Only a full sign-in authorizes an app (a session opened with an API key would
+    hand the app tokens without the key's limits, outliving it)."""
+    reason = sign_in_refusal(signed_in.principal, "authorize apps")
+    if reason is None:
+        return None
+    return page(request, "oauth_error.html", problem=reason, status_code=403)
+
+
 @router.get("/oauth/authorize")
 async def authorize(request: Request, app: AppDep) -> Response:
     server = _server(request, app)
@@ -138,6 +148,9 @@ async def authorize(request: Request, app: AppDep) -> Response:
     if signed_in is None:
         target = request.url.path + "?" + request.url.query
         return RedirectResponse(f"/ui/login?next={quote(target, safe='')}", status_code=303)
+    refused = _consent_refused(request, signed_in)
+    if refused is not None:
+        return refused
     client: IntentClient = grant.client
     requested = scope_to_list(oauth_request.scope) or list(ALL_SCOPES)
     redirect = grant.redirect_uri
@@ -172,6 +185,9 @@ async def decide(request: Request, app: AppDep) -> Response:
         raise HTTPException(
             403, "your sign-in expired or the form is stale; start again from your app"
         )
+    refused = _consent_refused(request, signed_in)
+    if refused is not None:
+        return refused
     server = _server(request, app)
     oauth_request = await read_form_request(request, server.ctx.issuer)
     granted = normalize_scopes([READ, *[str(v) for v in form.getlist("grant")]])

@@ -24,6 +24,11 @@ WaitSeconds = Field(
 class ChangeCreate(BaseModel):
     operations: list[OperationInput] = Field(min_length=1, max_length=100)
     dry_run: bool = False
+    region: str | None = Field(
+        default=None,
+        description="The region you expect the change to act in; refused if the project's "
+        "integration is attached with another",
+    )
     wait_seconds: float = WaitSeconds
 
 
@@ -56,7 +61,12 @@ class ChangeRow(BaseModel):
 )
 async def create_change(caller: CallerDep, ref: str, body: ChangeCreate) -> ChangeSummary:
     view = await svc.submit_and_wait(
-        caller, ref, body.operations, dry_run=body.dry_run, seconds=body.wait_seconds
+        caller,
+        ref,
+        body.operations,
+        dry_run=body.dry_run,
+        seconds=body.wait_seconds,
+        region=body.region,
     )
     return svc.summarize(view, caller.settings.base_url)
 

@@ -1,4 +1,4 @@
-"""REST: project environment variables and integrations."""
+"""REST: project environment variables."""
 
 from __future__ import annotations
 
@@ -25,22 +25,4 @@ async def put_variable(
 @router.delete("/environment/{name}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_variable(caller: CallerDep, ref: str, name: str) -> Response:
     await svc.delete_variable(caller, ref, name)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-@router.get("/integrations", response_model=list[svc.IntegrationView])
-async def list_integrations(caller: CallerDep, ref: str) -> list[svc.IntegrationView]:
-    return await svc.list_integrations(caller, ref)
-
-
-@router.put("/integrations/{namespace}/{name}", response_model=svc.IntegrationView)
-async def put_integration(
-    caller: CallerDep, ref: str, namespace: str, name: str, body: svc.IntegrationPut
-) -> svc.IntegrationView:
-    return await svc.put_integration(caller, ref, f"{namespace}/{name}", body)
-
-
-@router.delete("/integrations/{namespace}/{name}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_integration(caller: CallerDep, ref: str, namespace: str, name: str) -> Response:
-    await svc.delete_integration(caller, ref, f"{namespace}/{name}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -83,7 +83,8 @@ async def healthz(app: AppDep) -> JSONResponse:
             "database": database,
             "temporal": temporal,
             "workers": workers,
-            "pools": pools,
+            # Only where a project names a worker pool.
+            **({"pools": pools} if pools else {}),
             "instance": app.settings.instance_id,
         },
         status_code=200 if serving else 503,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import CallerDep
 from api.services import users as svc
@@ -18,6 +18,9 @@ class UserCreated(BaseModel):
 
 class PasswordSet(BaseModel):
     password: str
+    current_password: str | None = Field(
+        default=None, description="Your current password, when setting your own."
+    )
 
 
 @router.get("", response_model=list[svc.UserView])
@@ -42,9 +45,12 @@ async def enable_user(caller: CallerDep, name: str) -> svc.UserView:
     return await svc.set_disabled(caller, name, False)
 
 
-@router.put("/{name}/password", response_model=svc.UserView)
-async def set_password(caller: CallerDep, name: str, body: PasswordSet) -> svc.UserView:
-    return await svc.set_password(caller, name, body.password)
+@router.put("/{name}/password", response_model=svc.PasswordChanged)
+async def set_password(caller: CallerDep, name: str, body: PasswordSet) -> svc.PasswordChanged:
+    """Your own (with your current password), or, for user admins, the password of
+    someone who holds no more than you. Not with an API key. Ends the user's web
+    sessions and app sign-ins; API keys stay."""
+    return await svc.set_password(caller, name, body.password, body.current_password)
 
 
 @router.post("/{name}/password-link", response_model=svc.PasswordLinkView)

@@ -31,12 +31,15 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from access.models import SpacePath
+from access.permissions import operation_action
 from api.context import Caller
 from api.errors import Busy, Conflict, Forbidden, IntentError, Invalid, NotFound, Unavailable
 from api.services import locks, pools
 from api.services.access import check_local_files, readable, require
+from api.services.integrations import check_regions
 from api.services.projects import load_project, project_path, refuse_archived
 from store import changes as store_changes
+from store import history
 from store import projects as store_projects
 from store import resources as store_resources
 from store import versions as store_versions
@@ -67,7 +70,14 @@ from workflows.models import (
     progress_marker,
 )
 from workflows.references import RESOURCE_ID_PATTERN, ReferenceError, find_references
-from workflows.temporal import SA_ACTOR, SA_OPERATION, SA_PROJECT, SA_STATUS
+from workflows.temporal import (
+    SA_ACTOR,
+    SA_OPERATION,
+    SA_PROJECT,
+    SA_STATUS,
+    UNPROCESSED_UPDATE,
+    resend_unprocessed,
+)
 
 __all__ = [
     "SETTLED",
@@ -298,11 +308,14 @@ async def submit(
     operations: list[OperationInput],
     *,
     dry_run: bool = False,
+    region: str | None = None,
     change_id: str | None = None,
 ) -> str:
-    """Store the request and start its ChangeWorkflow; return the change id (``change_id``
-    when given: the system's own changes choose theirs, so a retry finds its change)."""
-    submission = await _store(caller, project_ref, operations, dry_run, change_id)
+    """Store the request and start its ChangeWorkflow; return the change id. ``region``:
+    where the caller expects it to act (refused when the project's integration acts
+    elsewhere); ``change_id`` when given: the system's own changes choose theirs, so a
+    retry finds its change."""
+    submission = await _store(caller, project_ref, operations, dry_run, region, change_id)
     await _launch(caller, submission)
     return submission.change_id
 
@@ -314,13 +327,14 @@ async def submit_and_wait(
     *,
     seconds: float,
     dry_run: bool = False,
+    region: str | None = None,
 ) -> ChangeView:
     """``submit``, then follow the change until it settles or ``seconds`` pass.
 
     The start and the wait are one call to Temporal (update-with-start): the answer
     comes the moment the change settles, with no polling and no extra workflow task.
     """
-    submission = await _store(caller, project_ref, operations, dry_run)
+    submission = await _store(caller, project_ref, operations, dry_run, region)
     view = await _launch(caller, submission, wait_seconds=seconds)
     return view or await change_view(caller, submission.change_id)
 
@@ -330,16 +344,18 @@ async def _store(
     project_ref: str | None,
     operations: list[OperationInput],
     dry_run: bool,
+    region: str | None,
     change_id: str | None = None,
 ) -> _Submission:
     """Check the caller, the lease and the operations, and store the request."""
     project = await current_project(caller, project_ref)
     path = await project_path(caller, project)
     for kind in sorted({op.kind for op in operations}):
-        require(caller, f"intent-resource:{kind}", path)
+        require(caller, operation_action(kind), path)
     await require_lease(caller, project)
     requests = await _requests(caller, project, operations)
     check_local_files(caller, path, [(r.resource_id, r.config) for r in requests])
+    await check_regions(caller, project, requests, region)
     change_id = change_id or change_workflow_id(project.id, new_id())
     try:
         await _record(caller, project, requests, change_id, dry_run)
@@ -523,8 +539,10 @@ async def _start(caller: Caller, submission: _Submission, wait_seconds: float) -
             ),
             wait_seconds,
         )
-    except TimeoutError:
-        await start.workflow_handle()  # started; it just did not settle in time
+    except (TimeoutError, WorkflowUpdateFailedError):
+        # Started; it just did not settle in time, or the worker that took the watch went
+        # away (Temporal's UnprocessedUpdate): the caller follows it from here.
+        await start.workflow_handle()
         return None
     return view
 
@@ -619,6 +637,8 @@ def _translate(exc: WorkflowUpdateFailedError | RPCError) -> IntentError:
             return Forbidden(cause.message)
         if cause.type == CHANGE_NOT_WAITING:
             return Conflict(cause.message)
+        if cause.type == UNPROCESSED_UPDATE:
+            return Unavailable(f"no worker took the decision ({cause.message}); retry in a moment")
         return IntentError(cause.message)
     if isinstance(exc, RPCError) and "completed" in str(exc).lower():
         return Conflict("the change already finished; nothing to decide")
@@ -641,7 +661,9 @@ async def _update(caller: Caller, change_id: str, method: Any, comment: str) -> 
         actor=actor, assertion=caller.assertion(handle.id, update, actor), comment=comment
     )
     try:
-        result: ChangeView = await handle.execute_update(method, request)
+        result: ChangeView = await resend_unprocessed(
+            lambda: handle.execute_update(method, request)
+        )
     except (WorkflowUpdateFailedError, RPCError) as exc:
         raise _translate(exc) from exc
     return result
@@ -661,7 +683,11 @@ async def retry(
     comment: str = "",
     config_patches: dict[str, dict[str, Any]] | None = None,
 ) -> ChangeView:
-    """Retry a failed change; ``config_patches`` (resource id → merge patch) fix configs."""
+    """Retry a failed change; ``config_patches`` (resource id → merge patch) fix configs.
+
+    Fixing a configuration is changing the resource: it needs the resource action of
+    each patched operation besides the right to retry, and history names who patched
+    (policies still see the change's requester)."""
     if config_patches:
         change, path = await _load_change(caller, change_id)
         # The workflow's own rule, asked here too: the patch is stored before the
@@ -670,7 +696,7 @@ async def retry(
         refused = decision_refusal(caller.actor_in(path), requester, "retry", change_id)
         if refused:
             raise Forbidden(refused)
-        await _patch_request(caller, change_id, config_patches)
+        await _patch_request(caller, change, path, config_patches)
     return await _update(caller, change_id, ChangeWorkflow.retry, comment)
 
 
@@ -679,8 +705,9 @@ async def abandon(caller: Caller, change_id: str, comment: str = "") -> ChangeVi
 
 
 async def _patch_request(
-    caller: Caller, change_id: str, patches: dict[str, dict[str, Any]]
+    caller: Caller, change: Change, path: SpacePath, patches: dict[str, dict[str, Any]]
 ) -> None:
+    change_id = change.id
     view = await change_view(caller, change_id)
     if view.status != "failed":
         raise Conflict(f"change {change_id} is {view.status}; only a failed change can be fixed")
@@ -691,13 +718,15 @@ async def _patch_request(
             f"{', '.join(sorted(unknown))} did not fail in change {change_id}; patch only "
             f"failed operations ({', '.join(sorted(failed))})"
         )
+    patched = [op for op in view.operations if op.resource_id in patches]
+    for kind in sorted({op.kind for op in patched}):
+        require(caller, operation_action(kind), path)
     for resource_id, patch in patches.items():
         try:
             find_references(patch)
         except ReferenceError as exc:
             raise Invalid(f"{resource_id}: {exc}") from exc
-    project = await load_project(caller, view.project.id)
-    check_local_files(caller, await project_path(caller, project), patches.items())
+    check_local_files(caller, path, patches.items())
     async with caller.db.transaction() as session:
         row = await store_changes.get_change(session, change_id)
         assert row is not None
@@ -710,6 +739,25 @@ async def _patch_request(
             for op in row.request
         ]
         await store_changes.update_request(session, change_id, request)
+        for op in patched:
+            # Names only: a patch may carry secrets.
+            await history.record(
+                session,
+                subject="change",
+                operation="patch",
+                status="succeeded",
+                actor=caller.actor,
+                project_id=change.project_id,
+                change_id=change_id,
+                operation_index=op.index,
+                resource_id=op.resource_id,
+                resource_type=op.resource_type,
+                details={
+                    "requested_by": change.actor_name,
+                    "patched_by": caller.actor.name,
+                    "attributes": sorted(patches[op.resource_id]),
+                },
+            )
 
 
 # -- summaries ----------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from workflows.lock import (
     RenewRequest,
     lock_workflow_id,
 )
+from workflows.temporal import UNPROCESSED_UPDATE, resend_unprocessed
 
 __all__ = ["acquire", "end", "force_release", "holder_of", "lease", "release", "renew", "touch"]
 
@@ -63,6 +64,7 @@ def _translate(exc: Exception) -> IntentError:
             LOCK_FORBIDDEN: Forbidden,
             LOCK_NOT_HELD: Conflict,
             LOCK_UNVERIFIED: Forbidden,
+            UNPROCESSED_UPDATE: Unavailable,
         }.get(cause.type or "", IntentError)
         return kind(cause.message, details={"reason": cause.type})
     return Unavailable(f"the lock service did not answer: {exc}; retry in a moment")
@@ -71,10 +73,11 @@ def _translate(exc: Exception) -> IntentError:
 async def _update(caller: Caller, project: Project, update: Any, request: object) -> Lease:
     client: Client = await caller.temporal()
     try:
-        result: Lease = await client.execute_update_with_start_workflow(
-            update,
-            request,
-            start_workflow_operation=_start(caller, project),
+        # A with-start operation is single-use, so each sending builds its own.
+        result: Lease = await resend_unprocessed(
+            lambda: client.execute_update_with_start_workflow(
+                update, request, start_workflow_operation=_start(caller, project)
+            )
         )
     except (WorkflowUpdateFailedError, RPCError) as exc:
         raise _translate(exc) from exc

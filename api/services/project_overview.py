@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Caller
-from api.services import environments
+from api.services import integrations as integration_svc
 from api.services import policies as policy_svc
 from api.services.projects import (
     LockView,
@@ -56,7 +56,7 @@ class ProviderInUse(BaseModel):
 class ProjectDescription(BaseModel):
     project: ProjectView
     created_by: str | None
-    integrations: list[environments.IntegrationView]
+    integrations: list[integration_svc.AttachmentView]
     policies: list[dict[str, str]] = Field(description="Governing policies and how")
     providers: list[ProviderInUse] = Field(description="The project's provider lock")
     counts: ProjectCounts
@@ -74,7 +74,7 @@ async def describe_project(caller: Caller, ref: str) -> ProjectDescription:
     project = await load_project(caller, ref)
     path = await project_path(caller, project)
     policies = await policy_svc.project_policies(caller, project.id)
-    integrations = await environments.list_integrations(caller, project.id)
+    integrations = await integration_svc.attachments_of(caller, project)
     async with caller.db.session() as session:
         lock = await store_projects.lock_of(session, project.id)
         rows = await store_resources.list_resources(session, project.id)

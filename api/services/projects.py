@@ -8,18 +8,19 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
 from access.models import SpacePath, space_path
-from access.permissions import is_allowed
+from access.permissions import is_allowed, move_refusal
 from api.context import Caller
 from api.errors import Busy, Conflict, NotFound
 from api.services import drift, locks, ttl
-from api.services.access import load_space, path_of, readable, require, require_in
+from api.services.access import deny, load_space, path_of, readable, require, require_in
 from settings import Settings
 from store import access as access_store
 from store import history
+from store import policies as store_policies
 from store import projects as store_projects
 from store import resources as store_resources
-from store.environments import sandbox_integration
-from store.models import ROOT_SPACE_ID, Project, ProjectLock
+from store.integrations import detach_outside, ensure_sandbox
+from store.models import ROOT_SPACE_ID, IntegrationAttachment, Project, ProjectLock
 from store.types import utcnow
 from workflows.lock import Lease
 
@@ -229,7 +230,20 @@ async def create_project(caller: Caller, body: ProjectCreate) -> ProjectView:
             project.ttl_set_by = caller.actor.name if expires_at else None
             project.drift_interval_seconds = caller.settings.drift_interval_seconds
             if caller.settings.sandbox:
-                session.add(sandbox_integration(project.id, caller.settings.sandbox_region))
+                # New projects play in the sandbox until a real integration is attached.
+                region = caller.settings.sandbox_region
+                sandbox = await ensure_sandbox(session, region)
+                session.add(
+                    IntegrationAttachment(
+                        project_id=project.id,
+                        integration_id=sandbox.id,
+                        provider=sandbox.provider,
+                        region=region,
+                        read=True,
+                        write=True,
+                        created_by=caller.actor.id,
+                    )
+                )
             await history.record(
                 session,
                 subject="project",
@@ -291,38 +305,53 @@ async def get_project(caller: Caller, ref: str) -> ProjectView:
 
 
 async def update_project(caller: Caller, ref: str, body: ProjectUpdate) -> ProjectView:
-    """Change a project's description or labels, or move it to another space (which
-    needs intent-project:create there too)."""
+    """Change a project's description or labels, or move it to another space (the
+    permission rules' ``move_refusal``). History names the policies that stop or start
+    governing it."""
     project, path = await located(caller, ref)
     require(caller, "intent-project:update", path)
     target = None
     if body.space is not None:
         target = await load_space(caller, body.space)
-        await require_in(caller, "intent-project:create", target.id)
+        if target.id == project.space_id:
+            target = None  # already there: not a move
+        else:
+            deny(move_refusal(caller.principal, path, await path_of(caller, target.id)))
     before = {"description": project.description, "labels": list(project.labels)}
     before["space"] = path[-1].name
     try:
         async with caller.db.transaction() as session:
             row = await session.get(Project, project.id)
             assert row is not None
+            governing = {p.name for p, _ in await store_policies.attached_policies(session, row)}
             if body.description is not None:
                 row.description = body.description
             if body.labels is not None:
                 row.labels = sorted(set(body.labels))
+            detached: list[str] = []
             if target is not None:
                 row.space_id = target.id
+                # Integrations serve their own space and below, like policies govern it.
+                new_path = await access_store.path_of(session, target.id)
+                detached = await detach_outside(session, row.id, {s.id for s in new_path})
             await session.flush()
+            now = {p.name for p, _ in await store_policies.attached_policies(session, row)}
             after = {"description": row.description, "labels": list(row.labels)}
             after["space"] = target.name if target else path[-1].name
             await history.record(
                 session,
                 subject="project",
-                operation="update",
+                operation="move" if target is not None else "update",
                 status="succeeded",
                 actor=caller.actor,
                 project_id=row.id,
                 before=before,
                 after=after,
+                details={
+                    "policies_stopped": sorted(governing - now),
+                    "policies_started": sorted(now - governing),
+                    "integrations_detached": sorted(detached),
+                },
             )
     except IntegrityError as exc:
         raise Conflict(

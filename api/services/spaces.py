@@ -16,14 +16,22 @@ from sqlalchemy.exc import IntegrityError
 
 from access.actions import ACTIONS
 from access.models import space_path
-from access.permissions import ADMIN, effective_actions
+from access.permissions import ADMIN, effective_actions, grant_refusal
 from access.roles import BUILTIN_ROLES, ROLE_NAME_PATTERN, unknown_actions
 from api.context import Caller
-from api.errors import Conflict, Forbidden, Invalid, NotFound
-from api.services.access import load_space, require_in, require_root
+from api.errors import Conflict, Invalid, NotFound
+from api.services.access import (
+    ROOT_PATH,
+    deny,
+    load_space,
+    require_grantable,
+    require_in,
+    require_root,
+)
 from store import access as access_store
 from store import audit, identities
 from store.models import Identity, Policy, Project, Role, RoleBinding, Space, Token
+from store.types import looks_like_id
 
 __all__ = [
     "ActionView",
@@ -135,6 +143,12 @@ async def list_spaces(caller: Caller) -> list[SpaceView]:
 
 
 async def create_space(caller: Caller, body: SpaceCreate) -> SpaceView:
+    if looks_like_id(body.name):
+        # Spaces are named by id or name; such a name could pass for another space.
+        raise Invalid(
+            f"{body.name!r} looks like a space id (26 letters and digits); pick a name "
+            "that does not"
+        )
     parent = await load_space(caller, body.parent)
     await require_in(caller, ADMIN, parent.id)
     try:
@@ -256,8 +270,12 @@ async def _custom(caller: Caller, name: str) -> Role:
 async def update_role(caller: Caller, name: str, body: RoleUpsert) -> RoleView:
     """Change a custom role; every binding of it changes with it."""
     require_root(caller, ROLES)
-    await _custom(caller, name)
+    current = await _custom(caller, name)
     actions = _valid_actions(body.actions)
+    # Every binding of the role widens with it, in every space: what is added must be
+    # held in root, where it applies everywhere.
+    added = frozenset(actions) - frozenset(current.actions)
+    deny(grant_refusal(caller.principal, added, ROOT_PATH, what=f"add actions to role {name}"))
     async with caller.db.transaction() as session:
         role = await session.get(Role, name)
         assert role is not None
@@ -330,17 +348,8 @@ async def _subject_id(caller: Caller, kind: str, subject: str) -> str:
 async def bind(caller: Caller, space_ref: str, body: BindingCreate) -> BindingView:
     space = await load_space(caller, space_ref)
     path = await require_in(caller, ADMIN, space.id)
-    async with caller.db.session() as session:
-        known = await access_store.role_actions(session, [body.role])
-    if body.role not in known:
-        raise NotFound(f"there is no role {body.role!r}; see the list of roles")
-    # Nobody hands out more than they hold (a narrow admin role cannot mint a wider one).
-    beyond = sorted(known[body.role] - effective_actions(caller.principal, path))
-    if beyond:
-        raise Forbidden(
-            f"{caller.actor.name} may not bind role {body.role} in space {space.name}: it "
-            f"grants {', '.join(beyond)}, which {caller.actor.name} does not hold there"
-        )
+    to = body.subject if body.subject_kind == "user" else f"{body.subject_kind} {body.subject}"
+    await require_grantable(caller, [body.role], path, to=to)
     subject = await _subject_id(caller, body.subject_kind, body.subject)
     async with caller.db.transaction() as session:
         row = await access_store.bind(

@@ -8,10 +8,18 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
+from access.permissions import sign_in_refusal
 from api.context import Caller
-from api.errors import Conflict, Invalid, NotFound
+from api.errors import Conflict, Forbidden, Invalid, NotFound
 from api.oauth.login import password_problem
-from api.services.access import require_root
+from api.services.access import (
+    ROOT_PATH,
+    bind_in_root,
+    deny,
+    require_grantable,
+    require_over,
+    require_root,
+)
 from store import access as access_store
 from store import audit, identities
 from store import users as store_users
@@ -20,6 +28,7 @@ from store.types import utcnow
 
 __all__ = [
     "USER_NAME_PATTERN",
+    "PasswordChanged",
     "PasswordLinkView",
     "UserCreate",
     "UserView",
@@ -75,6 +84,16 @@ class UserView(BaseModel):
         )
 
 
+class PasswordChanged(BaseModel):
+    user: UserView
+    sessions_ended: int = Field(description="Web sessions that were signed out")
+    app_sign_ins_revoked: int = Field(
+        description="App (OAuth) sign-ins whose tokens were revoked; the apps sign in again"
+    )
+    api_keys_kept: int = Field(description="Live API keys of the user, which still work")
+    message: str
+
+
 class PasswordLinkView(BaseModel):
     user: str
     url: str = Field(description="Works once, for 24 hours. Hand it to the user privately.")
@@ -93,6 +112,14 @@ async def _load(caller: Caller, name: str) -> Identity:
         user = await identities.find_identity(session, name)
     if user is None:
         raise NotFound(f"there is no user {name!r}; see `intent users list`")
+    return user
+
+
+async def _managed(caller: Caller, name: str, doing: str) -> Identity:
+    """User ``name``, if the caller manages users and holds at least what they hold."""
+    require_root(caller, USER_ADMIN)
+    user = await _load(caller, name)
+    await require_over(caller, user, doing)
     return user
 
 
@@ -117,6 +144,7 @@ async def _view(caller: Caller, user: Identity) -> UserView:
 
 async def create_user(caller: Caller, body: UserCreate) -> tuple[UserView, PasswordLinkView | None]:
     require_root(caller, USER_ADMIN)
+    await require_grantable(caller, body.roles, ROOT_PATH, to=body.name)
     hashed = await _hash(body.password) if body.password is not None else None
     link: PasswordLinkView | None = None
     try:
@@ -124,14 +152,7 @@ async def create_user(caller: Caller, body: UserCreate) -> tuple[UserView, Passw
             user = await store_users.create_user(
                 session, body.name, email=body.email, password_hash=hashed
             )
-            for role in sorted(set(body.roles)):
-                await access_store.bind(
-                    session,
-                    role=role,
-                    subject_kind="user",
-                    subject=user.id,
-                    created_by=caller.actor.id,
-                )
+            await bind_in_root(session, caller, user, body.roles)
             if hashed is None:
                 clear = await store_users.create_password_link(session, user, ttl=LINK_TTL)
                 link = _link_view(caller, user, clear)
@@ -165,10 +186,9 @@ async def list_users(caller: Caller) -> list[UserView]:
 
 
 async def set_disabled(caller: Caller, name: str, disabled: bool) -> UserView:
-    require_root(caller, USER_ADMIN)
     if disabled and name == caller.actor.name:
         raise Invalid("you cannot disable yourself; ask another admin")
-    await _load(caller, name)
+    await _managed(caller, name, "disable" if disabled else "enable")
     async with caller.db.transaction() as session:
         user = await identities.find_identity(session, name)
         assert user is not None
@@ -183,29 +203,75 @@ async def set_disabled(caller: Caller, name: str, disabled: bool) -> UserView:
     return await _view(caller, user)
 
 
-async def set_password(caller: Caller, name: str, password: str) -> UserView:
-    """A user sets their own password; an admin anyone's."""
-    if name != caller.actor.name:
-        require_root(caller, USER_ADMIN)
+async def set_password(
+    caller: Caller, name: str, password: str, current_password: str | None = None
+) -> PasswordChanged:
+    """A user sets their own password (proving the current one); a user admin sets the
+    password of someone who holds no more than they do. Either way from a full sign-in,
+    never with an API key, and every earlier sign-in of the user ends."""
+    own = name == caller.actor.name
+    deny(sign_in_refusal(caller.principal, "set passwords"))
+    if own:
+        user = await _load(caller, name)
+        await _check_current(caller, user, current_password)
+    else:
+        user = await _managed(caller, name, "set the password of")
     hashed = await _hash(password)
-    await _load(caller, name)
     async with caller.db.transaction() as session:
-        user = await identities.find_identity(session, name)
-        assert user is not None
-        user.password_hash = hashed
+        row = await session.get(Identity, user.id)
+        assert row is not None
+        signed_out = await store_users.set_password_hash(session, row, hashed)
+        keys = await identities.count_live_keys(session, row.id)
         await audit.record(
             session,
             "password_set",
+            subject_id=row.id,
+            subject_name=row.name,
+            actor=caller.actor,
+            details={"method": "own" if own else "admin", **signed_out.details()},
+        )
+    return PasswordChanged(
+        user=await _view(caller, row),
+        sessions_ended=signed_out.sessions,
+        app_sign_ins_revoked=signed_out.app_sign_ins,
+        api_keys_kept=keys,
+        message=(
+            f"password of {user.name} changed; {signed_out.sessions} web session(s) and "
+            f"{signed_out.app_sign_ins} app sign-in(s) ended: sign in again with the new "
+            f"password. {keys} API key(s) are separate credentials and still work; revoke "
+            "any that may be compromised (`intent tokens revoke`, the Access page)"
+        ),
+    )
+
+
+async def _check_current(caller: Caller, user: Identity, given: str | None) -> None:
+    """Changing your own password needs the current one, so a borrowed session cannot
+    lock you out (a user without one yet, e.g. from single sign-on, sets a first one)."""
+    if user.password_hash is None:
+        return
+    if not given:
+        raise Invalid("give your current password (current_password) to set a new one")
+    ok = await asyncio.to_thread(store_users.verify_password, user, given)
+    if ok:
+        return
+    async with caller.db.transaction() as session:
+        await audit.record(
+            session,
+            "password_set",
+            outcome="failed",
             subject_id=user.id,
             subject_name=user.name,
             actor=caller.actor,
+            details={"method": "own", "why": "wrong current password"},
         )
-    return await _view(caller, user)
+    raise Forbidden("the current password is wrong; nothing changed")
 
 
 async def password_link(caller: Caller, name: str) -> PasswordLinkView:
-    require_root(caller, USER_ADMIN)
-    await _load(caller, name)
+    """A one-time link that sets ``name``'s password: whoever holds it takes over the
+    account, so it follows the rules of setting a password for someone."""
+    deny(sign_in_refusal(caller.principal, "make password links"))
+    await _managed(caller, name, "make a password link for")
     async with caller.db.transaction() as session:
         user = await identities.find_identity(session, name)
         assert user is not None

@@ -24,6 +24,7 @@ from api.oauth import sessions
 from api.services import changes as changes_svc
 from api.services import environments as env_svc
 from api.services import history as history_svc
+from api.services import integrations as integration_svc
 from api.services import locks
 from api.services import policies as policy_svc
 from api.services import projects as project_svc
@@ -182,9 +183,9 @@ async def project_page(
         context["governing"] = await policy_svc.project_policies(caller, ref)
         context["all_policies"] = (await policy_svc.list_policies(caller, limit=200)).policies
     elif tab == "integrations":
-        context["integrations"] = await env_svc.list_integrations(caller, ref)
+        context["attached"] = await integration_svc.list_attachments(caller, ref)
+        context["attachable"] = await integration_svc.attachable(caller, ref)
         context["regions"] = AWS_REGIONS
-        context["sandbox"] = caller.settings.sandbox
     else:
         context["variables"] = await env_svc.list_variables(caller, ref)
     return _page(request, caller, "project.html", **context)
@@ -218,32 +219,6 @@ async def detach_policy(caller: UiCaller, ref: str, policy: str) -> RedirectResp
         f"/ui/projects/{ref}?tab=policies",
         lambda: policy_svc.detach(caller, policy, ref),
         f"policy {policy} detached",
-    )
-
-
-@router.post("/ui/projects/{ref}/integrations")
-async def attach_integration(
-    caller: UiCaller,
-    ref: str,
-    region: Annotated[str, Form()],
-    name: Annotated[str, Form()] = "AWS",
-    kind: Annotated[str, Form()] = "static",
-    read: Annotated[bool, Form()] = False,
-    write: Annotated[bool, Form()] = False,
-) -> RedirectResponse:
-    if region not in AWS_REGIONS:
-        return _back(f"/ui/projects/{ref}?tab=integrations", error=f"unknown region {region}")
-    body = env_svc.IntegrationPut(
-        name=name or "AWS",
-        kind="sandbox" if kind == "sandbox" else "static",
-        config={"region": region},
-        read=read,
-        write=write,
-    )
-    return await _act(
-        f"/ui/projects/{ref}?tab=integrations",
-        lambda: env_svc.put_integration(caller, ref, "hashicorp/aws", body),
-        f"AWS integration attached ({region})",
     )
 
 
@@ -453,10 +428,11 @@ def install(app: Any, app_ctx: AppContext) -> None:
     """Mount the UI on ``app``: routes, static files, and the sign-in redirect."""
     from fastapi.staticfiles import StaticFiles
 
-    from api.ui import access
+    from api.ui import access, integrations
 
     app.include_router(router)
     app.include_router(access.router)
+    app.include_router(integrations.router)
     app.mount("/ui/static", StaticFiles(directory=str(HERE / "static")), name="ui-static")
 
     async def _refused(request: Request, exc: Exception) -> HTMLResponse:

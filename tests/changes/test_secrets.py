@@ -13,6 +13,7 @@ from sqlalchemy import select
 from store.models import Change, Operation, PolicySample, Resource
 from tests.api.mcp_client import mcp_client, text_of
 from tests.changes.test_lifecycle import start_project
+from tests.support.leaks import assert_absent, data_files, our_logs, temporal_histories
 from tests.support.moto import MotoServer
 from tests.support.stack import IntentStack
 
@@ -49,10 +50,20 @@ async def test_sensitive_values_and_secret_env_never_leak(
         )
         assert put.status_code == 200 and put.json()["value"] == "********"
         # An integration's credential (on a provider this project does not use).
-        attached = await http.put(
-            "/api/v1/projects/secrets/integrations/hashicorp/random",
-            json={"name": "keys", "kind": "static", "config": {"secret_key": INTEGRATION_SECRET}},
+        root = await aws_stack.http("root", ["space-admin"])
+        made = await root.post(
+            "/api/v1/integrations",
+            json={
+                "name": "keys",
+                "kind": "static",
+                "settings": {
+                    "provider": "hashicorp/random",
+                    "config": {"secret_key": INTEGRATION_SECRET},
+                },
+            },
         )
+        assert made.status_code == 201 and INTEGRATION_SECRET not in made.text
+        attached = await http.put("/api/v1/projects/secrets/integrations/keys", json={})
         assert attached.status_code == 200 and INTEGRATION_SECRET not in attached.text
         listed = (await http.get("/api/v1/projects/secrets/environment")).json()
         outputs.append(json.dumps(listed))
@@ -146,42 +157,21 @@ async def test_sensitive_values_and_secret_env_never_leak(
         outputs.append(json.dumps([resource.state_view, resource.config_view]))
 
     # Everything Temporal recorded for this test's workflows (what the Temporal UI shows).
-    query = f'TaskQueue = "{aws_stack.settings.temporal_task_queue}"'
-    async for execution in aws_stack.client.list_workflows(query):
-        history = await aws_stack.client.get_workflow_handle(execution.id).fetch_history()
-        outputs.append(json.dumps(history.to_json_dict()))
-        outputs.append(
-            json.dumps(execution.memo if hasattr(execution, "memo") else {}, default=str)
-        )
+    outputs += await temporal_histories(aws_stack)
     assert len(outputs) > 20
-
-    # Every log line of intent's processes (here in-process). The test's own MCP and boto3
-    # clients log what they send and receive: that is the user's side, not ours.
-    ours = [
-        r
-        for r in caplog.records
-        if not r.name.startswith(("mcp.client", "httpx2", "botocore", "boto3", "urllib3"))
-    ]
-    logs = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in ours)
+    logs = our_logs(caplog)
     assert "db-password" in "\n".join(outputs)  # the scan covers the resource
     secrets = (SSM_SECRET, SSM_SECRET_2, ENV_SECRET, INTEGRATION_SECRET)
-    for secret in secrets:
-        for text in [*outputs, logs]:
-            assert secret not in text
-        # Base64 spellings too.
-        encoded = base64.b64encode(secret.encode()).decode()[:16]
-        assert not any(encoded in text for text in outputs)
-
     # At rest: every byte of the data directory (database, its WAL, the key file's
     # neighbours), not only what the API shows.
-    files = [p for p in aws_stack.settings.data_dir.rglob("*") if p.is_file()]
+    files = data_files(aws_stack)
     assert any(p.name == "intent.db" for p in files)
     # The scan reads what is there: the parameter's (non-secret) name is, in the clear.
     assert any(b"/secrets/db-password" in p.read_bytes() for p in files)
-    for file in files:
-        data = file.read_bytes()
-        for secret in secrets:
-            assert secret.encode() not in data, f"{secret} in clear in {file}"
+    assert_absent(secrets, [*outputs, logs], files)
+    for secret in secrets:  # base64 spellings too
+        encoded = base64.b64encode(secret.encode()).decode()[:16]
+        assert not any(encoded in text for text in outputs)
     # ... and the worker still opens what it sealed: the SecureString round-trips.
     async with aws_stack.db.session() as session:
         resource = (await session.scalars(select(Resource))).one()

@@ -168,10 +168,9 @@ async def test_environment_and_integrations(aws_stack: IntentStack) -> None:
     bob = await aws_stack.http("bob")
     await alice.post("/api/v1/projects", json={"name": "envs"})
     integrations = (await alice.get("/api/v1/projects/envs/integrations")).json()
-    assert integrations[0]["provider"] == "hashicorp/aws"
-    assert (
-        integrations[0]["kind"] == "sandbox" and "not a real AWS account" in integrations[0]["name"]
-    )
+    assert [(i["provider"], i["integration"], i["kind"], i["sandbox"]) for i in integrations] == [
+        ("hashicorp/aws", "sandbox", "aws", True)
+    ]
 
     # Without the lock (or admin) nobody edits credentials.
     denied = await bob.put(
@@ -215,6 +214,18 @@ async def test_environment_and_integrations(aws_stack: IntentStack) -> None:
         "STAGE": "dev",
     }
 
+    # The credential-source rule on integrations: whoever manages them (not an admin)
+    # may not point a provider at files, profiles, endpoints or proxies.
+    made = await root.post(
+        "/api/v1/roles",
+        json={
+            "name": "integration-manager",
+            "description": "manages integrations",
+            "actions": ["intent-integration:manage", "intent-integration:read"],
+        },
+    )
+    assert made.status_code == 201, made.text
+    carol = await aws_stack.http("carol", ["integration-manager"])
     for pointer in (
         {"shared_credentials_files": ["/root/.aws/credentials"]},
         {"shared_config_files": ["/root/.aws/config"]},
@@ -225,23 +236,56 @@ async def test_environment_and_integrations(aws_stack: IntentStack) -> None:
         {"http_proxy": "http://attacker.example:3128"},
         {"insecure": True},
     ):
-        refused = await alice.put(
-            "/api/v1/projects/envs/integrations/hashicorp/aws",
-            json={"name": "sneaky", "kind": "static", "config": {"region": "eu-west-1", **pointer}},
+        refused = await carol.post(
+            "/api/v1/integrations",
+            json={
+                "name": "sneaky",
+                "kind": "static",
+                "settings": {
+                    "provider": "hashicorp/aws",
+                    "config": {"region": "eu-west-1", **pointer},
+                },
+            },
         )
         assert refused.status_code == 403, pointer
         assert "credential-source rule" in refused.json()["message"]
         assert next(iter(pointer)) in refused.json()["message"]
-    attached = await alice.put(
-        "/api/v1/projects/envs/integrations/hashicorp/aws",
+    endpoint = await carol.post(
+        "/api/v1/integrations",
+        json={
+            "name": "elsewhere",
+            "settings": {
+                "role_arn": "arn:aws:iam::123456789012:role/w",
+                "endpoint": "http://attacker.example",
+            },
+        },
+    )
+    assert endpoint.status_code == 403 and "endpoint" in endpoint.json()["message"]
+    created = await carol.post(
+        "/api/v1/integrations",
         json={
             "name": "prod account",
             "kind": "static",
-            "config": {"region": "eu-west-1", "secret_key": "do-not-show"},
+            "settings": {
+                "provider": "hashicorp/aws",
+                "config": {"region": "eu-west-1", "secret_key": "do-not-show"},
+            },
         },
     )
-    assert attached.status_code == 200
-    assert attached.json()["config"] == {"region": "eu-west-1", "secret_key": "********"}
+    assert created.status_code == 201, created.text
+    assert created.json()["settings"]["config"] == {
+        "region": "eu-west-1",
+        "secret_key": "********",
+    }
+    # Members attach what exists (with the lock); they do not create integrations.
+    assert (
+        await alice.post("/api/v1/integrations", json={"name": "mine", "settings": {}})
+    ).status_code == 403
+    attached = await alice.put(
+        "/api/v1/projects/envs/integrations/prod account", json={"read": True, "write": True}
+    )
+    assert attached.status_code == 200, attached.text
+    assert attached.json()["region"] == "eu-west-1"
     assert (await root.delete("/api/v1/projects/envs/environment/STAGE")).status_code == 204
     history = (await alice.get("/api/v1/projects/envs/history")).json()["entries"]
     assert [(e["subject"], e["operation"]) for e in history[:5]] == [
@@ -251,6 +295,7 @@ async def test_environment_and_integrations(aws_stack: IntentStack) -> None:
         ("environment", "set"),
         ("environment", "set"),
     ]
+    assert history[1]["before"]["integration"] == "sandbox"
     assert "hunter2" not in str(history) and "do-not-show" not in str(history)
 
 
@@ -258,16 +303,11 @@ async def test_integration_without_write_access_refuses_changes(aws_stack: Inten
     http = await aws_stack.http("alice")
     await http.post("/api/v1/projects", json={"name": "readonly"})
     await http.post("/api/v1/projects/readonly/lock")
-    await http.put(
-        "/api/v1/projects/readonly/integrations/hashicorp/aws",
-        json={
-            "name": "read only",
-            "kind": "sandbox",
-            "config": {"region": "us-east-1"},
-            "read": True,
-            "write": False,
-        },
+    switched = await http.put(
+        "/api/v1/projects/readonly/integrations/sandbox",
+        json={"region": "us-east-1", "read": True, "write": False},
     )
+    assert switched.status_code == 200, switched.text
     response = await http.post(
         "/api/v1/projects/readonly/changes",
         json={
@@ -284,7 +324,7 @@ async def test_integration_without_write_access_refuses_changes(aws_stack: Inten
     )
     body = response.json()
     assert body["status"] == "failed", body
-    assert "does not grant write access" in body["operations"][0]["error"]
+    assert "has Write off" in body["operations"][0]["error"]
 
 
 async def test_members_cannot_undo_or_route_around_admin_settings(aws_stack: IntentStack) -> None:
@@ -305,29 +345,39 @@ async def test_members_cannot_undo_or_route_around_admin_settings(aws_stack: Int
         "allowed_account_ids": ["123456789012"],
         "assume_role": [{"role_arn": "arn:aws:iam::123456789012:role/limited"}],
     }
+    made = await root.post(
+        "/api/v1/integrations",
+        json={
+            "name": "limited",
+            "kind": "static",
+            "settings": {"provider": "hashicorp/random", "config": admin_config},
+        },
+    )
+    assert made.status_code == 201, made.text
     assert (
-        await root.put(
-            "/api/v1/projects/guarded/integrations/hashicorp/random",
-            json={"name": "limited", "kind": "static", "config": admin_config},
-        )
+        await root.put("/api/v1/projects/guarded/integrations/limited", json={})
     ).status_code == 200
     assert (await member.post("/api/v1/projects/guarded/lock")).status_code == 200
 
     removed = await member.delete("/api/v1/projects/guarded/environment/HTTPS_PROXY")
     assert removed.status_code == 403 and "only an admin could set it" in removed.text
-    dropped = await member.put(
-        "/api/v1/projects/guarded/integrations/hashicorp/random",
-        json={"name": "limited", "kind": "static", "config": {"region": "us-east-1"}},
+    # Whoever manages integrations without being an admin leaves the admin's settings be.
+    role = {
+        "name": "integration-keeper",
+        "description": "manages integrations",
+        "actions": ["intent-integration:manage", "intent-integration:read"],
+    }
+    assert (await root.post("/api/v1/roles", json=role)).status_code == 201
+    keeper = await aws_stack.http("keeper", ["integration-keeper"])
+    dropped = await keeper.patch(
+        "/api/v1/integrations/limited",
+        json={"settings": {"config": {"region": "us-east-1"}}},
     )
     assert dropped.status_code == 403
     assert "allowed_account_ids" in dropped.json()["message"]
-    detached = await member.delete("/api/v1/projects/guarded/integrations/hashicorp/random")
-    assert detached.status_code == 403
-    # Leaving the admin's settings exactly as they are, a member may rename it.
-    renamed = await member.put(
-        "/api/v1/projects/guarded/integrations/hashicorp/random",
-        json={"name": "renamed", "kind": "static", "config": admin_config},
-    )
+    assert (await keeper.delete("/api/v1/integrations/limited")).status_code == 403
+    # Leaving the admin's settings exactly as they are, they may rename it.
+    renamed = await keeper.patch("/api/v1/integrations/limited", json={"name": "renamed"})
     assert renamed.status_code == 200, renamed.text
 
     plain = await member.put(

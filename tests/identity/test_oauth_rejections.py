@@ -82,7 +82,11 @@ class Registered:
         )
 
 
-async def register(stack: IntentStack) -> Registered:
+async def register(
+    stack: IntentStack, user: str = "ana", roles: list[str] | None = None
+) -> Registered:
+    """A dynamically registered public client, and a browser signed in as ``user`` (a
+    writer in root unless ``roles`` say otherwise) by password."""
     anonymous = httpx.AsyncClient(base_url=stack.base_url, timeout=30)
     response = await anonymous.post(
         "/oauth/register",
@@ -97,7 +101,7 @@ async def register(stack: IntentStack) -> Registered:
     assert response.status_code == 201, response.text
     body = response.json()
     assert "client_secret" not in body  # a public client gets no secret (and no null)
-    return Registered(body["client_id"], await stack.signed_in("ana"), anonymous)
+    return Registered(body["client_id"], await stack.signed_in(user, roles), anonymous)
 
 
 def error_of(response: httpx.Response) -> tuple[str, str]:

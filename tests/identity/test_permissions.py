@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from access.actions import ACTIONS
 from access.models import Grant, Principal, SpaceRef
-from access.permissions import change_refusal, effective_actions, is_allowed, refusal
-from access.roles import BUILTIN_ROLES
+from access.permissions import (
+    MOVE,
+    change_refusal,
+    effective_actions,
+    grant_refusal,
+    is_allowed,
+    key_refusal,
+    move_refusal,
+    outranked_refusal,
+    refusal,
+    sign_in_refusal,
+)
+from access.roles import BUILTIN_ROLES, Role
 
 ROOT = SpaceRef("root", "root")
 TEAM = SpaceRef("t", "team")
 WEB = SpaceRef("w", "web")
 OPS = SpaceRef("o", "ops")
+USER_ADMIN = "intent-user:manage"
 
 
 def principal(role: str, space: str, **limits: object) -> Principal:
@@ -61,9 +75,17 @@ def test_the_built_in_roles_keep_authors_and_operators_apart() -> None:
 
 
 def test_change_decisions() -> None:
-    def decide(actions: set[str], *, own: bool, verb: str, review: bool = False) -> str | None:
+    def decide(
+        actions: set[str],
+        *,
+        own: bool,
+        verb: str,
+        review: bool = False,
+        scopes: tuple[str, ...] = ("mcp:read", "mcp:write"),
+    ) -> str | None:
         return change_refusal(
             frozenset(actions),
+            scopes=scopes,
             actor_id="u" if own else "someone",
             actor_name="ana",
             requester_id="u",
@@ -95,3 +117,110 @@ def test_change_decisions() -> None:
     assert decide(set(), own=True, verb="retry") is None
     assert decide(operator, own=False, verb="abandon") is None
     assert "intent-change:retry" in (decide(writer, own=False, verb="retry") or "")
+    # A read-only credential decides nothing, not even on its own change.
+    for verb in ("confirm", "reject", "retry", "abandon"):
+        refused = decide(admin, own=True, verb=verb, scopes=("mcp:read",)) or ""
+        assert refused.startswith(f"ana's credential is read-only (mcp:read): it may not {verb}")
+
+
+def test_nobody_grants_more_than_they_hold_where_it_applies() -> None:
+    writer_in_team = principal("space-writer", "t")
+    writer = BUILTIN_ROLES["space-writer"].actions
+    assert grant_refusal(writer_in_team, writer, (ROOT, TEAM, WEB), what="bind x") is None
+    refused = grant_refusal(writer_in_team, writer, (ROOT,), what="give bot role space-writer")
+    assert refused is not None
+    assert refused.startswith("ana may not give bot role space-writer in space root: it grants")
+    users_only = Principal(
+        id="m",
+        name="mallory",
+        grants=(Grant(space="root", role="user-manager", actions=frozenset({USER_ADMIN})),),
+    )
+    admin = BUILTIN_ROLES["space-admin"].actions
+    assert "intent-space:admin" in (grant_refusal(users_only, admin, (ROOT,), what="x") or "")
+
+
+def test_only_someone_holding_as_much_manages_a_user() -> None:
+    root_admin = Grant(
+        space="root", role="space-admin", actions=BUILTIN_ROLES["space-admin"].actions
+    )
+    team_reader = Grant(space="t", role="reader", actions=BUILTIN_ROLES["reader"].actions)
+    manager = Principal(
+        id="m",
+        name="mallory",
+        grants=(
+            Grant(space="root", role="user-manager", actions=frozenset({USER_ADMIN})),
+            Grant(space="t", role="space-admin", actions=BUILTIN_ROLES["space-admin"].actions),
+        ),
+    )
+    refused = outranked_refusal(manager, "root", [(root_admin, (ROOT,))], doing="disable")
+    assert refused is not None and refused.startswith("mallory may not disable root: root holds")
+    assert "in space root (role space-admin)" in refused
+    assert outranked_refusal(manager, "ana", [(team_reader, (ROOT, TEAM))], doing="x") is None
+    assert outranked_refusal(manager, "new", [], doing="x") is None
+
+
+def test_keys_stay_within_the_key_that_made_them() -> None:
+    ends = datetime(2030, 1, 1, tzinfo=UTC)
+    limited = principal("space-writer", "root", space_limit="t", key_id="k", key_expires_at=ends)
+
+    def make(
+        path: tuple[SpaceRef, ...] | None = (ROOT, TEAM, WEB), expires_at: datetime | None = ends
+    ) -> str | None:
+        return key_refusal(limited, scopes=["mcp:read"], path=path, expires_at=expires_at)
+
+    assert make() is None
+    assert "may not reach space ops" in (make(path=(ROOT, OPS)) or "")
+    assert "may not reach every space" in (make(path=None) or "")
+    later = make(expires_at=ends + timedelta(seconds=1)) or ""
+    assert (
+        "expires at 2030-01-01T00:00:00+00:00, so a key made with it must expire by then" in later
+    )
+    assert "must expire by then" in (make(expires_at=None) or "")
+    read_only = principal("space-writer", "root", scopes=("mcp:read",))
+    assert key_refusal(read_only, scopes=["mcp:read"], path=None, expires_at=None) == (
+        "a read-only credential cannot create API keys"
+    )
+    # Scopes, too (today write implies read; the rule does not depend on it).
+    write_only = principal("space-writer", "root", scopes=("mcp:write",))
+    wider = key_refusal(write_only, scopes=["mcp:read"], path=None, expires_at=None)
+    assert wider == (
+        "ana's credential lacks mcp:read, so a key made with it may not have it either; ask "
+        "for fewer scopes"
+    )
+
+
+def test_passwords_and_consents_need_a_full_sign_in() -> None:
+    assert sign_in_refusal(principal("reader", "root"), "set passwords") is None
+    by_key = sign_in_refusal(principal("space-admin", "root", key_id="k"), "set passwords")
+    assert by_key is not None and by_key.startswith("ana may not set passwords with an API key")
+    read_only = sign_in_refusal(principal("reader", "root", scopes=("mcp:read",)), "authorize apps")
+    assert read_only is not None and "read-only" in read_only
+
+
+def test_moves_need_move_where_it_is_and_widen_nothing() -> None:
+    mover = Role("mover", "", BUILTIN_ROLES["space-writer"].actions | {MOVE})
+    admin = BUILTIN_ROLES["space-admin"].actions
+    alice = Principal(
+        id="a",
+        name="alice",
+        grants=(
+            Grant(space="t", role="space-writer", actions=BUILTIN_ROLES["space-writer"].actions),
+            Grant(space="o", role="space-admin", actions=admin),
+        ),
+    )
+    into_own = move_refusal(alice, (ROOT, TEAM), (ROOT, OPS))
+    assert into_own is not None and "needs intent-project:move" in into_own
+    alice_mover = Principal(
+        id="a",
+        name="alice",
+        grants=(
+            Grant(space="t", role="mover", actions=mover.actions),
+            Grant(space="o", role="space-admin", actions=admin),
+        ),
+    )
+    widening = move_refusal(alice_mover, (ROOT, TEAM), (ROOT, OPS))
+    assert widening is not None
+    assert widening.startswith("alice may not move projects from space team to space ops")
+    assert "intent-space:admin" in widening
+    assert move_refusal(alice_mover, (ROOT, OPS), (ROOT, TEAM)) is None
+    assert move_refusal(principal("space-admin", "root"), (ROOT, TEAM), (ROOT, OPS)) is None

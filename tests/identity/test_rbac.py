@@ -86,6 +86,16 @@ async def world(
                 "/api/v1/policies", json={"name": f"pol-{name}", "body": POLICY, "space": name}
             )
             assert created.status_code == 201, created.text
+            role = f"arn:aws:iam::123456789012:role/{name}"
+            created = await boss.post(
+                "/api/v1/integrations",
+                json={"name": f"int-{name}", "space": name, "settings": {"role_arn": role}},
+            )
+            assert created.status_code == 201, created.text
+        # Where the move probe takes a project from each space: one level down, where
+        # nobody in the matrix holds more than where it comes from.
+        made = await boss.post("/api/v1/spaces", json={"name": "grandchild", "parent": "child"})
+        assert made.status_code == 201, made.text
         for role, where in itertools.product(BUILTIN_ROLES, SPACES):
             user = f"{role}-at-{where}"
             await stack.token(user, roles=[])
@@ -140,6 +150,7 @@ REST_PROBES: list[tuple[str, Probe]] = [
         lambda w, h, t: h.delete(f"/api/v1/projects/p-{t}/lock", params={"force": "true"}),
     ),
     ("intent-project:delete", lambda w, h, t: _delete_fresh_project(w, h, t)),
+    ("intent-project:move", lambda w, h, t: _move_fresh_project(w, h, t)),
     (
         "intent-resource:create",
         lambda w, h, t: h.post(
@@ -166,11 +177,23 @@ REST_PROBES: list[tuple[str, Probe]] = [
             f"/api/v1/projects/p-{t}/environment/AWS_REGION", json={"value": "1"}
         ),
     ),
+    ("intent-integration:read", lambda w, h, t: h.get(f"/api/v1/integrations/int-{t}")),
+    (
+        "intent-integration:manage",
+        lambda w, h, t: h.patch(
+            f"/api/v1/integrations/int-{t}", json={"settings": {"session_seconds": 1800}}
+        ),
+    ),
     (
         "intent-integration:attach",
         lambda w, h, t: h.put(
-            f"/api/v1/projects/p-{t}/integrations/hashicorp/aws",
-            json={"name": "AWS", "config": {"region": "eu-west-1"}},
+            f"/api/v1/projects/p-{t}/integrations/int-{t}", json={"region": "eu-west-1"}
+        ),
+    ),
+    (
+        "intent-integration:write",
+        lambda w, h, t: h.put(
+            f"/api/v1/projects/p-{t}/integrations/int-{t}", json={"read": True, "write": True}
         ),
     ),
     ("intent-policy:read", lambda w, h, t: h.get(f"/api/v1/policies/pol-{t}")),
@@ -228,6 +251,15 @@ async def _delete_fresh_project(
     return await http.delete(f"/api/v1/projects/{name}")
 
 
+async def _move_fresh_project(world: World, http: httpx.AsyncClient, target: str) -> httpx.Response:
+    boss = await world.stack.http("boss")
+    name = world.unique("moved")
+    made = await boss.post("/api/v1/projects", json={"name": name, "space": target})
+    assert made.status_code == 201, made.text
+    below = {"parent": "child", "child": "grandchild"}[target]
+    return await http.patch(f"/api/v1/projects/{name}", json={"space": below})
+
+
 async def test_every_action_has_a_probe_or_is_probed_elsewhere() -> None:
     probed = {action for action, _ in REST_PROBES} | PROBED_ELSEWHERE
     assert set(ACTIONS) - probed == set(), "add a probe for each new action"
@@ -262,6 +294,11 @@ async def test_mcp_tools_follow_the_permission_table(world: World) -> None:
                     ("intent-state:read", "state-list", {"project": f"p-{target}"}),
                     ("intent-project:lock", "project-use", {"project": f"p-{target}"}),
                     ("intent-policy:read", "policy-get", {"policy": f"pol-{target}"}),
+                    (
+                        "intent-integration:attach",
+                        "integration-attach",
+                        {"project": f"p-{target}", "integration": f"int-{target}"},
+                    ),
                     (
                         "intent-resource:create",
                         "lifecycle-resources-create",
@@ -321,6 +358,13 @@ async def test_ui_actions_follow_the_permission_table(world: World) -> None:
                     browser.post(
                         f"/ui/policies/pol-{target}",
                         data={"body": POLICY, "description": "ui", "csrf": token},
+                    ),
+                ),
+                (
+                    "intent-integration:attach",
+                    browser.post(
+                        f"/ui/projects/p-{target}/integrations",
+                        data={"integration": f"int-{target}", "read": "true", "csrf": token},
                     ),
                 ),
             ]

@@ -101,7 +101,13 @@ async def test_policy_delete_is_refused_while_it_governs_a_project(stack: Intent
 async def test_policy_input_schema_is_the_contract(stack: IntentStack) -> None:
     async with mcp_client(stack.mcp_url, await stack.token("alice")) as client:
         schema = await call(client, "policy-input-schema", {})
-    assert set(schema["input_schema"]["properties"]) == {"resource", "project", "actor", "request"}
+    assert set(schema["input_schema"]["properties"]) == {
+        "resource",
+        "project",
+        "actor",
+        "request",
+        "integration",
+    }
     assert set(schema["rules"]) == {"deny", "allow", "sample"}
     # The example is a valid input, and it is what the worker's own model produces.
     assert PolicyInput.model_validate(schema["example"]) == PolicyInput.example()

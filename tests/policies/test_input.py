@@ -80,7 +80,9 @@ def build(resource: ResourceFacts, **kwargs: Any) -> PolicyInput:
 
 def test_contract_shape() -> None:
     data = build(facts(), sensitive_paths=[["password"]]).model_dump(mode="json")
-    assert set(data) == {"resource", "project", "actor", "request"}
+    # DESIGN.md's four, and the integration (null: none attached).
+    assert set(data) == {"resource", "project", "actor", "request", "integration"}
+    assert data["integration"] is None
     assert data["resource"] == {
         "resource_id": "db",
         "resource_type": "aws_db_instance",

@@ -421,10 +421,11 @@ async def test_allowed_regions_reads_the_projects_provider_configuration(
     denied = await create("regional-one")
     assert denied["status"] == "denied", denied
     assert "us-east-1" in denied["message"]
-    await root.put(
-        "/api/v1/projects/regional/integrations/hashicorp/aws",
-        json={"name": "sandbox in Ireland", "kind": "sandbox", "config": {"region": "eu-west-1"}},
+    moved = await root.put(
+        "/api/v1/projects/regional/integrations/sandbox",
+        json={"region": "eu-west-1", "read": True, "write": True},
     )
+    assert moved.status_code == 200, moved.text
     allowed = await create("regional-two")
     assert allowed["status"] == "applied", allowed
     location = moto_server.client("s3").get_bucket_location(Bucket="regional-two")

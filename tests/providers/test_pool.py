@@ -141,6 +141,37 @@ async def test_idle_processes_are_reaped(
         await pool.aclose()
 
 
+async def test_a_sessions_processes_stop_sooner(
+    provider_runtime_dir: Path,
+    schema_cache_dir: Path,
+    aws_provider: InstalledProvider,
+    moto_server: MotoServer,
+) -> None:
+    """The same configuration for one change's cloud session is another process; idle,
+    it stops long before shared ones do (the next change gets its own)."""
+    runtime = provider_runtime_dir / "sessions"
+    pool = ProviderPool(
+        size=3,
+        idle_seconds=60,
+        session_idle_seconds=0.5,
+        schema_cache=SchemaCache(schema_cache_dir),
+        runtime_dir=runtime,
+    )
+    config, env = moto_server.provider_config, moto_server.env
+    try:
+        async with pool.client(aws_provider, config, env) as shared:
+            pid = shared.process.pid
+        async with pool.client(aws_provider, config, env, identity="change-1") as session:
+            session_pid = session.process.pid
+            assert session_pid != pid and len(pool) == 2
+            await asyncio.sleep(1.0)  # leased: never reaped however long it takes
+            assert _alive(session_pid)
+        assert await _wait_gone(session_pid)
+        assert len(pool) == 1 and _alive(pid)
+    finally:
+        await pool.aclose()
+
+
 async def test_bounded_size_and_aclose_stops_everything(
     small_pool: ProviderPool, aws_provider: InstalledProvider, moto_server: MotoServer
 ) -> None:

@@ -6,7 +6,6 @@ Every test runs on SQLite and on a real PostgreSQL server.
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,18 +28,9 @@ from store.models import (
 from store.sealing import census, reseal_all
 from store.secrets import SecretBox, generate_key, write_key_file
 from store.types import Sealed
-from tests.support.postgres import PostgresServer
 
 SECRET = "sealed-Secret-4e1d"
 PASSWORD = "integration-Password-77a0"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'intent.db'}"
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    return server.create_database(f"t_{uuid.uuid4().hex[:12]}")
 
 
 async def _raw(db: Database, table: str, column: str) -> list[Any]:
@@ -97,21 +87,24 @@ async def _plant(db: Database) -> str:
         )
         session.add(
             Integration(
-                project_id=project.id,
-                provider="hashicorp/aws",
                 name="prod",
-                config={"region": "eu-west-1", "secret_key": PASSWORD},
+                kind="static",
+                provider="hashicorp/aws",
+                config={
+                    "provider": "hashicorp/aws",
+                    "config": {"region": "eu-west-1", "secret_key": PASSWORD},
+                },
             )
         )
         return project.id
 
 
-async def test_secret_columns_are_sealed_and_open_only_where_allowed(url: str) -> None:
+async def test_secret_columns_are_sealed_and_open_only_where_allowed(database_url: str) -> None:
     box = SecretBox([generate_key()])
-    worker = Database(url)
+    worker = Database(database_url)
     worker.use_secrets(box, may_open=True)
     await worker.migrate()
-    server = Database(url)
+    server = Database(database_url)
     server.use_secrets(box, may_open=False)
     try:
         await _plant(worker)
@@ -134,8 +127,8 @@ async def test_secret_columns_are_sealed_and_open_only_where_allowed(url: str) -
             assert isinstance(change.request[0]["config"], Sealed)
             assert change.request[0]["resource_id"] == "db"
             integration = (await session.scalars(sa.select(Integration))).one()
-            assert integration.config["region"] == "eu-west-1"
-            assert integration.config["secret_key"].startswith("enc:v1:")
+            assert integration.config["config"]["region"] == "eu-west-1"
+            assert integration.config["config"]["secret_key"].startswith("enc:v1:")
             # Written back untouched by the server, it still opens for the worker.
             integration.name = "renamed"
             session.add(integration)
@@ -144,15 +137,13 @@ async def test_secret_columns_are_sealed_and_open_only_where_allowed(url: str) -
             resource = (await session.scalars(sa.select(Resource))).one()
             assert resource.config["value"] == SECRET and resource.private == "cHJpdmF0ZQ=="
             integration = (await session.scalars(sa.select(Integration))).one()
-            assert integration.config == {"region": "eu-west-1", "secret_key": PASSWORD}
+            assert integration.config["config"] == {"region": "eu-west-1", "secret_key": PASSWORD}
         # A process with no key writes nothing in the clear: it cannot write at all.
-        keyless = Database(url)
+        keyless = Database(database_url)
         try:
             with pytest.raises(sa.exc.StatementError, match="no secret key bound"):
                 async with keyless.transaction() as session:
-                    session.add(
-                        Integration(project_id=resource.project_id, provider="x/y", name="n")
-                    )
+                    session.add(Integration(name="n", kind="static", provider="x/y"))
         finally:
             await keyless.dispose()
     finally:
@@ -160,9 +151,9 @@ async def test_secret_columns_are_sealed_and_open_only_where_allowed(url: str) -
         await worker.dispose()
 
 
-async def test_the_migration_seals_rows_stored_in_the_clear(url: str) -> None:
+async def test_the_migration_seals_rows_stored_in_the_clear(database_url: str) -> None:
     box = SecretBox([generate_key()])
-    db = Database(url)
+    db = Database(database_url)
     db.use_secrets(box, may_open=True)
     # Timestamps as each dialect stores them (naive text on SQLite).
     then = datetime(2026, 1, 1) if db.is_sqlite else datetime(2026, 1, 1, tzinfo=UTC)
@@ -243,9 +234,9 @@ def _fernet(box: SecretBox, clear: str) -> str:
     return Fernet(base64.urlsafe_b64encode(raw)).encrypt(clear.encode()).decode()
 
 
-async def test_rotation_reseals_everything_with_the_new_key(url: str) -> None:
+async def test_rotation_reseals_everything_with_the_new_key(database_url: str) -> None:
     old, new = generate_key(), generate_key()
-    db = Database(url)
+    db = Database(database_url)
     db.use_secrets(SecretBox([old]), may_open=True)
     try:
         await db.migrate()
@@ -255,7 +246,7 @@ async def test_rotation_reseals_everything_with_the_new_key(url: str) -> None:
         rotated = SecretBox([new, old])  # the new key seals, the old one still opens
         assert await reseal_all(db, rotated) >= 3
         assert set(await census(db)) == {new_id}
-        only_new = Database(url)
+        only_new = Database(database_url)
         only_new.use_secrets(SecretBox([new]), may_open=True)  # the old key is retired
         try:
             async with only_new.session() as session:

@@ -17,7 +17,14 @@ from tests.support.providers import (
     schema_cache_dir,
 )
 from tests.support.requirements import require
-from tests.support.stack import aws_settings, aws_stack, database, shared_provider_dir, stack
+from tests.support.stack import (
+    aws_settings,
+    aws_stack,
+    database,
+    database_url,
+    shared_provider_dir,
+    stack,
+)
 from tests.support.temporal import temporal_env, time_skipping_env
 
 __all__ = [
@@ -29,6 +36,7 @@ __all__ = [
     "aws_stack",
     "browser",
     "database",
+    "database_url",
     "find_aws_provider",
     "moto_server",
     "postgres_server",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -70,6 +71,25 @@ class MotoServer:
         """Forget every fake resource (moto's reset API)."""
         req = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
         urllib.request.urlopen(req, timeout=10).close()
+
+    def enforce_iam(self) -> None:
+        """From now on every request needs valid credentials, allowed by IAM policies
+        (moto's INITIAL_NO_AUTH_ACTION_COUNT, set to 0 through its API)."""
+        req = urllib.request.Request(
+            f"{self.url}/moto-api/reset-auth",
+            data=b"0",
+            method="POST",
+            headers={"Content-Type": "text/plain"},
+        )
+        urllib.request.urlopen(req, timeout=10).close()
+
+    def assumed_roles(self) -> list[dict[str, Any]]:
+        """Every role session STS issued, as moto records it (role, session name,
+        external id, and the credentials themselves)."""
+        with urllib.request.urlopen(f"{self.url}/moto-api/data.json", timeout=10) as answer:
+            data = json.load(answer)
+        found: list[dict[str, Any]] = data.get("sts", {}).get("AssumedRole", [])
+        return found
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

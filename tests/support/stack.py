@@ -39,6 +39,7 @@ __all__ = [
     "aws_settings",
     "aws_stack",
     "database",
+    "database_url",
     "free_port",
     "make_database",
     "run_stack",
@@ -71,6 +72,16 @@ async def make_database(
         yield db
     finally:
         await db.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database, not migrated (for migration tests): each test that
+    takes this runs twice, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'intent.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.create_database(f"t_{uuid.uuid4().hex[:12]}")
 
 
 @pytest_asyncio.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

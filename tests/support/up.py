@@ -96,7 +96,8 @@ class Up:
         return f"http://127.0.0.1:{self.port}"
 
     def api_key(self, name: str, *roles: str) -> str:
-        """An API key of ``name`` (created with ``roles`` if new), as an admin gets one."""
+        """An API key of machine identity ``name`` (created with ``roles`` if new), as the
+        host admin makes one (people make their own once signed in)."""
         argv = [sys.executable, "-m", "cli", "tokens", "create", "--name", name]
         argv += [f"--role={role}" for role in roles]
         done = subprocess.run(

@@ -131,13 +131,29 @@ async def test_walkthrough_in_the_browser(
     await expect(page.locator("#project-policies")).to_contain_text("only-s3")
     await expect(page.locator("#project-policies")).to_contain_text("attached")
 
+    # An AWS integration: intent shows the external id it generated in the trust policy.
+    await visit(page, f"{base}/ui/integrations")
+    await page.fill("input[name=name]", "prod-aws")
+    await page.fill("input[name=role_arn]", "arn:aws:iam::210987654321:role/intent-writer")
+    await page.select_option("select[name=region]", "eu-west-1")
+    await page.click("button:has-text('Create integration')")
+    await expect(page.get_by_role("status")).to_contain_text("integration prod-aws created")
+    trust = page.locator("#trust-policy")
+    await expect(trust).to_contain_text("sts:ExternalId")
+    await expect(trust).to_contain_text("intent-")
+    await expect(page.locator("#integration-settings")).to_contain_text("210987654321")
+    await accessible(page)
+
+    # Attach AWS integration: pick one, a region, and both switches.
     await visit(page, f"{base}/ui/projects/ui-project?tab=integrations")
     await expect(page.locator("#integrations")).to_contain_text("sandbox")
+    await page.select_option("select[name=integration]", "sandbox")
     await page.select_option("select[name=region]", "eu-west-1")
-    await page.select_option("select[name=kind]", "sandbox")
+    await page.check("input[name=read]")
+    await page.check("input[name=write]")
     await page.click("form[action$='/integrations'] button:has-text('Attach')")
-    await expect(page.get_by_role("status")).to_contain_text("AWS integration attached (eu-west-1)")
-    await expect(page.locator("#integrations")).to_contain_text('"region": "eu-west-1"')
+    await expect(page.get_by_role("status")).to_contain_text("integration sandbox attached")
+    await expect(page.locator("#integrations")).to_contain_text("eu-west-1")
     await expect(page.locator("#integrations")).to_contain_text("Read + Write")
 
     await visit(page, f"{base}/ui/projects/ui-project?tab=environment")

@@ -1,8 +1,8 @@
 """Lifecycle: project TTL and archive, per-project drift schedule, drift marks on
 resources, and the configuration versions a rollback returns resources to.
 
-Revision ID: 0010_lifecycle
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-27
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from store.types import JSONType, SealedJSON, UTCDateTime
 
-revision = "0010_lifecycle"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
