@@ -76,6 +76,7 @@ bench: install-test
 	$(PY) bench/providers.py
 	$(PY) bench/policies.py
 	$(PY) bench/changes.py --resources 1,10,50 --delete
+	$(PY) bench/drift.py
 	$(PY) bench/mcp_bytes.py
 	$(PY) bench/auth.py
 	$(PY) bench/integrations.py

@@ -7,6 +7,7 @@ else installed: SQLite and the Temporal dev server's SQLite file live in ``./.in
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -220,6 +221,34 @@ class Settings(BaseSettings):
     # -- policies ---------------------------------------------------------------------
     policy_timeout_seconds: float = 2.0
 
+    # -- lifecycle: project TTL and drift ------------------------------------------------
+    project_max_ttl: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=lambda: {"*": "90d"},
+        description="Longest TTL a project may carry, per space (space name or id → a "
+        "duration like 30d, 12h); '*' for spaces not named. JSON, or space=duration pairs "
+        "separated by commas.",
+    )
+    project_min_ttl_seconds: float = Field(
+        default=60.0, description="Shortest TTL a project may be given."
+    )
+    ttl_grace_seconds: float = Field(
+        default=3600.0,
+        description="When a project expires while someone holds its lock, its cleanup "
+        "waits for the lock to be released, at most this long.",
+    )
+    ttl_warning_seconds: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [86400.0, 3600.0],
+        description="How long before a project expires it warns (history, UI, tool results).",
+    )
+    drift_interval_seconds: float | None = Field(
+        default=None,
+        description="Default drift check interval for new projects; unset: no schedule "
+        "(projects turn theirs on with project-update).",
+    )
+    drift_min_interval_seconds: float = Field(
+        default=300.0, description="Shortest interval a project's drift schedule may have."
+    )
+
     # -- sandbox cloud ----------------------------------------------------------------
     sandbox: bool = True
     sandbox_port: int = 4566
@@ -308,6 +337,23 @@ class Settings(BaseSettings):
     def _patterns(cls, value: object) -> object:
         if isinstance(value, str) and not value.startswith("["):
             return [p.strip().lower() for p in value.split(",") if p.strip()]
+        return value
+
+    @field_validator("project_max_ttl", mode="before")
+    @classmethod
+    def _max_ttl(cls, value: object) -> object:
+        if isinstance(value, str) and not value.lstrip().startswith("{"):
+            pairs = (p.split("=", 1) for p in value.split(",") if "=" in p)
+            return {k.strip(): v.strip() for k, v in pairs}
+        if isinstance(value, str):
+            return json.loads(value)
+        return value
+
+    @field_validator("ttl_warning_seconds", mode="before")
+    @classmethod
+    def _warnings(cls, value: object) -> object:
+        if isinstance(value, str) and not value.startswith("["):
+            return [float(v) for v in value.split(",") if v.strip()]
         return value
 
     @field_validator("allowed_hosts", mode="before")

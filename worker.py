@@ -39,15 +39,29 @@ from store.db import Database
 from store.secrets import SecretBox
 from workflows.assertions import KEY_PURPOSE, AssertionKeys, register_keys
 from workflows.change import ChangeWorkflow
+from workflows.drift import DriftCheckWorkflow
 from workflows.lock import ProjectLockWorkflow
-from workflows.lookup import ProviderLookupWorkflow
+from workflows.lookup import (
+    ProjectExportWorkflow,
+    ProviderLookupWorkflow,
+    ResourceDiscoveryWorkflow,
+)
 from workflows.temporal import connect, ensure_search_attributes, pool_queue
+from workflows.ttl import ProjectTTLWorkflow
 
 __all__ = ["WORKFLOWS", "build_worker", "run_worker", "warm_providers", "worker_runtime"]
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS: Sequence[type] = (ProjectLockWorkflow, ChangeWorkflow, ProviderLookupWorkflow)
+WORKFLOWS: Sequence[type] = (
+    ProjectLockWorkflow,
+    ChangeWorkflow,
+    ProviderLookupWorkflow,
+    ProjectExportWorkflow,
+    ResourceDiscoveryWorkflow,
+    DriftCheckWorkflow,
+    ProjectTTLWorkflow,
+)
 
 
 @asynccontextmanager
@@ -93,7 +107,11 @@ async def worker_runtime(
 
 
 def build_worker(client: Client, settings: Settings, db: Database, runtime: Runtime) -> Worker:
+    from activities.discovery import DiscoveryActivities
+    from activities.drift import DriftActivities
+    from activities.export import ExportActivities
     from activities.lookup import LookupActivities
+    from activities.ttl import TtlActivities
 
     # Update validators check actor assertions against the keys of this task queue.
     register_keys(
@@ -110,11 +128,18 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
     apply = ApplyActivities(runtime, operations, lease)
     bookkeeping = BookkeepingActivities(db)
     lookups = LookupActivities(runtime)
+    exports = ExportActivities(runtime)
+    discovery = DiscoveryActivities(runtime)
+    drift = DriftActivities(runtime)
+    ttl = TtlActivities(runtime)
     # The provider work: what a worker pool's workers run for their projects.
     provider_work: list[Callable[..., Any]] = [
         plan.plan_change,
         apply.apply_change,
         *lookups.activities(),
+        exports.export_project,
+        discovery.discover_resources,
+        drift.check_drift,
     ]
     if settings.worker_pool:
         return Worker(
@@ -133,6 +158,12 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
             lease.check_lease,
             bookkeeping.record_stage,
             *provider_work,
+            drift.drift_target,
+            ttl.warn,
+            ttl.claim_lock,
+            ttl.start_cleanup,
+            ttl.follow_cleanup,
+            ttl.finish,
         ],
         max_concurrent_activities=settings.worker_max_activities,
         interceptors=[WorkerObserver()],

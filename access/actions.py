@@ -31,6 +31,7 @@ ACTIONS: dict[str, ActionInfo] = dict(
         _a("intent-project:delete", "delete projects"),
         _a("intent-project:lock", "lock projects to work in them (project-use)"),
         _a("intent-project:unlock", "release someone else's lock"),
+        _a("intent-project:extend-ttl", "extend or remove projects' TTLs"),
         _a("intent-resource:create", "create resources"),
         _a("intent-resource:update", "update resources and their dependencies"),
         _a("intent-resource:delete", "delete resources"),
@@ -41,6 +42,11 @@ ACTIONS: dict[str, ActionInfo] = dict(
         ),
         _a("intent-state:read", "see resources' configuration and state", writes=False),
         _a("intent-state:eject", "eject resources from intent's state"),
+        # A read, but of secrets: marked as writing so a read-only credential never does it.
+        _a(
+            "intent-state:export-secrets",
+            "export projects with their secrets (sensitive values in the exported state)",
+        ),
         _a("intent-change:confirm", "confirm deletes and replacements of their own changes"),
         _a("intent-change:review", "approve or reject changes a policy sent to review"),
         _a("intent-change:retry", "retry other people's failed changes"),

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from temporalio import activity
 
 from activities.bookkeeping import write_stage
+from activities.drift import drift_mark
 from activities.heartbeat import heartbeating
 from activities.lease import LeaseActivities
 from activities.operations import Operations
@@ -28,6 +29,7 @@ from activities.planning import (
     config_from_state,
     desired_config,
     error_view,
+    history_changes,
     import_id_candidates,
     redacted_config,
     references_of,
@@ -42,7 +44,7 @@ from providers.codec import contains_unknown
 from providers.errors import ProviderApplyError, ProviderError
 from providers.results import ApplyResult as ProviderApplyResult
 from providers.results import ResourceState
-from store import history, journal, resources
+from store import history, journal, resources, versions
 from store.models import Resource
 from store.types import utcnow
 from workflows.actor import Actor
@@ -69,6 +71,8 @@ log = logging.getLogger(__name__)
 
 # Actions a human approved explicitly; a fresh plan may not escalate to them silently.
 _CONFIRMED_ACTIONS = {"delete", "replace"}
+# Actions after which the resource had no configuration before (nothing to return to).
+_NEW = frozenset({"create", "import"})
 
 
 @dataclass(frozen=True)
@@ -285,7 +289,7 @@ class ApplyActivities:
                 refreshed = made.state
             else:
                 refreshed = (await client.read(prior)).state
-            action: Action = "refresh" if refreshed is not None else "forget"
+            action: Action = "refresh" if refreshed is not None else "gone"
             return await self._commit(step, client, refreshed, row.config, prior, action, values)
 
         if request.kind == "create" and step.interrupted and row is None:
@@ -368,7 +372,8 @@ class ApplyActivities:
         action: Action,
         values: dict[str, dict[str, Any] | None],
     ) -> ApplyResult:
-        """Resource state, reference edges, history row and journal: one transaction."""
+        """Resource state, reference edges, its version, history row and journal: one
+        transaction. A refresh marks what it found changed outside intent (or gone)."""
         request = step.request
         type_name = request.resource_type
         before = client.user_view(type_name, prior.attributes) if prior else None
@@ -377,7 +382,29 @@ class ApplyActivities:
         result = ApplyResult(index=step.index, status="applied", action=action, after=after)
         async with self.rt.db.transaction() as session:
             row = await resources.get_resource(session, step.project.id, request.resource_id)
-            if state is None:
+            # What a rollback returns to: the configuration before this operation.
+            config_before = row.config if row is not None and action not in _NEW else None
+            declared = await resources.declared_dependencies(
+                session, step.project.id, request.resource_id
+            )
+            changes = history_changes(
+                client,
+                type_name,
+                prior.attributes if prior else None,
+                state.attributes if state else None,
+                action,
+                config,
+            )
+            if action == "gone" and row is not None:
+                # Deleted outside intent: kept, marked missing (its config stays), so the
+                # user decides: apply it again to re-create it, or delete it from intent.
+                row.state = None
+                row.state_view = None
+                row.private = None
+                row.status = "missing"
+                row.drift = drift_mark([], deleted=True, change_id=step.change_id, at=utcnow())
+                row.last_change_id = step.change_id
+            elif state is None:
                 if row is not None:
                     await session.delete(row)
                 await resources.remove_dependencies(session, step.project.id, request.resource_id)
@@ -409,6 +436,27 @@ class ApplyActivities:
                         request.depends_on,
                         source="explicit",
                     )
+                    declared = sorted({*declared, *request.depends_on})
+                # A refresh marks what changed outside intent; an apply makes it true again.
+                row.drift = (
+                    drift_mark(changes, deleted=False, change_id=step.change_id, at=utcnow())
+                    if action == "refresh"
+                    else None
+                )
+            await versions.record_version(
+                session,
+                project_id=step.project.id,
+                resource_id=request.resource_id,
+                resource_type=type_name,
+                provider=client.installed.address.short,
+                provider_version=client.installed.version,
+                change_id=step.change_id,
+                operation_index=step.index,
+                action=action,
+                config_before=config_before,
+                config_after=(config or {}) if state is not None else None,
+                depends_on=declared,
+            )
             await self._finish(
                 session,
                 step,
@@ -419,6 +467,7 @@ class ApplyActivities:
                     "provider_version": client.installed.version,
                     "config": config_view,
                     "approved_by": step.approved_by,
+                    "changes": changes,
                 },
             )
         # What later operations of this change refer to.

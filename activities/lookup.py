@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +19,7 @@ from providers.plan import redact
 from providers.schema import ProviderSchema, UnknownTypeError
 from store import resources
 from workflows.actor import Actor
-from workflows.assertions import KEY_PURPOSE, ActorAssertionError, verify_actor
+from workflows.assertions import ActorAssertionError
 from workflows.models import LookupInput
 from workflows.references import ReferenceError
 
@@ -50,13 +49,7 @@ class LookupActivities:
         hand on Temporal's port would read data with a project's credentials. Returns
         who asked, as the server vouches."""
         try:
-            return verify_actor(
-                self.rt.box.derived_keys(KEY_PURPOSE),
-                input.assertion,
-                workflow_id=activity.info().workflow_id or "",
-                update="lookup",
-                now=time.time(),
-            ).actor
+            return self.rt.started_by(input.assertion, "lookup")
         except ActorAssertionError as exc:
             raise _invalid(f"this lookup was not started by intent ({exc})") from None
 

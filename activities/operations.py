@@ -23,8 +23,9 @@ from activities.planning import invalid, references_of
 from activities.runtime import ProviderBinding, implied_provider
 from providers.results import PlannedChange, ResourceState
 from store import changes as store_changes
-from store import resources
+from store import resources, versions
 from store.models import Resource
+from workflows.merge_patch import patch_between
 from workflows.models import OperationRequest
 from workflows.references import ReferenceError
 
@@ -112,6 +113,7 @@ class Operations:
             if change is None:
                 raise invalid(f"change {change_id} has no request in the database")
             requests = [OperationRequest.model_validate(r).patched() for r in change.request]
+            requests = [await self._restored(session, change.project_id, r) for r in requests]
             if indexes is not None:
                 wanted = set(indexes)
                 requests = [r for r in requests if r.index in wanted]
@@ -128,6 +130,33 @@ class Operations:
             existing = await resources.resource_ids(session, project_id)
         return Loaded(
             requests, {r.resource_id: r for r in rows}, existing, stored_deps, change.actor_name
+        )
+
+    async def _restored(
+        self, session: Any, project_id: str, request: OperationRequest
+    ) -> OperationRequest:
+        """A rollback's operation with its config from the recorded version: a create gets
+        it whole; an update the merge patch from the config stored now to it."""
+        if request.restore is None:
+            return request
+        version = await versions.get_version(session, request.restore.version_id)
+        if version is None or version.project_id != project_id:
+            raise invalid(f"{request.resource_id}: the configuration to restore is gone")
+        target = version.config_before if request.restore.side == "before" else version.config_after
+        if target is None:
+            raise invalid(f"{request.resource_id}: that version has no configuration to restore")
+        if request.kind == "update":
+            row = await resources.get_resource(session, project_id, request.resource_id)
+            patch = patch_between(row.config if row is not None else {}, target)
+            return request.model_copy(update={"config": patch})
+        # Re-created as it was: same provider version, same declared dependencies.
+        return request.model_copy(
+            update={
+                "config": dict(target),
+                "provider": request.provider or version.provider,
+                "version": request.version or version.provider_version,
+                "depends_on": sorted({*request.depends_on, *version.depends_on}),
+            }
         )
 
     async def provider_of(

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from temporalio import activity
 
+from activities.drift import meaningful
 from activities.heartbeat import heartbeating
 from activities.lease import LeaseActivities
 from activities.operations import Loaded, Operations, PlanMade
@@ -29,12 +30,14 @@ from activities.planning import (
     desired_config,
     diagnostics_view,
     error_view,
+    gone_warning,
     invalid,
     planned_view,
     resolve_config,
     stored_state,
     taint_reason,
     warn_dependents,
+    warn_restored,
 )
 from activities.policies import PolicyEvaluator
 from activities.runtime import ProviderBinding, ProviderRefused
@@ -257,7 +260,7 @@ class PlanActivities:
             state.errors[index] = error_view(exc)
             return False
         digest = self.ops.digest(request)
-        view = warn_dependents(view, state.stored_deps, state.by_index)
+        view = warn_restored(warn_dependents(view, state.stored_deps, state.by_index), request)
         state.planned[index] = view.model_copy(update={"request_digest": digest})
         state.values[request.resource_id] = after
         state.views[request.resource_id] = view.after
@@ -316,14 +319,15 @@ class PlanActivities:
                         resource_type=type_name,
                         provider=provider,
                         provider_version=version,
-                        action="refresh" if read.state is not None else "forget",
+                        action="refresh" if read.state is not None else "gone",
                         before=client.user_view(type_name, prior.attributes),
                         after=client.user_view(type_name, read.state.attributes)
                         if read.state
                         else None,
-                        changed=[c.attribute for c in read.drift],
+                        changed=[c.attribute for c in meaningful(read.drift)],
                         depends_on=depends,
-                        diagnostics=diagnostics_view(read.warnings),
+                        diagnostics=diagnostics_view(read.warnings)
+                        + gone_warning(request, read.state),
                     ),
                     read.state.attributes if read.state else None,
                     PlanMade(digest="", stored=None, state=read.state, read=True),

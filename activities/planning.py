@@ -10,10 +10,10 @@ from temporalio.exceptions import ApplicationError
 
 from access.credentials import local_file_paths
 from activities.errors import user_error
-from providers.codec import UNKNOWN, is_unknown_wire, to_user
+from providers.codec import UNKNOWN, from_wire, is_unknown_wire, to_user
 from providers.config import convert_config
 from providers.errors import Diagnostic, ProviderError
-from providers.plan import SENSITIVE_DISPLAY, redact
+from providers.plan import SENSITIVE_DISPLAY, diff, redact
 from providers.results import PlannedChange, ResourceState
 from providers.schema import Block
 from store.models import Resource
@@ -41,6 +41,8 @@ __all__ = [
     "desired_config",
     "diagnostics_view",
     "error_view",
+    "gone_warning",
+    "history_changes",
     "import_id_candidates",
     "invalid",
     "planned_view",
@@ -50,6 +52,7 @@ __all__ = [
     "stored_state",
     "taint_reason",
     "warn_dependents",
+    "warn_restored",
     "wire_lookup",
 ]
 
@@ -354,6 +357,33 @@ def check_existence(request: OperationRequest, row: Resource | None, change_id: 
         )
 
 
+def gone_warning(request: OperationRequest, state: object | None) -> list[DiagnosticView]:
+    """A refresh that finds the object deleted outside intent says what happens next."""
+    if request.kind != "refresh" or state is not None:
+        return []
+    return [
+        DiagnosticView(
+            severity="warning",
+            summary=f"{request.resource_id} was deleted outside intent: it stays in the "
+            "project marked missing (its configuration kept); update it to create it again, "
+            "or delete it from intent",
+        )
+    ]
+
+
+def warn_restored(view: PlannedOperation, request: OperationRequest) -> PlannedOperation:
+    """A rollback re-creating a deleted resource brings back its configuration, not what
+    it held: say so plainly in the plan."""
+    if request.restore is None or request.kind != "create":
+        return view
+    warning = DiagnosticView(
+        severity="warning",
+        summary=f"{request.resource_id} is re-created from its last recorded configuration: "
+        "the data it held (objects, items, values, backups) is not restored",
+    )
+    return view.model_copy(update={"diagnostics": [*view.diagnostics, warning]})
+
+
 def taint_reason(row: Resource | None) -> str | None:
     """Why an existing object must be replaced rather than updated, if it must.
 
@@ -388,6 +418,46 @@ def warn_dependents(
         "point at the new object",
     )
     return view.model_copy(update={"diagnostics": [*view.diagnostics, warning]})
+
+
+# A history row keeps at most this many attribute changes (a create of a big object).
+_MAX_RECORDED_CHANGES = 200
+# Besides what was configured, a create or import row names the object it made.
+_CREATED_HEADLINE = frozenset({"id", "arn"})
+
+
+def history_changes(
+    client: ProviderClient,
+    type_name: str,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    action: str,
+    config: Mapping[str, Any] | None,
+) -> list[dict[str, Any]]:
+    """What an applied operation changed, attribute by attribute, for its history row.
+
+    ``before``/``after`` are wire states. Sensitive values are redacted (the entry says
+    ``sensitive``, so a changed secret still shows as changed). A create or import lists
+    what was configured (plus id/arn), not every attribute the provider computed; a
+    delete lists nothing (the row's ``before`` holds what was deleted)."""
+    if action in ("delete", "gone") or after is None:
+        return []
+    schema = client.resource_schema(type_name)
+    changes = diff(
+        schema.block,
+        from_wire(dict(before), schema.implied_type) if before else None,
+        from_wire(dict(after), schema.implied_type),
+    )
+    if action in ("create", "import"):
+        wanted = set(config or {}) | _CREATED_HEADLINE
+        changes = [c for c in changes if str(c.path[0]) in wanted]
+    out: list[dict[str, Any]] = []
+    for change in changes[:_MAX_RECORDED_CHANGES]:
+        entry = {"attribute": change.attribute, "before": change.before, "after": change.after}
+        if change.sensitive:
+            entry["sensitive"] = True
+        out.append(entry)
+    return out
 
 
 def config_from_state(

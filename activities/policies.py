@@ -53,7 +53,7 @@ _ACTIONS = {
     "no-op": ["no-op"],
     "import": ["import"],
     "refresh": ["read"],
-    "forget": ["read"],
+    "gone": ["read"],
 }
 
 
@@ -74,7 +74,7 @@ def policy_input_for(
             provider_version=planned.provider_version,
             operation=planned.kind,
             current_state=planned.before,
-            proposed_state=None if planned.action in ("delete", "forget") else planned.after,
+            proposed_state=None if planned.action in ("delete", "gone") else planned.after,
             actions=_ACTIONS.get(planned.action, [planned.action]),
             replace_paths=planned.replace_segments,
             provider_config=mask_credentials(provider_config, SENSITIVE),

@@ -8,12 +8,14 @@ environment (integration + project environment variables) the process gets.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from temporalio import activity
 from temporalio.client import Client
 
 from access.credentials import has_own_credentials, superseded_variables
@@ -32,7 +34,7 @@ from store.access import path_of
 from store.db import Database
 from store.models import Resource
 from store.secrets import SecretBox
-from workflows.assertions import KEY_PURPOSE, ActorSigner
+from workflows.assertions import KEY_PURPOSE, ActorAssertionError, ActorSigner, verify_actor
 
 if TYPE_CHECKING:
     # Annotations only: rooms import this module, and the server imports the rooms
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from integrations.endpoint import CredentialEndpoint
     from providers.client import ProviderClient
     from providers.pool import ProviderPool
+    from workflows.actor import Actor
 
 __all__ = [
     "CloudSession",
@@ -131,6 +134,27 @@ class Runtime:
     pool: ProviderPool
     box: SecretBox
     credentials: CredentialEndpoint
+
+    def started_by(self, assertion: str, update: str) -> Actor:
+        """Who a worker question (a lookup, an export, a discovery) was asked by, as the
+        server's signature for its workflow id vouches; ``ActorAssertionError`` if it
+        was not started by the server (someone reaching Temporal's port would otherwise
+        read with a project's credentials)."""
+        return verify_actor(
+            self.box.derived_keys(KEY_PURPOSE),
+            assertion,
+            workflow_id=activity.info().workflow_id or "",
+            update=update,
+            now=time.time(),
+        ).actor
+
+    def not_started_by_intent(self, assertion: str, update: str) -> str | None:
+        """Why a worker question was not started by the server, or None."""
+        try:
+            self.started_by(assertion, update)
+        except ActorAssertionError as exc:
+            return str(exc)
+        return None
 
     @property
     def signer(self) -> ActorSigner:

@@ -47,7 +47,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.providers import Moto, Terraform, installed_aws
+from bench.providers import Moto, Terraform, find_aws_provider, installed_aws
 from providers import ProviderClient, ProviderPool, ResourceState, SchemaCache
 
 WINDOW = 10  # terraform's default -parallelism, and the floor's
@@ -67,7 +67,10 @@ def free_port() -> int:
 
 def aws_from_mirror() -> Path:
     """hashicorp/aws from a filesystem mirror, which the stack is then told to use."""
-    binary = aws_from_mirror()
+    binary = find_aws_provider()
+    if binary is None:
+        raise SystemExit("no hashicorp/aws in a mirror: set INTENT_PROVIDER_MIRRORS")
+    os.environ.setdefault("INTENT_PROVIDER_MIRRORS", str(binary.parents[5]))
     return binary
 
 

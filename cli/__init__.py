@@ -38,6 +38,9 @@ SUBCOMMANDS: dict[str, tuple[str, str, str | None]] = {
     "providers": ("cli.providers", "app", "Search, install and describe providers."),
     "policy": ("cli.policy", "app", "Write and test Intent policies."),
     "secrets": ("cli.secrets", "app", "Keys for secrets at rest; rotation."),
+    "projects": ("cli.projects", "app", None),
+    "export": ("cli.projects", "export", None),
+    "discover": ("cli.projects", "discover", None),
     "pools": ("cli.pools", "app", "Worker pools: where projects' provider work runs."),
 }
 _registered: set[str] = set()

@@ -160,3 +160,34 @@ def abandon(
 ) -> None:
     """Give up on a failed change; what was applied stays applied."""
     _decide("abandon", change_id, {"comment": comment}, url, token, as_json)
+
+
+@app.command()
+def revert(
+    change_id: str,
+    include_later: Annotated[
+        bool,
+        typer.Option("--include-later", help="Also revert later changes to the same resources."),
+    ] = False,
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Undo a change with a new one (updates reverted, creations deleted, deletions
+    re-created from their last config without their data)."""
+    body = {"include_later": include_later}
+    _show(Remote(url, token).request("POST", f"/changes/{change_id}/revert", json=body), as_json)
+
+
+@app.command("revert-resource")
+def revert_resource(
+    resource_id: str,
+    to: Annotated[str, typer.Option("--to", help="The change whose result to return to.")],
+    project: Annotated[str, typer.Option(help="Project name or id.")],
+    url: UrlOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Return one resource to the configuration a change left it with."""
+    path = f"/projects/{project}/resources/{resource_id}/revert"
+    _show(Remote(url, token).request("POST", path, json={"to_change_id": to}), as_json)

@@ -217,3 +217,22 @@ def samples(name: str, limit: int = 10, url: UrlOpt = None, token: TokenOpt = No
     print_json(
         _remote(url, token).request("GET", f"/policies/{name}/samples", params={"limit": limit})
     )
+
+
+@app.command("delete")
+def delete(name: str, url: UrlOpt = None, token: TokenOpt = None) -> None:
+    """Delete a policy (refused while it governs a project)."""
+    _remote(url, token).request("DELETE", f"/policies/{name}")
+    typer.echo(f"deleted policy {name}")
+
+
+@app.command("input-schema")
+def input_schema_(
+    example: Annotated[bool, typer.Option(help="Print only the example input.")] = False,
+) -> None:
+    """What a policy is given (JSON Schema of `input`), an example and the rules; the same
+    contract the server evaluates policies with (no server needed)."""
+    from policies.input import input_schema
+
+    contract = input_schema()
+    print_json(contract.example if example else contract.model_dump(mode="json"))

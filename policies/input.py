@@ -20,7 +20,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,12 +33,14 @@ __all__ = [
     "PolicyActor",
     "PolicyChange",
     "PolicyInput",
+    "PolicyInputSchema",
     "PolicyIntegration",
     "PolicyProject",
     "PolicyRequest",
     "PolicyResource",
     "ResourceFacts",
     "build_policy_input",
+    "input_schema",
     "redact",
 ]
 
@@ -48,7 +50,8 @@ UNKNOWN = "(known after apply)"
 ANY_ELEMENT = "*"
 
 Operation = Literal["create", "update", "delete", "import", "refresh"]
-Via = Literal["mcp", "api", "ui", "cli"]
+# "system": intent acting on its own (a project TTL cleanup), named in actor.id.
+Via = Literal["mcp", "api", "ui", "cli", "system"]
 AttributePath = Sequence[str | int]
 JSONValue = Any  # None | bool | int | float | str | list[JSONValue] | dict[str, JSONValue]
 
@@ -133,7 +136,46 @@ class PolicyInput(BaseModel):
             project=PolicyProject(id="example", name="example"),
             actor=PolicyActor(id="example", name="example", via="api"),
             request=PolicyRequest(change_id="example", timestamp_ns=0),
+            integration=PolicyIntegration(
+                name="example",
+                kind="aws",
+                provider="hashicorp/aws",
+                account_id="123456789012",
+                region="us-east-1",
+                read=True,
+                write=True,
+            ),
         )
+
+
+class PolicyInputSchema(BaseModel):
+    """What a policy is given and what it may answer (``policy-input-schema``)."""
+
+    input_schema: dict[str, Any] = Field(description="JSON Schema of `input`")
+    example: dict[str, Any] = Field(description="An input as a create of a bucket sees it")
+    rules: dict[str, str] = Field(description="The rules a policy may define, and their effect")
+    notes: list[str]
+
+
+def input_schema() -> PolicyInputSchema:
+    """The contract generated from the very model inputs are built with, so the schema a
+    policy author reads cannot drift from what policies are given."""
+    return PolicyInputSchema(
+        input_schema=PolicyInput.model_json_schema(),
+        example=PolicyInput.example().model_dump(mode="json"),
+        rules={
+            "deny": "set of strings: any entry denies the operation, with the entry as reason",
+            "allow": "set of strings: without a deny, allows the operation (no review)",
+            "sample": "bool: keep this input and result for the policy workbench",
+        },
+        notes=[
+            "package spacelift; Rego v1 unless the policy's rego_version is v0",
+            "no deny and no allow from any policy governing the project: the operation "
+            "waits for a reviewer",
+            f"sensitive values read {SENSITIVE!r}; values known only after apply read {UNKNOWN!r}",
+            f"resource.operation is one of {', '.join(get_args(Operation))}",
+        ],
+    )
 
 
 # -- building it --------------------------------------------------------------------------

@@ -46,6 +46,7 @@ __all__ = [
     "ProviderLock",
     "Resource",
     "ResourceDependency",
+    "ResourceVersion",
     "Role",
     "RoleBinding",
     "Space",
@@ -294,6 +295,13 @@ class Project(Base):
     created_by: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Project TTL: at ``expires_at`` its resources are deleted (under its policies) and the
+    # project is archived (history kept). ``ttl_set_by`` names who set or last extended it.
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    ttl_set_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    archived_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Seconds between scheduled drift checks (a Temporal Schedule); None: off.
+    drift_interval_seconds: Mapped[float | None] = mapped_column(default=None)
 
 
 class Resource(Base):
@@ -322,8 +330,38 @@ class Resource(Base):
     schema_version: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(20), default="active")
     last_change_id: Mapped[str | None] = mapped_column(String(120), default=None)
+    # What the last refresh found changed outside intent (redacted), or that the object
+    # is gone: {detected_at, change_id, changes: [...], deleted}. Cleared by an apply.
+    drift: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ResourceVersion(Base):
+    """One applied operation's configuration before and after: what a rollback returns a
+    resource to. Configs may hold secrets: sealed at rest."""
+
+    __tablename__ = "resource_versions"
+    __table_args__ = (
+        Index("ix_resource_versions_resource", "project_id", "resource_id", "created_at"),
+        Index("ix_resource_versions_change", "change_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    resource_id: Mapped[str] = mapped_column(String(200))
+    resource_type: Mapped[str] = mapped_column(String(200))
+    provider: Mapped[str] = mapped_column(String(300))
+    provider_version: Mapped[str] = mapped_column(String(64))
+    change_id: Mapped[str] = mapped_column(String(120))
+    operation_index: Mapped[int] = mapped_column(Integer)
+    # create / update / replace / delete / import / refresh / no-op
+    action: Mapped[str] = mapped_column(String(20))
+    config_before: Mapped[dict[str, Any] | None] = mapped_column(SealedJSON, default=None)
+    config_after: Mapped[dict[str, Any] | None] = mapped_column(SealedJSON, default=None)
+    # The declared (explicit) dependencies it had before, to re-create it faithfully.
+    depends_on: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ResourceDependency(Base):

@@ -12,6 +12,7 @@ from store.models import Resource, ResourceDependency
 __all__ = [
     "add_dependencies",
     "count_resources",
+    "declared_dependencies",
     "dependencies_of",
     "dependents_of",
     "edges",
@@ -106,6 +107,23 @@ async def dependencies_of(session: AsyncSession, project_id: str, resource_id: s
                 select(ResourceDependency.depends_on).where(
                     ResourceDependency.project_id == project_id,
                     ResourceDependency.resource_id == resource_id,
+                )
+            )
+        ).all()
+    )
+
+
+async def declared_dependencies(
+    session: AsyncSession, project_id: str, resource_id: str
+) -> list[str]:
+    """What a resource was declared (dependencies-add, depends_on) to depend on."""
+    return sorted(
+        (
+            await session.scalars(
+                select(ResourceDependency.depends_on).where(
+                    ResourceDependency.project_id == project_id,
+                    ResourceDependency.resource_id == resource_id,
+                    ResourceDependency.source == "explicit",
                 )
             )
         ).all()

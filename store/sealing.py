@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm.attributes import flag_modified
 
 from store.db import Database
-from store.models import Change, EnvironmentVariable, Integration, Resource
+from store.models import Change, EnvironmentVariable, Integration, Resource, ResourceVersion
 from store.secrets import SEALED_PREFIX, SecretBox, is_sealed
 
 __all__ = ["census", "reseal_all"]
@@ -24,6 +24,8 @@ _PLACES: tuple[tuple[str, str, bool], ...] = (
     ("resources", "config", True),
     ("resources", "state", True),
     ("resources", "private", False),
+    ("resource_versions", "config_before", True),
+    ("resource_versions", "config_after", True),
     ("changes", "request", True),
     ("integrations", "config", True),
     ("environment_variables", "value", False),
@@ -67,6 +69,7 @@ async def reseal_all(db: Database, box: SecretBox, *, batch: int = 200) -> int:
     rewritten = 0
     for model, columns in (
         (Resource, ("config", "state", "private")),
+        (ResourceVersion, ("config_before", "config_after")),
         (Change, ("request",)),
         (Integration, ("config",)),
     ):

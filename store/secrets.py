@@ -40,6 +40,7 @@ __all__ = [
     "is_sealed",
     "key_file_path",
     "mask_credentials",
+    "without_credentials",
     "write_key_file",
 ]
 
@@ -74,6 +75,16 @@ def mask_credentials(value: Any, mask: str = MASK) -> Any:
         }
     if isinstance(value, list):
         return [mask_credentials(v, mask) for v in value]
+    return value
+
+
+def without_credentials(value: Any) -> Any:
+    """A copy of a provider configuration without its credential-looking keys, at any
+    depth (what an export may write: credentials come from the user's environment)."""
+    if isinstance(value, dict):
+        return {k: without_credentials(v) for k, v in value.items() if not _credential_key(k)}
+    if isinstance(value, list):
+        return [without_credentials(v) for v in value]
     return value
 
 

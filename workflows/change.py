@@ -429,9 +429,7 @@ class ChangeWorkflow:
                 waits.append(f"{op.resource_id}: a policy sent this {planned.action} to review")
             elif planned.needs_confirmation:
                 op.status = "awaiting_confirmation"
-                what = {"replace": "replaces", "forget": "forgets (gone outside intent)"}.get(
-                    planned.action, "deletes"
-                )
+                what = "replaces" if planned.action == "replace" else "deletes"
                 reason = f" ({planned.replace_reason})" if planned.replace_reason else ""
                 waits.append(f"{op.resource_id}: {what} a real resource{reason}")
         if not waits:

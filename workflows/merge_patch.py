@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["compose_patches", "merge_patch"]
+__all__ = ["compose_patches", "merge_patch", "patch_between"]
 
 
 def merge_patch(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
@@ -34,3 +34,18 @@ def compose_patches(first: Mapping[str, Any], second: Mapping[str, Any]) -> dict
         else:
             out[key] = value
     return out
+
+
+def patch_between(current: Mapping[str, Any], target: Mapping[str, Any]) -> dict[str, Any]:
+    """The merge patch that turns ``current`` into ``target`` (a rollback's update):
+    ``merge_patch(current, patch_between(current, target)) == target``."""
+    patch: dict[str, Any] = {key: None for key in current if key not in target}
+    for key, value in target.items():
+        before = current.get(key)
+        if isinstance(value, Mapping) and isinstance(before, Mapping):
+            inner = patch_between(before, value)
+            if inner:
+                patch[key] = inner
+        elif value != before or key not in current:
+            patch[key] = value
+    return patch

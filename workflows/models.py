@@ -30,6 +30,15 @@ __all__ = [
     "CheckLeaseInput",
     "DecisionRequest",
     "DiagnosticView",
+    "DiscoveredObject",
+    "DiscoveryInput",
+    "DiscoveryResult",
+    "DriftCheckInput",
+    "DriftReport",
+    "DriftTarget",
+    "DriftedResource",
+    "ExportInput",
+    "ExportResult",
     "HistoryRow",
     "Holder",
     "LookupInput",
@@ -45,15 +54,30 @@ __all__ = [
     "PolicyResultView",
     "PolicyVerdictView",
     "ProjectInfo",
+    "Restore",
     "RetryRequest",
     "StageInput",
+    "TtlCleanupInput",
+    "TtlCleanupStarted",
+    "TtlCleanupState",
+    "TtlFinished",
+    "TtlInput",
+    "TtlLockInput",
+    "TtlLockResult",
+    "TtlOutcomeInput",
+    "TtlProjectInput",
+    "TtlReschedule",
+    "TtlStatus",
+    "TtlWarnInput",
     "WatchRequest",
     "progress_marker",
+    "ttl_workflow_id",
 ]
 
 OperationKind = Literal["create", "update", "delete", "import", "refresh"]
 LookupKind = Literal["search", "provider", "resources", "data_sources", "read_data", "lock"]
-Action = Literal["create", "update", "replace", "delete", "no-op", "import", "refresh", "forget"]
+# "gone": a refresh found the object deleted outside intent (it stays, marked missing).
+Action = Literal["create", "update", "replace", "delete", "no-op", "import", "refresh", "gone"]
 
 ChangeStatus = Literal[
     "planning",  # the lease check, provider discovery, plan and policy check
@@ -109,6 +133,14 @@ class ProjectInfo(BaseModel):
     pool: str | None = None
 
 
+class Restore(BaseModel):
+    """A rollback's operation: return the resource to a recorded configuration (its
+    version's config ``before`` or ``after`` that change), resolved by the worker."""
+
+    version_id: str
+    side: Literal["before", "after"] = "before"
+
+
 class OperationRequest(BaseModel):
     """One operation as asked for; stored in the ``changes`` row, never in Temporal.
 
@@ -128,6 +160,8 @@ class OperationRequest(BaseModel):
     # Fixes stored with a retry, in order. The server appends them without opening the
     # sealed config; the worker folds them in (``patched``).
     patches: list[dict[str, Any]] = []
+    # A rollback: the config comes from a recorded version (the worker opens it).
+    restore: Restore | None = None
 
     def patched(self) -> OperationRequest:
         """The request with its retry patches folded into its config."""
@@ -210,8 +244,7 @@ class PlannedOperation(BaseModel):
 
     @property
     def needs_confirmation(self) -> bool:
-        # "forget" drops a resource from state (it was deleted outside intent).
-        return self.action in {"delete", "replace", "forget"}
+        return self.action in {"delete", "replace"}
 
 
 class PolicyResultView(BaseModel):
@@ -460,3 +493,181 @@ class LookupInput(BaseModel):
 
 ChangeInput.model_rebuild()  # it refers to CarriedChange, defined after it
 ApplyInput.model_rebuild()  # it refers to StageInput, defined after it
+# -- export ------------------------------------------------------------------------------
+
+
+class ExportInput(BaseModel):
+    project_id: str
+    project_name: str
+    include_secrets: bool = False
+    verify_imports: bool = True
+    # As for lookups: the project's worker pool, and the server's signature ("export").
+    pool: str | None = None
+    assertion: str = ""
+
+
+class ExportResult(BaseModel):
+    """What an export wrote. The files themselves travel sealed (``export.envelope``):
+    they hold configs, and with ``include_secrets`` sensitive values."""
+
+    sealed_files: str
+    files: list[str]
+    resources: list[str]
+    in_state: list[str] = []
+    not_in_state: list[str] = []
+    unverified_imports: list[str] = []
+    variables: dict[str, str] = {}
+
+
+# -- discovery ---------------------------------------------------------------------------
+
+
+class DiscoveryInput(BaseModel):
+    project_id: str
+    resource_type: str
+    filters: dict[str, str] = {}
+    limit: int = 200
+    # As for lookups: the project's worker pool, and the server's signature ("discover").
+    pool: str | None = None
+    assertion: str = ""
+
+
+class DiscoveredObject(BaseModel):
+    import_id: str
+    summary: str
+    suggested_resource_id: str
+    managed_by: str | None = Field(
+        default=None, description="project/resource_id of another project that manages it"
+    )
+    managed_by_project_id: str | None = None
+
+
+class DiscoveryResult(BaseModel):
+    resource_type: str
+    data_source: str
+    found: list[DiscoveredObject]
+    managed_here: list[str] = Field(
+        default_factory=list, description="Resource ids of this project that already manage one"
+    )
+    more: bool = False
+    note: str = ""
+
+
+# -- drift -------------------------------------------------------------------------------
+
+
+class DriftCheckInput(BaseModel):
+    project_id: str
+    # Filled in by the workflow from the project (its schedule's input cannot know it).
+    pool: str | None = None
+
+
+class DriftTarget(BaseModel):
+    """Whether the project has a drift schedule (a check nobody scheduled is refused),
+    and the worker pool its reads run on."""
+
+    scheduled: bool
+    pool: str | None = None
+
+
+class DriftedResource(BaseModel):
+    resource_id: str
+    resource_type: str
+    deleted: bool = False
+    changes: list[dict[str, Any]] = Field(
+        default_factory=list, description="[{attribute, before, after}], secrets redacted"
+    )
+
+
+class DriftReport(BaseModel):
+    project_id: str
+    checked: int
+    drifted: list[DriftedResource] = Field(default_factory=list)
+    skipped_busy: list[str] = Field(
+        default_factory=list, description="Held by a change in flight: checked next time"
+    )
+    failed: dict[str, str] = Field(default_factory=dict)
+
+
+# -- project TTL -------------------------------------------------------------------------
+
+
+def ttl_workflow_id(project_id: str) -> str:
+    return f"ttl-{project_id}"
+
+
+class TtlInput(BaseModel):
+    project_id: str
+    project_name: str
+    expires_at: datetime | None
+    warnings_seconds: list[float] = [86400.0, 3600.0]
+    grace_seconds: float = 3600.0
+
+
+class TtlReschedule(BaseModel):
+    expires_at: datetime | None
+
+
+class TtlStatus(BaseModel):
+    expires_at: datetime | None
+    stage: str  # waiting / waiting_for_lock / cleaning / archived / kept / cancelled
+    change_id: str | None = None
+    message: str = ""
+
+
+class TtlWarnInput(BaseModel):
+    project_id: str
+    project_name: str
+    expires_at: datetime
+
+
+class TtlLockInput(BaseModel):
+    project_id: str
+    project_name: str
+    force: bool = False
+
+
+class TtlLockResult(BaseModel):
+    acquired: bool
+    holder: str | None = None
+    # False: the database says the project has not expired (the TTL moved, or none).
+    expired: bool = True
+    expires_at: datetime | None = None
+
+
+class TtlCleanupInput(BaseModel):
+    project_id: str
+    project_name: str
+    # Makes the cleanup change's id: a retried start finds the change it made.
+    change_key: str
+
+
+class TtlCleanupStarted(BaseModel):
+    change_id: str | None = None
+    resources: int = 0
+    blocked: str | None = None
+
+
+class TtlProjectInput(BaseModel):
+    project_id: str
+    project_name: str
+    change_id: str | None = None
+
+
+class TtlCleanupState(BaseModel):
+    status: str
+    final: bool
+    message: str = ""
+
+
+class TtlOutcomeInput(BaseModel):
+    project_id: str
+    project_name: str
+    change_id: str | None
+    outcome: str
+    resources: int
+
+
+class TtlFinished(BaseModel):
+    archived: bool
+    message: str

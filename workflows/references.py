@@ -27,6 +27,8 @@ __all__ = [
     "referenced_ids",
     "references_by_attribute",
     "resolve_references",
+    "template_parts",
+    "whole_reference",
 ]
 
 RESOURCE_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,127}$"
@@ -98,6 +100,26 @@ def find_references(config: Any) -> list[Reference]:
         for m in _REF.finditer(text):
             found.append(Reference(m.group(1), _parse_path(m.group(2))))
     return found
+
+
+def whole_reference(text: str) -> Reference | None:
+    """The reference ``text`` consists of, if it is exactly one (the value keeps its type)."""
+    whole = _REF.fullmatch(text)
+    return Reference(whole.group(1), _parse_path(whole.group(2))) if whole else None
+
+
+def template_parts(text: str) -> list[str | Reference]:
+    """``text`` as literal pieces and references, in order; literal pieces keep ``$${``."""
+    parts: list[str | Reference] = []
+    last = 0
+    for m in _REF.finditer(text):
+        if m.start() > last:
+            parts.append(text[last : m.start()])
+        parts.append(Reference(m.group(1), _parse_path(m.group(2))))
+        last = m.end()
+    if last < len(text):
+        parts.append(text[last:])
+    return parts
 
 
 def references_by_attribute(config: Any) -> list[tuple[str, Reference]]:

@@ -19,7 +19,7 @@ __all__ = ["ShortText", "summarize"]
 _MAX_ITEMS = 12
 _MAX_VALUE = 80
 # What names an item in a list, in order of preference.
-_NAME_KEYS = ("name", "resource_id", "integration", "type_name", "what", "id")
+_NAME_KEYS = ("name", "resource_id", "integration", "type_name", "what", "import_id", "id")
 # Fields a summary leaves to the structured content.
 _SKIPPED = frozenset({"next_cursor", "body", "description", "details", "headline"})
 
@@ -48,7 +48,9 @@ def _operation(op: Mapping[str, Any]) -> str:
     what = op.get("action") or op.get("operation")
     line = f"- {what} {op.get('resource_type')}.{op.get('resource_id')}: {op.get('status')}"
     why = op.get("error") or "; ".join(op.get("reasons") or [])
-    return f"{line} ({_value(why)})" if why else line
+    line = f"{line} ({_value(why)})" if why else line
+    # What the plan wants the user told (a re-created resource's data, a vanished object).
+    return "\n".join([line, *(f"  warning: {w}" for w in op.get("warnings") or [])])
 
 
 def _change(data: Mapping[str, Any]) -> str:
@@ -57,6 +59,7 @@ def _change(data: Mapping[str, Any]) -> str:
     if data.get("message"):
         lines[0] += f" — {data['message']}"
     lines += [_operation(op) for op in data.get("operations") or []]
+    lines += [f"Warning: {w}" for w in data.get("warnings") or []]
     if status == "awaiting_confirmation":
         waiting = "; ".join(data.get("waiting_for") or []) or "a human decision"
         lines.append(

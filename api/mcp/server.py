@@ -52,7 +52,8 @@ Terraform/OpenTofu provider plugins directly (no HCL files), under policies, wit
 state, history and locks. Work like this:
 
 1. Project: project-list, or project-create NAME. A project scopes resources,
-   policies, credentials (integrations, environment) and history.
+   policies, credentials (integrations, environment) and history. project-describe
+   shows one at a glance; project-current names the one you hold.
 2. Lock: project-use NAME. Only the lock holder changes a project; the lease lapses
    after a few minutes without calls and every call renews it. If someone else holds
    it, tell the user who and until when; do not retry in a loop.
@@ -74,10 +75,13 @@ state, history and locks. Work like this:
    decide. Call change-confirm only after the user explicitly said yes.
 6. A failed apply waits: fix the cause, then change-retry (with config_patches for
    the failed resources) or change-abandon. change-status shows where a change is.
-7. state-list / state-get show what intent manages; history-list shows every attempt.
+7. state-list / state-get show what intent manages; history-list shows every attempt
+   and what each applied operation changed. project-export writes the project as
+   Terraform files for the user's repository.
 8. Release the lock with project-release when the user is done.
 
-Policies (policy-*) are managed by users whose role allows it (policy-author).
+Policies (policy-*) are managed by users whose role allows it (policy-author);
+policy-input-schema shows what a policy is given.
 Errors name what went wrong and how to fix it; relay them to the user faithfully.
 Never claim something was applied unless the tool result says "applied".
 """

@@ -9,6 +9,7 @@ the change id and every way to confirm.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.elicitation import render_elicitation_schema
@@ -25,6 +26,8 @@ from pydantic import BaseModel, Field
 
 from api.context import Caller
 from api.services import changes as svc
+from api.services import projects as project_svc
+from api.services import rollback
 from api.services.access import path_of
 from api.services.changes import ChangeSummary, OperationInput
 from workflows.change import decision_refusal
@@ -204,7 +207,9 @@ async def follow(
             await _decide(endpoint, ctx, change_id, answer.action, data)
             if answer.action != "cancel":
                 view = await _wait(endpoint, ctx, change_id)
-    return svc.summarize(view, endpoint.app_ctx.settings.base_url)
+    summary = svc.summarize(view, endpoint.app_ctx.settings.base_url)
+    summary.warnings = await project_svc.project_warnings(caller, view.project.id)
+    return summary
 
 
 async def _resumed(endpoint: McpEndpoint, ctx: Context) -> str | None:
@@ -218,6 +223,21 @@ async def _resumed(endpoint: McpEndpoint, ctx: Context) -> str | None:
     return change_id
 
 
+async def start_and_follow(
+    endpoint: McpEndpoint,
+    ctx: Context,
+    start: Callable[[Caller], Awaitable[str | None]],
+) -> ChangeSummary | InputRequiredResult | None:
+    """Start a change with ``start`` (unless this call resumes one with the user's
+    answer) and follow it; None when ``start`` had nothing to change."""
+    change_id = await _resumed(endpoint, ctx)
+    if change_id is None:
+        change_id = await endpoint.call(ctx, start)
+    if change_id is None:
+        return None
+    return await follow(endpoint, ctx, change_id)
+
+
 async def submit_and_follow(
     endpoint: McpEndpoint,
     ctx: Context,
@@ -227,12 +247,13 @@ async def submit_and_follow(
     dry_run: bool = False,
     region: str | None = None,
 ) -> ChangeSummary | InputRequiredResult:
-    change_id = await _resumed(endpoint, ctx)
-    if change_id is None:
-        change_id = await endpoint.call(
-            ctx, lambda c: svc.submit(c, project, operations, dry_run=dry_run, region=region)
-        )
-    return await follow(endpoint, ctx, change_id)
+    followed = await start_and_follow(
+        endpoint,
+        ctx,
+        lambda c: svc.submit(c, project, operations, dry_run=dry_run, region=region),
+    )
+    assert followed is not None  # submit always starts a change
+    return followed
 
 
 def register(endpoint: McpEndpoint) -> None:
@@ -340,14 +361,25 @@ def register(endpoint: McpEndpoint) -> None:
 
     @server.tool(
         name="lifecycle-resources-refresh",
-        description="Re-read resources from the cloud and record drift (or deletion outside).",
+        description="Re-read resources from the cloud (all of the project's when none are "
+        "named, concurrently): reports attributes changed and objects deleted outside "
+        "intent, marks them on the resources (state-list) and records them.",
         annotations=_CHANGE,
     )
     async def resources_refresh(
-        resource_ids: ResourceIdList, ctx: Context, project: ProjectOpt = None
+        ctx: Context,
+        resource_ids: Annotated[
+            list[str] | None,
+            Field(max_length=100, description="Default: every resource of the project"),
+        ] = None,
+        project: ProjectOpt = None,
     ) -> ChangeSummary | InputRequiredResult:
-        ops = [OperationInput(kind="refresh", resource_id=r) for r in resource_ids]
-        return await submit_and_follow(endpoint, ctx, project, ops)
+        async def start(caller: Caller) -> str:
+            return await svc.refresh(caller, project, resource_ids)
+
+        followed = await start_and_follow(endpoint, ctx, start)
+        assert followed is not None  # a refresh always starts a change
+        return followed
 
     @server.tool(
         name="change-status",
@@ -409,3 +441,43 @@ def register(endpoint: McpEndpoint) -> None:
     async def change_abandon(change_id: ChangeId, ctx: Context, comment: str = "") -> ChangeSummary:
         view = await endpoint.call(ctx, lambda c: svc.abandon(c, change_id, comment))
         return svc.summarize(view, endpoint.app_ctx.settings.base_url)
+
+    @server.tool(
+        name="change-revert",
+        description="Undo a past change with a new one: what it touched returns to its "
+        "configuration before it (updates reverted, created resources deleted, deleted ones "
+        "re-created from their last config — the data inside them is not restored). "
+        "Planned, policy-checked and confirmed like any change. Refused, naming the change, "
+        "when a later change touched the same resources, unless include_later.",
+        annotations=_DESTRUCTIVE,
+    )
+    async def change_revert(
+        change_id: ChangeId, ctx: Context, include_later: bool = False
+    ) -> ChangeSummary | InputRequiredResult:
+        followed = await start_and_follow(
+            endpoint,
+            ctx,
+            lambda c: rollback.revert_change(c, change_id, include_later=include_later),
+        )
+        assert followed is not None  # a revert always starts a change
+        return followed
+
+    @server.tool(
+        name="resource-revert",
+        description="Return one resource to the configuration a past change left it with "
+        "(a new change: planned, policy-checked and confirmed like any change).",
+        annotations=_DESTRUCTIVE,
+    )
+    async def resource_revert(
+        resource_id: str,
+        to_change_id: Annotated[str, Field(description="The change whose result to return to")],
+        ctx: Context,
+        project: ProjectOpt = None,
+    ) -> ChangeSummary | InputRequiredResult:
+        followed = await start_and_follow(
+            endpoint,
+            ctx,
+            lambda c: rollback.revert_resource(c, project, resource_id, to_change_id),
+        )
+        assert followed is not None
+        return followed

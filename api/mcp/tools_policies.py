@@ -125,3 +125,27 @@ def register(endpoint: McpEndpoint) -> None:
     ) -> SampleList:
         samples = await endpoint.call(ctx, lambda c: svc.list_samples(c, policy, limit=limit))
         return SampleList(policy=policy, samples=samples)
+
+    @server.tool(
+        name="policy-delete",
+        description="Delete a policy. Refused while it governs a project (attached, or "
+        "auto-attached by label): detach it or drop its autoattach labels first.",
+        annotations=ToolAnnotations(
+            read_only_hint=False,
+            destructive_hint=True,
+            idempotent_hint=False,
+            open_world_hint=False,
+        ),
+    )
+    async def policy_delete(policy: PolicyRef, ctx: Context) -> dict[str, str]:
+        await endpoint.call(ctx, lambda c: svc.delete_policy(c, policy))
+        return {"deleted": policy}
+
+    @server.tool(
+        name="policy-input-schema",
+        description="What a policy is given (`input`, as JSON Schema, with an example) and "
+        "which rules it may define. Read this before writing a policy.",
+        annotations=_READ,
+    )
+    async def policy_input_schema(ctx: Context) -> svc.PolicyInputSchema:
+        return svc.input_schema()

@@ -9,6 +9,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from api.mcp.describe import compact_description
+from api.services import discovery
 from api.services.providers import lookup, read_data_source
 from workflows.lookup import LookupInput
 
@@ -158,3 +159,32 @@ def register(endpoint: McpEndpoint) -> None:
             )
 
         return LookupResult(result=await endpoint.call(ctx, call))
+
+    @server.tool(
+        name="resource-discover",
+        description="List existing cloud objects of a resource type that the project does "
+        "not manage yet (e.g. aws_ssm_parameter with filters {'path': '/app'}, tagged "
+        "aws_s3_bucket), each with its import id, a one-line summary and whether another "
+        "project manages it. Then import the user's selection in one "
+        "lifecycle-resources-import call. Needs the project's lock.",
+        annotations=_READ,
+    )
+    async def resource_discover(
+        resource_type: Annotated[
+            str,
+            Field(
+                description="One of: "
+                + ", ".join(
+                    f"{t} ({', '.join(f)})" for t, f in discovery.discoverable_types().items()
+                )
+            ),
+        ],
+        ctx: Context,
+        filters: dict[str, str] | None = None,
+        project: Annotated[str | None, Field(description="default: your locked project")] = None,
+        limit: Annotated[int, Field(ge=1, le=1000)] = 200,
+    ) -> discovery.DiscoveryView:
+        request = discovery.DiscoveryRequest(
+            resource_type=resource_type, filters=filters or {}, limit=limit
+        )
+        return await endpoint.call(ctx, lambda c: discovery.discover(c, project, request))

@@ -40,6 +40,10 @@ class HistoryItem(BaseModel):
     resource: str | None = None
     change_id: str | None = None
     reasons: list[str] = Field(default_factory=list)
+    changes: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Attribute by attribute: {attribute, before, after}; secrets redacted",
+    )
     details: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -98,7 +102,8 @@ def register(endpoint: McpEndpoint) -> None:
 
     @server.tool(
         name="history-list",
-        description="The project's history, newest first: every attempt with actor and outcome.",
+        description="The project's history, newest first: every attempt with actor and "
+        "outcome; applied operations list the attributes they changed (before/after).",
         annotations=_READ,
     )
     async def history_list(
@@ -127,6 +132,7 @@ def register(endpoint: McpEndpoint) -> None:
                     resource=e.resource_id,
                     change_id=e.change_id,
                     reasons=e.reasons,
+                    changes=e.changes,
                     details={
                         k: v
                         for k, v in e.details.items()

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import CallerDep
 from api.services import changes as svc
+from api.services import rollback
 from api.services.changes import ChangeSummary, OperationInput
 from workflows.models import ChangeView
 
@@ -139,4 +140,50 @@ async def retry(caller: CallerDep, change_id: str, body: RetryBody | None = None
 @router.post("/changes/{change_id}/abandon", response_model=ChangeSummary)
 async def abandon(caller: CallerDep, change_id: str, body: Decision | None = None) -> ChangeSummary:
     view = await svc.abandon(caller, change_id, body.comment if body else "")
+    return svc.summarize(view, caller.settings.base_url)
+
+
+@router.post(
+    "/changes/{change_id}/revert",
+    response_model=ChangeSummary,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+async def revert_change(
+    caller: CallerDep, change_id: str, body: rollback.RevertRequest | None = None
+) -> ChangeSummary:
+    """A new change returning what ``change_id`` touched to its configuration before it
+    (409 naming a later change that touched the same resources, unless include_later)."""
+    request = body or rollback.RevertRequest()
+    new_id = await rollback.revert_change(caller, change_id, include_later=request.include_later)
+    return svc.summarize(await svc.change_view(caller, new_id), caller.settings.base_url)
+
+
+@router.post(
+    "/projects/{ref}/resources/{resource_id}/revert",
+    response_model=ChangeSummary,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+async def revert_resource(
+    caller: CallerDep, ref: str, resource_id: str, body: rollback.ResourceRevertRequest
+) -> ChangeSummary:
+    """A new change returning one resource to the configuration a change left it with."""
+    new_id = await rollback.revert_resource(caller, ref, resource_id, body.to_change_id)
+    return svc.summarize(await svc.change_view(caller, new_id), caller.settings.base_url)
+
+
+class RefreshBody(BaseModel):
+    resource_ids: list[str] | None = Field(
+        default=None, max_length=100, description="Default: every resource of the project"
+    )
+    wait_seconds: float = Field(default=0, ge=0, le=600)
+
+
+@router.post(
+    "/projects/{ref}/refresh", response_model=ChangeSummary, status_code=status.HTTP_202_ACCEPTED
+)
+async def refresh(caller: CallerDep, ref: str, body: RefreshBody | None = None) -> ChangeSummary:
+    """Re-read resources (default: all) and mark what changed or vanished outside intent."""
+    request = body or RefreshBody()
+    change_id = await svc.refresh(caller, ref, request.resource_ids)
+    view = await svc.wait(caller, change_id, seconds=request.wait_seconds)
     return svc.summarize(view, caller.settings.base_url)

@@ -1,4 +1,4 @@
-"""REST: who am I, and what may I do where?"""
+"""REST: who am I, what may I do where, and which project am I working in?"""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from api.deps import CallerDep
+from api.services import project_overview
 from workflows.actor import Via
 
 router = APIRouter(tags=["identity"])
@@ -39,3 +40,9 @@ async def me(caller: CallerDep) -> MeView:
         grants=[GrantView(space=g.space, role=g.role, via=g.via) for g in principal.grants],
         space_limit=principal.space_limit,
     )
+
+
+@router.get("/me/project", response_model=project_overview.CurrentProject)
+async def current_project(caller: CallerDep) -> project_overview.CurrentProject:
+    """The project whose lock you hold (what tools act on when no project is named)."""
+    return await project_overview.current_project(caller)

@@ -24,6 +24,12 @@ async def create_policy(caller: CallerDep, body: svc.PolicyCreate) -> svc.Policy
     return await svc.create_policy(caller, body)
 
 
+@router.get("/policies/input-schema", response_model=svc.PolicyInputSchema)
+async def policy_input_schema(caller: CallerDep) -> svc.PolicyInputSchema:
+    """The policy input contract as JSON Schema, with an example and the rules."""
+    return svc.input_schema()
+
+
 @router.get("/policies/{ref}", response_model=svc.PolicyView)
 async def get_policy(caller: CallerDep, ref: str) -> svc.PolicyView:
     return await svc.get_policy(caller, ref)
@@ -36,6 +42,7 @@ async def update_policy(caller: CallerDep, ref: str, body: svc.PolicyUpdate) -> 
 
 @router.delete("/policies/{ref}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_policy(caller: CallerDep, ref: str) -> Response:
+    """Delete a policy that governs no project (409 naming them otherwise)."""
     await svc.delete_policy(caller, ref)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

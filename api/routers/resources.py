@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.deps import CallerDep
+from api.services import discovery
 from api.services import resources as svc
 
 router = APIRouter(prefix="/projects/{ref}/resources", tags=["resources"])
@@ -28,6 +29,15 @@ async def list_resources(
     return await svc.list_resources(
         caller, ref, resource_type=resource_type, limit=limit, cursor=cursor
     )
+
+
+@router.post("/discover", response_model=discovery.DiscoveryView)
+async def discover(
+    caller: CallerDep, ref: str, body: discovery.DiscoveryRequest
+) -> discovery.DiscoveryView:
+    """Existing cloud objects of a type that the project does not manage yet (needs the
+    project's lock: it lists with the project's credentials)."""
+    return await discovery.discover(caller, ref, body)
 
 
 @router.get("/{resource_id}", response_model=svc.ResourceDetail)

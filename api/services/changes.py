@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -36,11 +37,12 @@ from api.errors import Busy, Conflict, Forbidden, IntentError, Invalid, NotFound
 from api.services import locks, pools
 from api.services.access import check_local_files, readable, require
 from api.services.integrations import check_regions
-from api.services.projects import load_project, project_path
+from api.services.projects import load_project, project_path, refuse_archived
 from store import changes as store_changes
 from store import history
 from store import projects as store_projects
 from store import resources as store_resources
+from store import versions as store_versions
 from store.models import Change, Project
 from store.types import new_id, utcnow
 from workflows.actor import Actor
@@ -62,6 +64,7 @@ from workflows.models import (
     OperationState,
     PlannedOperation,
     ProjectInfo,
+    Restore,
     RetryRequest,
     WatchRequest,
     progress_marker,
@@ -87,6 +90,7 @@ __all__ = [
     "confirm",
     "current_project",
     "list_changes",
+    "refresh",
     "reject",
     "require_lease",
     "retry",
@@ -120,6 +124,8 @@ class OperationInput(BaseModel):
     version: str | None = Field(default=None, description="version constraint, e.g. ~> 5.0")
     import_id: str | None = Field(default=None, description="import: the provider's id")
     depends_on: list[str] = Field(default_factory=list)
+    # Rollbacks (api/services/rollback.py) only: checked against the project below.
+    restore: SkipJsonSchema[Restore | None] = None
 
 
 class OperationSummary(BaseModel):
@@ -139,6 +145,9 @@ class OperationSummary(BaseModel):
     policy: str | None = Field(default=None, description="allowed / denied / pending")
     reasons: list[str] = Field(default_factory=list)
     error: str | None = None
+    warnings: list[str] = Field(
+        default_factory=list, description="What the plan wants the user to know"
+    )
 
 
 class ChangeSummary(BaseModel):
@@ -152,6 +161,9 @@ class ChangeSummary(BaseModel):
     waiting_for: list[str] = Field(default_factory=list)
     confirm_deadline: datetime | None = None
     next_steps: str | None = None
+    warnings: list[str] = Field(
+        default_factory=list, description="Tell the user, e.g. that the project expires soon"
+    )
 
 
 class ChangeList(BaseModel):
@@ -186,6 +198,7 @@ async def require_lease(caller: Caller, project: Project) -> None:
     """The caller must hold the project's lock. The database mirror answers the usual
     case; Temporal (the authority) is asked when the mirror says no, for the reason.
     The change's plan stage checks the lease with Temporal before anything runs."""
+    refuse_archived(project)
     async with caller.db.session() as session:
         mirrored = await store_projects.lock_of(session, project.id)
     if (
@@ -247,7 +260,17 @@ async def _requests(
                 raise Invalid(f"{op.resource_id}: resource_type is required to {op.kind}")
             if op.kind == "import" and not op.import_id:
                 raise Invalid(f"{op.resource_id}: import needs import_id (the provider's id)")
-            if op.kind == "create" and op.config is None:
+            if op.restore is not None:
+                version = await store_versions.get_version(session, op.restore.version_id)
+                if (
+                    version is None
+                    or version.project_id != project.id
+                    or version.resource_id != op.resource_id
+                    or op.kind not in ("create", "update")
+                ):
+                    raise Invalid(f"{op.resource_id}: no such recorded configuration to restore")
+                resource_type = version.resource_type
+            elif op.kind == "create" and op.config is None:
                 raise Invalid(f"{op.resource_id}: create needs a config")
             try:
                 find_references(op.config or {})
@@ -264,6 +287,7 @@ async def _requests(
                     config=op.config,
                     import_id=op.import_id,
                     depends_on=op.depends_on,
+                    restore=op.restore,
                 )
             )
     return out
@@ -285,11 +309,13 @@ async def submit(
     *,
     dry_run: bool = False,
     region: str | None = None,
+    change_id: str | None = None,
 ) -> str:
     """Store the request and start its ChangeWorkflow; return the change id. ``region``:
     where the caller expects it to act (refused when the project's integration acts
-    elsewhere)."""
-    submission = await _store(caller, project_ref, operations, dry_run, region)
+    elsewhere); ``change_id`` when given: the system's own changes choose theirs, so a
+    retry finds its change."""
+    submission = await _store(caller, project_ref, operations, dry_run, region, change_id)
     await _launch(caller, submission)
     return submission.change_id
 
@@ -319,6 +345,7 @@ async def _store(
     operations: list[OperationInput],
     dry_run: bool,
     region: str | None,
+    change_id: str | None = None,
 ) -> _Submission:
     """Check the caller, the lease and the operations, and store the request."""
     project = await current_project(caller, project_ref)
@@ -329,7 +356,7 @@ async def _store(
     requests = await _requests(caller, project, operations)
     check_local_files(caller, path, [(r.resource_id, r.config) for r in requests])
     await check_regions(caller, project, requests, region)
-    change_id = change_workflow_id(project.id, new_id())
+    change_id = change_id or change_workflow_id(project.id, new_id())
     try:
         await _record(caller, project, requests, change_id, dry_run)
     except _Busy as busy:
@@ -396,6 +423,23 @@ async def _launch(
         if isinstance(exc, IntentError):
             raise
         raise Unavailable(f"the change could not be started: {exc}; retry shortly") from exc
+
+
+async def refresh(
+    caller: Caller, project_ref: str | None, resource_ids: list[str] | None = None
+) -> str:
+    """Start a refresh of ``resource_ids``, or of every resource the project holds an
+    object for (those marked missing have nothing to read); return the change id."""
+    if not resource_ids:
+        project = await current_project(caller, project_ref)
+        async with caller.db.session() as session:
+            rows = await store_resources.list_resources(session, project.id)
+        resource_ids = [r.resource_id for r in rows if r.status != "missing"]
+        if not resource_ids:
+            raise Invalid(f"project {project.name} has no resources to refresh")
+        project_ref = project.id
+    operations = [OperationInput(kind="refresh", resource_id=r) for r in resource_ids]
+    return await submit(caller, project_ref, operations)
 
 
 async def _close_orphans(caller: Caller, project: Project, resource_ids: set[str]) -> None:
@@ -729,7 +773,7 @@ def _changes_of(planned: PlannedOperation | None) -> tuple[dict[str, Any], list[
         top = path.split(".", 1)[0].split("[", 1)[0]
         if top in out or path in unknown or top in unknown:
             continue
-        if planned.action in ("update", "replace"):
+        if planned.action in ("update", "replace", "refresh"):
             out[top] = {"before": before.get(top), "after": after.get(top)}
         elif planned.action == "delete":
             continue
@@ -768,6 +812,13 @@ def _operation_summary(op: OperationState, planned: PlannedOperation | None) -> 
         policy=op.verdict.decision if op.verdict else None,
         reasons=op.verdict.reasons if op.verdict else [],
         error=op.error,
+        warnings=list(
+            dict.fromkeys(
+                d.summary
+                for d in [*(planned.diagnostics if planned else []), *op.diagnostics]
+                if d.severity == "warning"
+            )
+        ),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.context import Caller
 from api.services.changes import current_project
@@ -29,6 +29,11 @@ class HistoryEntry(BaseModel):
     reasons: list[str]
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    changes: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="What an applied operation changed: [{attribute, before, after}] "
+        "(sensitive values redacted, marked sensitive)",
+    )
     details: dict[str, Any]
 
     @classmethod
@@ -47,7 +52,8 @@ class HistoryEntry(BaseModel):
             reasons=list(row.reasons),
             before=row.before,
             after=row.after,
-            details=row.details,
+            changes=list(row.details.get("changes") or []),
+            details={k: v for k, v in row.details.items() if k != "changes"},
         )
 
 

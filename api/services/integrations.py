@@ -51,6 +51,7 @@ __all__ = [
     "IntegrationView",
     "attach",
     "attachable",
+    "attachments_of",
     "check_regions",
     "create_integration",
     "delete_integration",
@@ -344,7 +345,11 @@ def _attachment_view(attachment: IntegrationAttachment, row: Integration) -> Att
 
 
 async def list_attachments(caller: Caller, project_ref: str) -> list[AttachmentView]:
-    project = await load_project(caller, project_ref)
+    return await attachments_of(caller, await load_project(caller, project_ref))
+
+
+async def attachments_of(caller: Caller, project: Project) -> list[AttachmentView]:
+    """What a loaded project has attached (the caller may already read it)."""
     async with caller.db.session() as session:
         found = await store.attachments_of(session, project.id)
     return [_attachment_view(a, i) for a, i in found]

@@ -24,7 +24,7 @@ from api.errors import Conflict, Forbidden, Invalid, NotFound
 from api.services.access import load_space, path_of, readable, require, require_in
 from api.services.projects import load_project, located
 from policies.engine import evaluate_policy, validate_policy
-from policies.input import PolicyInput
+from policies.input import PolicyInput, PolicyInputSchema, input_schema
 from policies.models import PolicyProblem
 from store import access as access_store
 from store import history
@@ -33,6 +33,7 @@ from store.models import ROOT_SPACE_ID, Policy, PolicyAttachment, Project
 
 __all__ = [
     "PolicyCreate",
+    "PolicyInputSchema",
     "PolicyList",
     "PolicySummary",
     "PolicyUpdate",
@@ -45,6 +46,7 @@ __all__ = [
     "delete_policy",
     "detach",
     "get_policy",
+    "input_schema",
     "list_policies",
     "list_samples",
     "simulate",
@@ -339,10 +341,37 @@ async def update_policy(caller: Caller, ref: str, changes: PolicyUpdate) -> Poli
     return _view(policy, attached, warnings, path[-1].name)
 
 
+async def _governed(session: Any, policy: Policy) -> list[str]:
+    """Names of the projects ``policy`` governs (the same rule the policy step applies:
+    attached, or auto-attached by label in its space)."""
+    names = []
+    for project in (await session.scalars(select(Project).order_by(Project.name))).all():
+        governing = await store_policies.attached_policies(session, project)
+        if any(found.id == policy.id for found, _ in governing):
+            names.append(project.name)
+    return names
+
+
 async def delete_policy(caller: Caller, ref: str) -> None:
+    """Delete a policy that governs no project: a guardrail is taken off explicitly
+    (detach it, or drop its autoattach labels) before it can disappear."""
     policy = await _load(caller, ref, "intent-policy:delete")
     async with caller.db.transaction() as session:
         current = await session.get(Policy, policy.id)
+        governed = await _governed(session, current) if current is not None else []
+        if governed:
+            shown = ", ".join(governed[:10]) + (" …" if len(governed) > 10 else "")
+            auto = sorted(store_policies.autoattach_labels(policy))
+            how = (
+                f"detach it (policy-detach) or remove its autoattach label(s) {auto} "
+                "(policy-update)"
+                if auto
+                else "detach it from them first (policy-detach)"
+            )
+            raise Conflict(
+                f"policy {policy.name} still governs {len(governed)} project(s) ({shown}); "
+                f"{how}, then delete it"
+            )
         if current is not None:
             await _record(
                 caller,

@@ -11,8 +11,9 @@ from access.models import SpacePath, space_path
 from access.permissions import is_allowed, move_refusal
 from api.context import Caller
 from api.errors import Busy, Conflict, NotFound
-from api.services import locks
+from api.services import drift, locks, ttl
 from api.services.access import deny, load_space, path_of, readable, require, require_in
+from settings import Settings
 from store import access as access_store
 from store import history
 from store import policies as store_policies
@@ -32,11 +33,14 @@ __all__ = [
     "UseResult",
     "create_project",
     "delete_project",
+    "expiry_notice",
     "get_project",
     "list_projects",
     "load_project",
     "located",
     "project_path",
+    "project_warnings",
+    "refuse_archived",
     "release_project",
     "update_project",
     "use_project",
@@ -55,6 +59,11 @@ class ProjectCreate(BaseModel):
     labels: list[str] = Field(default_factory=list, max_length=50)
     space: str | None = Field(
         default=None, description="Space (name or id) to create it in; default root."
+    )
+    ttl: str | None = Field(
+        default=None,
+        description="Delete every resource and archive the project after this: a duration "
+        "(2h, 7d, 1d12h) or a timestamp (2026-12-24T18:00:00Z)",
     )
 
 
@@ -108,6 +117,11 @@ class ProjectView(BaseModel):
     labels: list[str]
     created_at: datetime
     lock: LockView
+    expires_at: datetime | None = Field(
+        default=None, description="TTL: then its resources are deleted and it is archived"
+    )
+    archived_at: datetime | None = None
+    drift_interval_seconds: float | None = None
     pool: str | None = Field(
         default=None, description="The worker pool its provider work runs on, if any"
     )
@@ -123,6 +137,9 @@ class ProjectView(BaseModel):
             labels=list(project.labels),
             created_at=project.created_at,
             lock=lock,
+            expires_at=project.expires_at,
+            archived_at=project.archived_at,
+            drift_interval_seconds=project.drift_interval_seconds,
             pool=project.pool,
         )
 
@@ -194,6 +211,11 @@ async def project_path(caller: Caller, project: Project) -> SpacePath:
 async def create_project(caller: Caller, body: ProjectCreate) -> ProjectView:
     space = await load_space(caller, body.space or ROOT_SPACE_ID)
     await require_in(caller, "intent-project:create", space.id)
+    expires_at = None
+    if body.ttl:
+        now = utcnow()
+        expires_at = ttl.expiry_from(body.ttl, now)
+        ttl.checked_expiry(caller.settings, await path_of(caller, space.id), expires_at, now)
     try:
         async with caller.db.transaction() as session:
             project = await store_projects.create_project(
@@ -204,6 +226,9 @@ async def create_project(caller: Caller, body: ProjectCreate) -> ProjectView:
                 created_by=caller.actor.id,
                 space_id=space.id,
             )
+            project.expires_at = expires_at
+            project.ttl_set_by = caller.actor.name if expires_at else None
+            project.drift_interval_seconds = caller.settings.drift_interval_seconds
             if caller.settings.sandbox:
                 # New projects play in the sandbox until a real integration is attached.
                 region = caller.settings.sandbox_region
@@ -226,14 +251,28 @@ async def create_project(caller: Caller, body: ProjectCreate) -> ProjectView:
                 status="succeeded",
                 actor=caller.actor,
                 project_id=project.id,
-                after={"name": project.name, "labels": list(project.labels), "space": space.name},
+                after={
+                    "name": project.name,
+                    "labels": list(project.labels),
+                    "space": space.name,
+                    "expires_at": expires_at.isoformat() if expires_at else None,
+                },
             )
     except IntegrityError as exc:
         raise Conflict(
             f"a project named {body.name!r} already exists in space {space.name}; "
             "pick another name, or call project-use to work in the existing one"
         ) from exc
+    await _start_lifecycle(caller, project)
     return ProjectView.build(project, LockView(locked=False), space.name)
+
+
+async def _start_lifecycle(caller: Caller, project: Project) -> None:
+    """A new project's TTL clock and drift schedule, when it has them."""
+    if project.expires_at is not None:
+        await ttl.start_clock(caller, project)
+    if project.drift_interval_seconds:
+        await drift.apply_schedule(caller, project)
 
 
 async def list_projects(
@@ -348,20 +387,61 @@ async def delete_project(caller: Caller, ref: str) -> None:
         )
         await session.delete(await session.get(Project, project.id))
     await locks.end(caller, project)
+    await drift.remove_schedule(caller, project)
+    await ttl.stop_clock(caller, project)
 
 
 async def use_project(caller: Caller, ref: str) -> UseResult:
     project = await load_project(caller, ref, "intent-project:lock")
+    refuse_archived(project)
     lease = await locks.acquire(caller, project)
     view = ProjectView.build(project, LockView.from_lease(lease))
     until = lease.expires_at.isoformat() if lease.expires_at else "?"
+    notice = (
+        ttl.notice(project.name, project.expires_at, caller.settings)
+        if project.expires_at
+        else None
+    )
     return UseResult(
         project=view,
         message=(
             f"project {project.name} is locked to {caller.actor.name} until {until}; every "
             "call on it renews the lease. Call project-release when you are done."
-        ),
+        )
+        + (f" WARNING: {notice}." if notice else ""),
     )
+
+
+def expiry_notice(view: ProjectView, settings: Settings) -> str | None:
+    """The warning a project page shows as its TTL approaches (or the archive note)."""
+    if view.archived_at is not None:
+        return (
+            f"archived at {view.archived_at.strftime('%Y-%m-%d %H:%M UTC')} when its TTL "
+            "ended: its resources were deleted; its history stays"
+        )
+    if view.expires_at is None:
+        return None
+    return ttl.notice(view.name, view.expires_at, settings)
+
+
+async def project_warnings(caller: Caller, project_id: str) -> list[str]:
+    """What a tool result should tell the user about the project (an expiry ahead)."""
+    async with caller.db.session() as session:
+        project = await session.get(Project, project_id)
+    if project is None or project.expires_at is None or project.archived_at is not None:
+        return []
+    found = ttl.notice(project.name, project.expires_at, caller.settings)
+    return [found] if found else []
+
+
+def refuse_archived(project: Project) -> None:
+    """An archived project keeps its history but takes no work."""
+    if project.archived_at is not None:
+        raise Conflict(
+            f"project {project.name} was archived at {project.archived_at.isoformat()} (its "
+            "TTL ended); its history stays readable, but it takes no changes. Create a new "
+            "project to work in"
+        )
 
 
 async def release_project(caller: Caller, ref: str, *, force: bool = False) -> UseResult:

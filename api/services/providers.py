@@ -7,25 +7,21 @@ provider or calls the registry itself.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from temporalio.client import WorkflowFailureError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
 
 from api.context import Caller
-from api.errors import Forbidden, Invalid, Unavailable
+from api.errors import Forbidden, Invalid
 from api.services.access import check_local_files, require
 from api.services.changes import current_project, require_lease
 from api.services.projects import load_project, project_path
+from api.services.worker import ask
 from providers import trust
 from providers.models import ProviderAddress
 from providers.versions import VersionConstraintError, VersionConstraints
 from store import history, provider_locks
-from store.models import Project
-from store.types import new_id
 from workflows.lookup import LookupInput, ProviderLookupWorkflow
 
 __all__ = [
@@ -75,36 +71,16 @@ def check_lookup(caller: Caller, input: LookupInput) -> None:
 
 async def lookup(caller: Caller, input: LookupInput) -> dict[str, Any]:
     check_lookup(caller, input)
-    client = await caller.temporal()
-    workflow_id = f"lookup-{input.kind}-{new_id()}"
-    pool = None
-    if input.project_id:
-        async with caller.db.session() as session:
-            project = await session.get(Project, input.project_id)
-        pool = project.pool if project is not None else None
-    signed = input.model_copy(
-        update={"assertion": caller.assertion(workflow_id, "lookup"), "pool": pool}
+    answer: dict[str, Any] = await ask(
+        caller,
+        ProviderLookupWorkflow.run,
+        input,
+        kind=f"lookup {input.kind}",
+        update="lookup",
+        summary=f"{input.kind} {input.provider or input.query}",
+        project_id=input.project_id,
     )
-    try:
-        return await client.execute_workflow(
-            ProviderLookupWorkflow.run,
-            signed,
-            id=workflow_id,
-            task_queue=caller.settings.temporal_task_queue,
-            execution_timeout=timedelta(minutes=10),
-            static_summary=f"{caller.actor.name}: {input.kind} {input.provider or input.query}"[
-                :200
-            ],
-        )
-    except WorkflowFailureError as exc:
-        cause: BaseException | None = exc.cause
-        while cause is not None and not isinstance(cause, ApplicationError):
-            cause = getattr(cause, "cause", None)
-        if isinstance(cause, ApplicationError):
-            raise Invalid(cause.message) from exc
-        raise Unavailable(f"the provider lookup failed: {exc.cause or exc}") from exc
-    except RPCError as exc:
-        raise Unavailable(f"the provider lookup could not start: {exc}") from exc
+    return answer
 
 
 # -- provider locks ------------------------------------------------------------------------

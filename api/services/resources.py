@@ -46,6 +46,11 @@ class ResourceSummary(BaseModel):
     status: str
     updated_at: datetime
     headline: dict[str, Any] = Field(default_factory=dict)
+    drift: dict[str, Any] | None = Field(
+        default=None,
+        description="What the last refresh or drift check found changed outside intent: "
+        "{detected_at, deleted, changes: [{attribute, before, after}]}; null: in sync",
+    )
 
 
 class ResourceList(BaseModel):
@@ -78,6 +83,7 @@ def _summary(row: Resource) -> ResourceSummary:
         status=row.status,
         updated_at=row.updated_at,
         headline={k: view[k] for k in _HEADLINE if view.get(k) not in (None, "", {}, [])},
+        drift=row.drift,
     )
 
 

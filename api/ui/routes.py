@@ -29,6 +29,7 @@ from api.services import locks
 from api.services import policies as policy_svc
 from api.services import projects as project_svc
 from api.services import resources as resource_svc
+from api.services import rollback as rollback_svc
 from api.services import spaces as space_svc
 from api.ui.templating import HERE
 from api.ui.templating import page as render
@@ -167,7 +168,12 @@ async def project_page(
     except IntentError as exc:
         _refuse_if_forbidden(exc)
         return _back("/ui/projects", error=exc.message)
-    context: dict[str, Any] = {"project": project, "tab": tab, "tabs": TABS}
+    context: dict[str, Any] = {
+        "project": project,
+        "tab": tab,
+        "tabs": TABS,
+        "ttl_notice": project_svc.expiry_notice(project, caller.settings),
+    }
     if tab == "resources":
         context["resources"] = (await resource_svc.list_resources(caller, ref, limit=200)).resources
         context["changes"] = await changes_svc.list_changes(caller, project_ref=ref, limit=10)
@@ -266,6 +272,19 @@ async def change_page(request: Request, caller: UiCaller, change_id: str) -> Res
         _refuse_if_forbidden(exc)
         return _back("/ui/projects", error=exc.message)
     return _page(request, caller, "change.html", change=view, summary=changes_svc.summarize(view))
+
+
+@router.post("/ui/changes/{change_id}/revert")
+async def revert(
+    caller: UiCaller, change_id: str, include_later: Annotated[bool, Form()] = False
+) -> RedirectResponse:
+    """Undo the change with a new one, and show that one."""
+    try:
+        new_id = await rollback_svc.revert_change(caller, change_id, include_later=include_later)
+    except IntentError as exc:
+        _refuse_if_forbidden(exc)
+        return _back(f"/ui/changes/{change_id}", error=exc.message)
+    return _back(f"/ui/changes/{new_id}", msg=f"reverting change {change_id}")
 
 
 @router.post("/ui/changes/{change_id}/{decision}")

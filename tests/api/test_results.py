@@ -55,6 +55,26 @@ def test_a_denied_operation_says_why() -> None:
     assert "change-confirm" not in text
 
 
+def test_warnings_reach_the_text() -> None:
+    """A project about to expire, or a re-created resource's lost data, is said in words."""
+    restored = {
+        **WAITING,
+        "status": "applied",
+        "operations": [
+            {
+                **WAITING["operations"][0],
+                "action": "create",
+                "status": "applied",
+                "warnings": ["logs is re-created: the data it held is not restored"],
+            }
+        ],
+        "warnings": ["project p expires at 2026-12-01 10:00 UTC (in 40 minutes)"],
+    }
+    text = summarize(restored)
+    assert "  warning: logs is re-created: the data it held is not restored" in text
+    assert "Warning: project p expires" in text
+
+
 def test_lists_show_counts_and_names_not_every_field() -> None:
     projects = {
         "projects": [

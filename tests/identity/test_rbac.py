@@ -213,6 +213,16 @@ REST_PROBES: list[tuple[str, Probe]] = [
         lambda w, h, t: h.put(f"/api/v1/projects/p-{t}/policies/pol-{t}"),
     ),
     ("intent-space:admin", lambda w, h, t: h.get(f"/api/v1/spaces/{t}/bindings")),
+    ("intent-project:read", lambda w, h, t: h.get(f"/api/v1/projects/p-{t}/describe")),
+    (
+        "intent-project:update",
+        lambda w, h, t: h.put(f"/api/v1/projects/p-{t}/drift-schedule", json={}),
+    ),
+    ("intent-project:extend-ttl", lambda w, h, t: _extend_fresh_ttl(w, h, t)),
+    (
+        "intent-state:export-secrets",
+        lambda w, h, t: h.post(f"/api/v1/projects/p-{t}/export", json={"include_secrets": True}),
+    ),
 ]
 
 
@@ -221,6 +231,14 @@ async def _lock_and_release(http: httpx.AsyncClient, target: str) -> httpx.Respo
     if taken.status_code == 200:
         await http.delete(f"/api/v1/projects/p-{target}/lock")
     return taken
+
+
+async def _extend_fresh_ttl(world: World, http: httpx.AsyncClient, target: str) -> httpx.Response:
+    boss = await world.stack.http("boss")
+    name = world.unique("expiring")
+    made = await boss.post("/api/v1/projects", json={"name": name, "space": target, "ttl": "1h"})
+    assert made.status_code == 201, made.text
+    return await http.put(f"/api/v1/projects/{name}/ttl", json={"ttl": "2h"})
 
 
 async def _delete_fresh_project(

@@ -17,7 +17,14 @@ from typer.testing import CliRunner
 
 from cli import app
 from store.db import Database, _alembic_config
-from store.models import Change, EnvironmentVariable, Integration, Project, Resource
+from store.models import (
+    Change,
+    EnvironmentVariable,
+    Integration,
+    Project,
+    Resource,
+    ResourceVersion,
+)
 from store.sealing import census, reseal_all
 from store.secrets import SecretBox, generate_key, write_key_file
 from store.types import Sealed
@@ -34,7 +41,8 @@ async def _raw(db: Database, table: str, column: str) -> list[Any]:
 
 
 async def _plant(db: Database) -> str:
-    """A project with a resource, a change, an integration and a secret variable."""
+    """A project with a resource (and its version), a change, an integration and a secret
+    variable."""
     async with db.transaction() as session:
         project = Project(name="p", created_by="me")
         session.add(project)
@@ -49,6 +57,20 @@ async def _plant(db: Database) -> str:
                 config={"name": "/db", "value": SECRET},
                 state={"name": "/db", "value": SECRET},
                 private="cHJpdmF0ZQ==",
+            )
+        )
+        session.add(
+            ResourceVersion(
+                project_id=project.id,
+                resource_id="db",
+                resource_type="aws_ssm_parameter",
+                provider="hashicorp/aws",
+                provider_version="5.100.0",
+                change_id="change-p-1",
+                operation_index=0,
+                action="update",
+                config_before={"name": "/db", "value": SECRET},
+                config_after={"name": "/db", "value": SECRET + "-2"},
             )
         )
         session.add(
@@ -90,6 +112,8 @@ async def test_secret_columns_are_sealed_and_open_only_where_allowed(database_ur
             ("resources", "config"),
             ("resources", "state"),
             ("resources", "private"),
+            ("resource_versions", "config_before"),
+            ("resource_versions", "config_after"),
             ("changes", "request"),
             ("integrations", "config"),
         ):
@@ -230,6 +254,8 @@ async def test_rotation_reseals_everything_with_the_new_key(database_url: str) -
                 assert resource.state == {"name": "/db", "value": SECRET}
                 change = (await session.scalars(sa.select(Change))).one()
                 assert change.request[0]["config"] == {"value": SECRET}
+                version = (await session.scalars(sa.select(ResourceVersion))).one()
+                assert version.config_before == {"name": "/db", "value": SECRET}
         finally:
             await only_new.dispose()
     finally:
