@@ -19,7 +19,7 @@ from temporalio import activity
 from activities.errors import user_error
 from activities.runtime import ProviderRefused, Runtime
 from export import ExportProvider, ExportResource, build_files, lineage_of, seal_files
-from integrations.kinds import Attachment, IntegrationInvalid, kind_of
+from integrations.kinds import kind_of
 from providers.errors import ProviderError
 from providers.install import ProviderInstallError
 from providers.models import PUBLIC_REGISTRY_HOSTS, ProviderAddress
@@ -142,19 +142,9 @@ class ExportActivities:
         found = integrations.get(short)
         if found is None:
             return {}, []
-        attachment, row = found
-        kind = kind_of(row.kind)
-        facts = kind.facts(
-            row.name, row.config, Attachment(attachment.region, attachment.read, attachment.write)
-        )
-        try:
-            setup = kind.provider_setup(
-                row.config,
-                facts.region,
-                sandbox_endpoint=self.rt.sandbox_endpoint or "http://127.0.0.1:4566",
-            )
-        except IntegrationInvalid:
-            return ({"region": facts.region} if facts.region else {}), []
+        row = found[1]
+        sandbox = self.rt.sandbox_endpoint or "http://127.0.0.1:4566"
+        setup = store_integrations.shown_setup_of(found, sandbox)
         config = without_credentials(dict(setup.config))
         if row.config.get("sandbox"):
             return config, [
@@ -162,7 +152,7 @@ class ExportActivities:
                 "not AWS): point AWS_ENDPOINT_URL at it with any credentials, or replace "
                 "these settings with your account's"
             ]
-        if kind.supplies_credentials:
+        if kind_of(row.kind).supplies_credentials:
             return config, [
                 f"{short}: intent acted through integration {row.name} (a role it assumed "
                 "per change); give Terraform credentials for the same account, for example "

@@ -10,11 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from integrations.kinds import (
-    Attachment,
     IntegrationFacts,
-    IntegrationInvalid,
-    ProviderSetup,
-    kind_of,
 )
 from policies.engine import evaluate_policies_async
 from policies.input import (
@@ -135,18 +131,9 @@ class PolicyEvaluator:
             found = await store_integrations.attachments_of(session, project_id)
         sandbox = self.settings.sandbox_endpoint if self.settings.sandbox else None
         attached: dict[str, AttachedFacts] = {}
-        for attachment, row in found:
-            kind = kind_of(row.kind)
-            facts = kind.facts(
-                row.name,
-                row.config,
-                Attachment(attachment.region, attachment.read, attachment.write),
-            )
-            try:
-                config = kind.provider_setup(row.config, facts.region, sandbox_endpoint=sandbox)
-            except IntegrationInvalid:
-                config = ProviderSetup({"region": facts.region} if facts.region else {})
-            attached[attachment.provider] = (facts, config.config)
+        for item in found:
+            setup = store_integrations.shown_setup_of(item, sandbox)
+            attached[item[0].provider] = (store_integrations.facts_of(item), setup.config)
         return attached
 
     async def evaluate(self, input: PolicyCheckInput) -> list[PolicyVerdictView]:

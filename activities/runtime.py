@@ -20,7 +20,7 @@ from temporalio.client import Client
 
 from access.credentials import has_own_credentials, superseded_variables
 from integrations.aws import OnBehalf
-from integrations.kinds import Access, Attachment, IntegrationFacts, IntegrationInvalid, kind_of
+from integrations.kinds import Access, IntegrationFacts, IntegrationInvalid, kind_of
 from integrations.sessions import CredentialsUnavailable, SessionKey
 from providers import install_provider, trust
 from providers.install import hash_cache_dir, installed_zip_sha256, lock_key
@@ -272,15 +272,11 @@ class Runtime:
             return ProviderBinding(
                 installed, self._confined(short, {}, env), env, frozenset(secret)
             )
-        attachment, row = found
+        row = found[1]
         kind = kind_of(row.kind)
-        facts = kind.facts(
-            row.name, row.config, Attachment(attachment.region, attachment.read, attachment.write)
-        )
+        facts = store_integrations.facts_of(found)
         try:
-            setup = kind.provider_setup(
-                row.config, facts.region, sandbox_endpoint=self.sandbox_endpoint
-            )
+            setup = store_integrations.setup_of(found, self.sandbox_endpoint)
         except IntegrationInvalid as exc:
             raise ProviderRefused(str(exc)) from None
         cloud = None

@@ -8,6 +8,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.aws import AWS_PROVIDER, sandbox_config
+from integrations.kinds import (
+    Attachment,
+    IntegrationFacts,
+    IntegrationInvalid,
+    ProviderSetup,
+    kind_of,
+)
 from store.models import ROOT_SPACE_ID, Integration, IntegrationAttachment, Project
 
 __all__ = [
@@ -17,13 +24,43 @@ __all__ = [
     "attachments_using",
     "detach_outside",
     "ensure_sandbox",
+    "facts_of",
     "find_integration",
     "list_integrations",
+    "setup_of",
+    "shown_setup_of",
 ]
 
 SANDBOX_NAME = "sandbox"
 
 Attached = tuple[IntegrationAttachment, Integration]
+
+
+def facts_of(found: Attached) -> IntegrationFacts:
+    """What an attachment amounts to (its kind's view: account, region, read/write)."""
+    attachment, row = found
+    return kind_of(row.kind).facts(
+        row.name, row.config, Attachment(attachment.region, attachment.read, attachment.write)
+    )
+
+
+def setup_of(found: Attached, sandbox_endpoint: str | None) -> ProviderSetup:
+    """The provider configuration and environment an attachment gives a provider process
+    (credentials aside); ``IntegrationInvalid`` when it cannot run here."""
+    row = found[1]
+    return kind_of(row.kind).provider_setup(
+        row.config, facts_of(found).region, sandbox_endpoint=sandbox_endpoint
+    )
+
+
+def shown_setup_of(found: Attached, sandbox_endpoint: str | None) -> ProviderSetup:
+    """``setup_of`` for those who only show it (policies, an export): an attachment that
+    cannot run here still shows its region."""
+    try:
+        return setup_of(found, sandbox_endpoint)
+    except IntegrationInvalid:
+        region = facts_of(found).region
+        return ProviderSetup({"region": region} if region else {})
 
 
 async def find_integration(session: AsyncSession, ref: str) -> Integration | None:

@@ -27,7 +27,6 @@ from api.services.environments import editable
 from api.services.projects import load_project, located
 from integrations.kinds import (
     KINDS,
-    Attachment,
     IntegrationInvalid,
     KindRules,
     check_region,
@@ -326,10 +325,7 @@ async def delete_integration(caller: Caller, ref: str) -> None:
 
 
 def _attachment_view(attachment: IntegrationAttachment, row: Integration) -> AttachmentView:
-    kind = kind_of(row.kind)
-    facts = kind.facts(
-        row.name, row.config, Attachment(attachment.region, attachment.read, attachment.write)
-    )
+    facts = store.facts_of((attachment, row))
     return AttachmentView(
         integration=row.name,
         integration_id=row.id,
@@ -437,12 +433,7 @@ async def check_regions(
         found = await store.attachments_of(session, project.id)
     if not found:
         return
-    facts = {
-        attachment.provider: kind_of(row.kind).facts(
-            row.name, row.config, Attachment(attachment.region, attachment.read, attachment.write)
-        )
-        for attachment, row in found
-    }
+    facts = {item[0].provider: store.facts_of(item) for item in found}
     for request in requests:
         source = request.provider or implied_provider(request.resource_type)
         attached = facts.get(ProviderAddress.parse(source).short)
