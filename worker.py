@@ -159,6 +159,7 @@ def build_worker(client: Client, settings: Settings, db: Database, runtime: Runt
             bookkeeping.record_stage,
             *provider_work,
             drift.drift_target,
+            ttl.expiry,
             ttl.warn,
             ttl.claim_lock,
             ttl.start_cleanup,

@@ -54,6 +54,7 @@ __all__ = [
     "refusal",
     "roles_with",
     "sign_in_refusal",
+    "ttl_refusal",
 ]
 
 ADMIN = "intent-space:admin"
@@ -316,3 +317,25 @@ def move_refusal(principal: Principal, source: SpacePath, target: SpacePath) -> 
         f"do not hold over it now; ask someone who holds that in space {source[-1].name} "
         "(a space admin) to move it"
     )
+
+
+# What setting or bringing forward a TTL amounts to: at expiry intent deletes every
+# resource of the project and confirms the deletes itself.
+_TTL_CLEANUP = ("intent-project:update", "intent-resource:delete", "intent-change:confirm")
+
+
+def ttl_refusal(principal: Principal, path: SpacePath, *, extends: bool) -> str | None:
+    """Why ``principal`` may not set a project's TTL, or None.
+
+    A later TTL, or none, is an extension (``intent-project:extend-ttl``, space admins).
+    A first or earlier one schedules the deletion of every resource, confirmed by the
+    TTL: it needs what deleting them and confirming that would, or a TTL would be a way
+    to delete with only ``intent-project:update``.
+    """
+    if extends:
+        return refusal(principal, "intent-project:extend-ttl", path)
+    for action in _TTL_CLEANUP:
+        reason = refusal(principal, action, path)
+        if reason is not None:
+            return reason
+    return None

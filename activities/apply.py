@@ -237,13 +237,15 @@ class ApplyActivities:
         try:
             async with self.rt.client(binding, access) as client:
                 try:
-                    if digest and digest != self.ops.digest(request):
-                        # Someone changed the stored request after it was planned (and
-                        # checked and confirmed): applying it now would apply something
-                        # nobody reviewed.
+                    if digest and digest != self.ops.digest(request, binding):
+                        # The stored request, or where it acts (the project's integration,
+                        # region or environment), changed after it was planned (and checked
+                        # and confirmed): applying it now would apply something nobody
+                        # reviewed, or somewhere nobody reviewed.
                         raise ProviderError(
-                            f"{request.resource_id}: the request changed after it was planned; "
-                            "retry the change to plan, check and confirm it again"
+                            f"{request.resource_id}: the request or where it acts (the "
+                            "project's integration, region or environment) changed after it "
+                            "was planned; retry the change to plan, check and confirm it again"
                         )
                     result = await self._apply_one(step, digest, binding, client, values)
                 except INFRASTRUCTURE:

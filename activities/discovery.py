@@ -39,7 +39,7 @@ class DiscoveryActivities:
     @activity.defn(name="discover_resources")
     async def discover_resources(self, input: DiscoveryInput) -> DiscoveryResult:
         try:
-            asker = self.rt.started_by(input.assertion, "discover")
+            asker = self.rt.started_by(input, "discover")
         except ActorAssertionError as exc:
             raise _invalid(f"this discovery was not started by intent ({exc})") from None
         listing = listing_for(input.resource_type)

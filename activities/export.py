@@ -52,7 +52,7 @@ class ExportActivities:
     @activity.defn(name="export_project")
     async def export_project(self, input: ExportInput) -> ExportResult:
         try:
-            asker = self.rt.started_by(input.assertion, "export")
+            asker = self.rt.started_by(input, "export")
         except ActorAssertionError as exc:
             raise user_error(
                 f"this export was not started by intent ({exc})", "InvalidExport"

@@ -49,7 +49,7 @@ class LookupActivities:
         hand on Temporal's port would read data with a project's credentials. Returns
         who asked, as the server vouches."""
         try:
-            return self.rt.started_by(input.assertion, "lookup")
+            return self.rt.started_by(input, "lookup")
         except ActorAssertionError as exc:
             raise _invalid(f"this lookup was not started by intent ({exc})") from None
 

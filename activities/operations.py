@@ -191,12 +191,17 @@ class Operations:
             out[request.index] = by_provider[key]
         return out
 
-    def digest(self, request: OperationRequest) -> str:
-        """A keyed digest of what was asked: apply refuses a request changed since its plan.
+    def digest(self, request: OperationRequest, binding: ProviderBinding) -> str:
+        """A keyed digest of what was asked and where it acts: apply refuses a request,
+        or a provider target (integration, region, environment), changed since its plan.
 
         Keyed (HMAC), because configs hold secrets and the digest travels through
         Temporal: a plain hash of a short secret could be guessed back.
         """
-        body = json.dumps(request.model_dump(mode="json"), sort_keys=True, default=str)
+        body = json.dumps(
+            {"request": request.model_dump(mode="json"), "target": binding.target()},
+            sort_keys=True,
+            default=str,
+        )
         key = self.rt.box.derived_key("request-digest")
         return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()

@@ -259,7 +259,7 @@ class PlanActivities:
         except (ProviderError, ReferenceError, ValueError) as exc:
             state.errors[index] = error_view(exc)
             return False
-        digest = self.ops.digest(request)
+        digest = self.ops.digest(request, binding)
         view = warn_restored(warn_dependents(view, state.stored_deps, state.by_index), request)
         state.planned[index] = view.model_copy(update={"request_digest": digest})
         state.values[request.resource_id] = after

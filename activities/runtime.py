@@ -34,11 +34,18 @@ from store.access import path_of
 from store.db import Database
 from store.models import Resource
 from store.secrets import SecretBox
-from workflows.assertions import KEY_PURPOSE, ActorAssertionError, ActorSigner, verify_actor
+from workflows.assertions import (
+    KEY_PURPOSE,
+    ActorSigner,
+    question,
+    verify_actor,
+)
 
 if TYPE_CHECKING:
     # Annotations only: rooms import this module, and the server imports the rooms
     # (typed activity references) without loading the plugin machinery.
+    from pydantic import BaseModel
+
     from integrations.endpoint import CredentialEndpoint
     from providers.client import ProviderClient
     from providers.pool import ProviderPool
@@ -104,6 +111,27 @@ class ProviderBinding:
     def write(self) -> bool:
         return self.facts is None or self.facts.write
 
+    def target(self) -> dict[str, Any]:
+        """Where a provider of this binding acts: the provider, its configuration and
+        environment, and the cloud session (integration, roles, region). A change's
+        request digest covers it, so what was planned, policy-checked and confirmed in
+        one account or region is never applied in another (an integration re-attached,
+        a variable changed meanwhile)."""
+        session = self.session
+        return {
+            "provider": str(self.installed.address),
+            "version": self.installed.version,
+            "config": self.config,
+            "env": self.env,
+            "session": None
+            if session is None
+            else {
+                "integration": session.integration,
+                "config": session.config,
+                "region": session.region,
+            },
+        }
+
     def require(self, access: Access) -> None:
         """The project's integration must grant ``access``: checked before any provider
         process is leased, so a refused change never reaches the cloud."""
@@ -135,26 +163,18 @@ class Runtime:
     box: SecretBox
     credentials: CredentialEndpoint
 
-    def started_by(self, assertion: str, update: str) -> Actor:
+    def started_by(self, input: BaseModel, update: str) -> Actor:
         """Who a worker question (a lookup, an export, a discovery) was asked by, as the
-        server's signature for its workflow id vouches; ``ActorAssertionError`` if it
-        was not started by the server (someone reaching Temporal's port would otherwise
-        read with a project's credentials)."""
+        server's signature for its workflow id and this very input vouches;
+        ``ActorAssertionError`` if the server did not ask it (someone reaching
+        Temporal's port would otherwise read with a project's credentials)."""
         return verify_actor(
             self.box.derived_keys(KEY_PURPOSE),
-            assertion,
+            getattr(input, "assertion", ""),
             workflow_id=activity.info().workflow_id or "",
-            update=update,
+            update=question(update, input),
             now=time.time(),
         ).actor
-
-    def not_started_by_intent(self, assertion: str, update: str) -> str | None:
-        """Why a worker question was not started by the server, or None."""
-        try:
-            self.started_by(assertion, update)
-        except ActorAssertionError as exc:
-            return str(exc)
-        return None
 
     @property
     def signer(self) -> ActorSigner:

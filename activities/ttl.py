@@ -37,6 +37,7 @@ from workflows.models import (
     TtlLockResult,
     TtlOutcomeInput,
     TtlProjectInput,
+    TtlReschedule,
     TtlWarnInput,
 )
 
@@ -107,6 +108,12 @@ class TtlActivities:
                 "TtlNotExpired",
             )
         return project
+
+    @activity.defn(name="ttl_expiry")
+    async def expiry(self, input: TtlProjectInput) -> TtlReschedule:
+        """When the project expires, as the database says (None: no TTL, or archived)."""
+        project = await self._project(input.project_id)
+        return TtlReschedule(expires_at=None if project.archived_at else project.expires_at)
 
     @activity.defn(name="ttl_warn")
     async def warn(self, input: TtlWarnInput) -> None:
@@ -195,13 +202,21 @@ class TtlActivities:
         """Archive the emptied project, or keep it (without a TTL) and say why."""
         caller = self._caller()
         project = await self._expired_project(input.project_id, archived_ok=True)
-        archived = input.outcome == "applied"
         now = utcnow()
         async with self.rt.db.transaction() as session:
             row = await session.get(Project, project.id)
             assert row is not None
+            # The database, not the input (anyone on Temporal's port could start this
+            # workflow), says how the cleanup ended and whether anything is left.
+            outcome = "applied"
+            if input.change_id is not None:
+                change = await store_changes.get_change(session, input.change_id)
+                mine = change is not None and change.project_id == project.id
+                outcome = change.status if mine and change is not None else "unknown"
+            remaining = await store_resources.list_resources(session, project.id)
+            archived = row.archived_at is not None or (outcome == "applied" and not remaining)
             if archived:
-                row.archived_at = now
+                row.archived_at = row.archived_at or now  # a retried attempt keeps it
                 row.drift_interval_seconds = None
                 message = (
                     f"project {project.name} expired: {input.resources} resource(s) deleted, "
@@ -210,16 +225,19 @@ class TtlActivities:
             else:
                 row.expires_at = None
                 row.ttl_set_by = None
+                ended = f"ended {outcome}"
+                if outcome == "applied":
+                    ended += f" with {len(remaining)} resource(s) left"
                 message = (
                     f"project {project.name} expired, but its cleanup change "
-                    f"{input.change_id} ended {input.outcome}: the project and its resources "
-                    "stay, without a TTL"
+                    f"{input.change_id} {ended}: the project and its resources stay, "
+                    "without a TTL"
                 )
             await history.record(
                 session,
                 subject="project",
                 operation="archive" if archived else "ttl-cleanup",
-                status="succeeded" if archived else input.outcome,
+                status="succeeded" if archived else outcome,
                 actor=caller.actor,
                 project_id=project.id,
                 change_id=input.change_id,

@@ -20,6 +20,7 @@ __all__ = [
     "list_changes",
     "serialize_project",
     "set_status",
+    "unfinished_change",
     "update_request",
 ]
 
@@ -30,6 +31,21 @@ async def serialize_project(session: AsyncSession, project_id: str) -> None:
     await session.execute(
         update(Project).where(Project.id == project_id).values(updated_at=utcnow())
     )
+
+
+async def unfinished_change(session: AsyncSession, project_id: str) -> Change | None:
+    """A change of the project (not a dry run) that has not finished, if any."""
+    found: Change | None = await session.scalar(
+        select(Change)
+        .where(
+            Change.project_id == project_id,
+            Change.finished_at.is_(None),
+            Change.dry_run.is_(False),
+        )
+        .order_by(Change.created_at)
+        .limit(1)
+    )
+    return found
 
 
 async def busy_resources(session: AsyncSession, project_id: str) -> dict[str, Change]:

@@ -25,6 +25,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pydantic import BaseModel
+
 from workflows.actor import Actor
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "VerifiedAssertion",
     "assertion_expiry",
     "keys_for",
+    "question",
     "register_keys",
     "sign_actor",
     "verify_actor",
@@ -74,6 +77,18 @@ def _unb64(text: str) -> bytes:
 
 def _mac(key: bytes, body: str) -> str:
     return _b64(hmac.new(key, f"{_VERSION}.{body}".encode(), hashlib.sha256).digest())
+
+
+def question(update: str, input: BaseModel) -> str:
+    """What a worker question's assertion is signed for: its name and its whole input
+    (but the assertion itself), so a copy lifted from a history asks nothing else — not
+    another project, kind or filter."""
+    body = json.dumps(
+        input.model_dump(mode="json", exclude={"assertion"}),
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return f"{update}:{hashlib.sha256(body.encode()).hexdigest()}"
 
 
 def sign_actor(

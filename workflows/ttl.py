@@ -60,15 +60,18 @@ class ProjectTTLWorkflow:
         self.input = input
         self.expires_at = input.expires_at
         self.version = 0
+        self.stale = False
         self.stage = "waiting"
         self.change_id: str | None = None
         self.message = ""
 
     @workflow.signal
     def reschedule(self, request: TtlReschedule) -> None:
-        """A TTL set, moved or removed. Once the cleanup started, it is too late."""
+        """A TTL set, moved or removed: look again. When is the database's to say (a
+        signal's value is not trusted: anyone on Temporal's port could send one). Once
+        the cleanup started, it is too late."""
         if self.stage in ("waiting", "waiting_for_lock"):
-            self.expires_at = request.expires_at
+            self.stale = True
             self.version += 1
 
     @workflow.query
@@ -130,6 +133,16 @@ class ProjectTTLWorkflow:
         warned: set[float] = set()
         seen = self.version
         while True:
+            if self.stale:
+                self.stale = False
+                found = await workflow.execute_activity_method(
+                    TtlActivities.expiry,
+                    TtlProjectInput(
+                        project_id=self.input.project_id, project_name=self.input.project_name
+                    ),
+                    **_QUICK,
+                )
+                self.expires_at = found.expires_at
             if self.version != seen:
                 warned, seen = set(), self.version
             if self.expires_at is None:

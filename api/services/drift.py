@@ -7,6 +7,7 @@ marks. The interval lives on the project row; the schedule follows it.
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from temporalio.client import (
@@ -27,13 +28,23 @@ from store.models import Project
 from workflows.drift import DriftCheckWorkflow, drift_schedule_id
 from workflows.models import DriftCheckInput
 
-__all__ = ["apply_schedule", "check_interval", "remove_schedule"]
+__all__ = ["MAX_INTERVAL_SECONDS", "apply_schedule", "check_interval", "remove_schedule"]
+
+
+# A year: beyond it a schedule is as good as off (and very large values do not fit
+# Temporal's durations).
+MAX_INTERVAL_SECONDS = 366 * 86400.0
 
 
 def check_interval(caller: Caller, seconds: float | None) -> float | None:
     """A drift interval the settings allow (None or 0: off)."""
     if not seconds:
         return None
+    if not math.isfinite(seconds) or seconds > MAX_INTERVAL_SECONDS:
+        raise Invalid(
+            f"a drift check every {seconds:g} s is too rare to schedule: give at most "
+            f"{MAX_INTERVAL_SECONDS:g} s (a year), or turn the schedule off"
+        )
     floor = caller.settings.drift_min_interval_seconds
     if seconds < floor:
         raise Invalid(

@@ -1,6 +1,7 @@
 """Changing a project's lifecycle settings: its TTL and its drift schedule.
 
-- A first TTL, or an earlier one, is a project update (``intent-project:update``).
+- A first TTL, or an earlier one, schedules a cleanup: who sets it must be allowed to
+  update the project, delete its resources and confirm that (``ttl_refusal``).
 - A later TTL, or none, is an extension: ``intent-project:extend-ttl`` (space admins).
 - The drift schedule is a project update too.
 
@@ -13,10 +14,11 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from access.permissions import ttl_refusal
 from api.context import Caller
 from api.errors import Conflict
 from api.services import changes, drift, ttl
-from api.services.access import require
+from api.services.access import deny
 from api.services.projects import load_project, project_path
 from store import history
 from store import resources as store_resources
@@ -56,7 +58,7 @@ async def set_ttl(caller: Caller, ref: str, value: str | None) -> TtlView:
     expires_at = ttl.expiry_from(value, now) if value else None
     current = project.expires_at
     extends = current is not None and (expires_at is None or expires_at > current)
-    require(caller, "intent-project:extend-ttl" if extends else "intent-project:update", path)
+    deny(ttl_refusal(caller.principal, path, extends=extends))
     if expires_at is not None:
         ttl.checked_expiry(caller.settings, path, expires_at, now)
     async with caller.db.transaction() as session:
@@ -107,7 +109,15 @@ async def set_drift_interval(caller: Caller, ref: str, seconds: float | None) ->
             before={"interval_seconds": before},
             after={"interval_seconds": interval},
         )
-    await drift.apply_schedule(caller, row)
+    try:
+        await drift.apply_schedule(caller, row)
+    except Exception:
+        # Nothing half-applied: the row goes back to the schedule Temporal still has.
+        async with caller.db.transaction() as session:
+            undone = await session.get(Project, project.id)
+            if undone is not None:
+                undone.drift_interval_seconds = before
+        raise
     return DriftSchedule(
         project=project.name,
         interval_seconds=interval,

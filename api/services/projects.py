@@ -8,13 +8,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
 from access.models import SpacePath, space_path
-from access.permissions import is_allowed, move_refusal
+from access.permissions import is_allowed, move_refusal, ttl_refusal
 from api.context import Caller
 from api.errors import Busy, Conflict, NotFound
 from api.services import drift, locks, ttl
 from api.services.access import deny, load_space, path_of, readable, require, require_in
 from settings import Settings
 from store import access as access_store
+from store import changes as store_changes
 from store import history
 from store import policies as store_policies
 from store import projects as store_projects
@@ -214,8 +215,10 @@ async def create_project(caller: Caller, body: ProjectCreate) -> ProjectView:
     expires_at = None
     if body.ttl:
         now = utcnow()
+        path = await path_of(caller, space.id)
+        deny(ttl_refusal(caller.principal, path, extends=False))
         expires_at = ttl.expiry_from(body.ttl, now)
-        ttl.checked_expiry(caller.settings, await path_of(caller, space.id), expires_at, now)
+        ttl.checked_expiry(caller.settings, path, expires_at, now)
     try:
         async with caller.db.transaction() as session:
             project = await store_projects.create_project(
@@ -370,6 +373,14 @@ async def delete_project(caller: Caller, ref: str) -> None:
     if lease.held and lease.holder is not None and lease.holder.id != caller.actor.id:
         raise Busy(f"project {project.name} is locked by {lease.holder.name}; it stays")
     async with caller.db.transaction() as session:
+        await store_changes.serialize_project(session, project.id)
+        running = await store_changes.unfinished_change(session, project.id)
+        if running is not None:
+            raise Conflict(
+                f"change {running.id} of project {project.name} has not finished (it may "
+                "still create or delete resources); wait for it to end, or abandon it, "
+                "then delete the project"
+            )
         managed = await store_resources.count_resources(session, project.id)
         if managed:
             raise Conflict(

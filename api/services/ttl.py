@@ -48,9 +48,15 @@ def parse_duration(text: str) -> timedelta | None:
 
 def expiry_from(text: str, now: datetime) -> datetime:
     """When a TTL of ``text`` (a duration or an ISO 8601 timestamp) ends."""
-    duration = parse_duration(text)
-    if duration is not None:
-        return now + duration
+    try:
+        duration = parse_duration(text)
+        if duration is not None:
+            return now + duration
+    except OverflowError:
+        raise Invalid(
+            f"a TTL of {text.strip()} ends beyond any calendar; give a duration like 7d or "
+            "a timestamp"
+        ) from None
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:

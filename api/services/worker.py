@@ -18,6 +18,7 @@ from api.context import Caller
 from api.errors import Invalid, Unavailable
 from store.models import Project
 from store.types import new_id
+from workflows.assertions import question
 
 __all__ = ["ask"]
 
@@ -35,9 +36,9 @@ async def ask(
     """Run workflow ``run`` with ``input`` (id ``KIND-<ulid>``) and return its result;
     ``kind`` also names it in errors ("the provider lookup failed: …").
 
-    ``input`` gets the server's signature for this workflow (``update`` names what is
-    signed: its activity answers nothing else) and, for a project on a worker pool, the
-    pool, where the project's credentials are."""
+    ``input`` gets, for a project on a worker pool, the pool (where the project's
+    credentials are) and then the server's signature for this workflow and this whole
+    input (``update`` names the question: its activity answers nothing else)."""
     client = await caller.temporal()
     workflow_id = f"{kind.replace(' ', '-')}-{new_id()}"
     pool = None
@@ -45,8 +46,9 @@ async def ask(
         async with caller.db.session() as session:
             project = await session.get(Project, project_id)
         pool = project.pool if project is not None else None
-    signed = input.model_copy(
-        update={"assertion": caller.assertion(workflow_id, update), "pool": pool}
+    routed = input.model_copy(update={"pool": pool})
+    signed = routed.model_copy(
+        update={"assertion": caller.assertion(workflow_id, question(update, routed))}
     )
     try:
         return await client.execute_workflow(

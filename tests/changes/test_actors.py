@@ -19,10 +19,13 @@ from tests.support.stack import IntentStack
 from workflows.actor import Actor
 from workflows.assertions import (
     KEY_PURPOSE,
+    ActorAssertionError,
     AssertionKeys,
     keys_for,
+    question,
     register_keys,
     sign_actor,
+    verify_actor,
 )
 from workflows.change import ChangeWorkflow
 from workflows.lock import (
@@ -339,3 +342,60 @@ async def test_replaying_a_change_or_a_lookup_on_temporals_port_acts_for_nobody(
     )
     lease = await forged_lock.query(ProjectLockWorkflow.lease)
     assert not lease.held and lease.holder is None
+
+
+async def test_a_lifted_question_asks_nothing_else(aws_stack: IntentStack) -> None:
+    """Someone on Temporal's port lifts a harmless schema lookup's signed input from
+    history and starts it again as a data-source read of a project its asker cannot see
+    (the same workflow id, so the signature's id matches): the signature covers the
+    question, so nothing is read."""
+    admin = await aws_stack.http("alice", ["space-admin"])
+    assert (await admin.post("/api/v1/spaces", json={"name": "vault"})).is_success
+    made = await admin.post("/api/v1/projects", json={"name": "vaulted", "space": "vault"})
+    assert made.is_success, made.text
+    nobody = await aws_stack.http("nobody", [])
+    assert (await nobody.get("/api/v1/providers/hashicorp/aws")).is_success
+    client = aws_stack.client
+    lifted: tuple[str, LookupInput] | None = None
+    async for run in client.list_workflows("WorkflowType = 'ProviderLookupWorkflow'"):
+        history = await client.get_workflow_handle(run.id).fetch_history()
+        started = history.events[0].workflow_execution_started_event_attributes
+        (asked,) = await client.data_converter.decode(started.input.payloads, [LookupInput])
+        if asked.kind == "provider":
+            lifted = (run.id, asked)
+            break
+    assert lifted is not None
+    workflow_id, asked = lifted
+    forged = LookupInput(
+        kind="read_data",
+        project_id=made.json()["id"],
+        data_source="aws_caller_identity",
+        provider="hashicorp/aws",
+        config={},
+        assertion=asked.assertion,
+    )
+    # Its copy asks only the very question it was signed for (whose answer its history
+    # already shows): anything else is refused before any provider or credential.
+    with pytest.raises(WorkflowFailureError) as failed:
+        await client.execute_workflow(
+            ProviderLookupWorkflow.run,
+            forged,
+            id=workflow_id,
+            task_queue=aws_stack.settings.temporal_task_queue,
+        )
+    cause = failed.value.cause
+    assert "not started by intent" in str(getattr(cause, "cause", cause))
+    keys = SecretBox.from_settings(aws_stack.settings).derived_keys(KEY_PURPOSE)
+
+    def verify(input: LookupInput) -> None:
+        verify_actor(
+            keys,
+            asked.assertion,
+            workflow_id=workflow_id,
+            update=question("lookup", input),
+            now=time.time(),
+        )
+
+    verify(asked)
+    with pytest.raises(ActorAssertionError, match="issued for"):
+        verify(forged)
