@@ -111,9 +111,13 @@ class TtlActivities:
 
     @activity.defn(name="ttl_expiry")
     async def expiry(self, input: TtlProjectInput) -> TtlReschedule:
-        """When the project expires, as the database says (None: no TTL, or archived)."""
-        project = await self._project(input.project_id)
-        return TtlReschedule(expires_at=None if project.archived_at else project.expires_at)
+        """When the project expires, as the database says (None: no TTL, archived, or
+        the project is gone)."""
+        async with self.rt.db.session() as session:
+            project = await session.get(Project, input.project_id)
+        if project is None or project.archived_at is not None:
+            return TtlReschedule(expires_at=None)
+        return TtlReschedule(expires_at=project.expires_at)
 
     @activity.defn(name="ttl_warn")
     async def warn(self, input: TtlWarnInput) -> None:
