@@ -194,12 +194,19 @@ def attach(
     region: RegionOpt = None,
     read: Annotated[bool, typer.Option("--read/--no-read", help="Plans and reads.")] = True,
     write: Annotated[bool, typer.Option("--write/--no-write", help="Applying changes.")] = False,
+    relocate: Annotated[
+        bool,
+        typer.Option(
+            "--relocate",
+            help="The project's existing resources really are in the new account or region.",
+        ),
+    ] = False,
     url: UrlOpt = None,
     token: TokenOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Attach integration REF to PROJECT (or change its region and switches)."""
-    body = {"region": region, "read": read, "write": write}
+    body = {"region": region, "read": read, "write": write, "relocate": relocate}
     row = Remote(url, token).request("PUT", f"/projects/{project}/integrations/{ref}", json=body)
     if as_json:
         print_json(row)

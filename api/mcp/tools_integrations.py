@@ -95,8 +95,15 @@ def register(endpoint: McpEndpoint) -> None:
         ] = None,
         read: bool = True,
         write: bool = False,
+        relocate: Annotated[
+            bool,
+            Field(
+                description="Only when the user confirms the project's existing resources "
+                "really are in the new account or region"
+            ),
+        ] = False,
     ) -> svc.AttachmentView:
-        body = svc.AttachmentPut(region=region, read=read, write=write)
+        body = svc.AttachmentPut(region=region, read=read, write=write, relocate=relocate)
 
         async def run(c: Caller) -> svc.AttachmentView:
             found = await current_project(c, project)

@@ -27,6 +27,8 @@ from api.services.environments import editable
 from api.services.projects import load_project, located
 from integrations.kinds import (
     KINDS,
+    Attachment,
+    IntegrationFacts,
     IntegrationInvalid,
     KindRules,
     check_region,
@@ -38,6 +40,7 @@ from settings import Settings
 from store import access as access_store
 from store import history
 from store import integrations as store
+from store import resources as store_resources
 from store.models import ROOT_SPACE_ID, Integration, IntegrationAttachment, Project
 from workflows.models import OperationRequest
 
@@ -115,6 +118,11 @@ class AttachmentPut(BaseModel):
     )
     read: bool = Field(default=True, description="Plans, refreshes, imports, data reads")
     write: bool = Field(default=False, description="Applying changes (needs Read to plan)")
+    relocate: bool = Field(
+        default=False,
+        description="Point a project that already manages resources at another account or "
+        "region (intent then looks for them there)",
+    )
 
 
 class AttachmentView(BaseModel):
@@ -367,6 +375,45 @@ async def _attachable(
     return await editable(caller, project, path), path, row
 
 
+def _where(facts: IntegrationFacts) -> str:
+    return f"account {facts.account_id or '(unknown)'}, region {facts.region or '(default)'}"
+
+
+async def _refuse_relocation(
+    session: Any,
+    project: Project,
+    current: store.Attached,
+    attachment: IntegrationAttachment,
+    row: Integration,
+    region: str | None,
+) -> None:
+    """A project whose resources live in one account and region is not silently pointed
+    at another: its plans would find them gone, and its deletes would forget them."""
+    was = store.facts_of(current)
+    will = kind_of(row.kind).facts(
+        row.name, row.config, Attachment(region, attachment.read, attachment.write)
+    )
+    same_account = (current[1].id == row.id) or (
+        was.account_id is not None and was.account_id == will.account_id
+    )
+    if same_account and was.region == will.region:
+        return
+    managed = [
+        r
+        for r in await store_resources.list_resources(session, project.id)
+        if ProviderAddress.parse(r.provider).short == row.provider
+    ]
+    if not managed:
+        return
+    raise Conflict(
+        f"project {project.name} manages {len(managed)} {row.provider} resource(s) in "
+        f"{_where(was)} (integration {current[1].name}); attaching {row.name} with "
+        f"{_where(will)} would make intent look for them there, where plans would find them "
+        "gone and deletes would forget them. Eject or delete them first, or attach with "
+        "relocate=true (`--relocate`) if they really are there"
+    )
+
+
 async def attach(
     caller: Caller, project_ref: str, integration_ref: str, body: AttachmentPut
 ) -> AttachmentView:
@@ -394,6 +441,8 @@ async def attach(
             session.add(attachment)
         else:
             attachment, previous = found
+            if not body.relocate:
+                await _refuse_relocation(session, project, found, attachment, row, region)
             before = {
                 "integration": previous.name,
                 "region": attachment.region,

@@ -141,11 +141,12 @@ async def attach(
     region: Annotated[str, Form()] = "",
     read: Annotated[bool, Form()] = False,
     write: Annotated[bool, Form()] = False,
+    relocate: Annotated[bool, Form()] = False,
 ) -> RedirectResponse:
     tab = f"/ui/projects/{project}?tab=integrations"
     if region and region not in AWS_REGIONS:
         return _back(tab, error=f"unknown region {region}")
-    body = svc.AttachmentPut(region=region or None, read=read, write=write)
+    body = svc.AttachmentPut(region=region or None, read=read, write=write, relocate=relocate)
     return await _act(
         tab,
         lambda: svc.attach(caller, project, integration, body),

@@ -1,6 +1,6 @@
-"""A change acts where it was planned: the lock holder re-attaching the project's
-integration (another region here; another account or role the same way) while the
-change waits for confirmation does not move its apply there."""
+"""A project acts where its resources are: re-attaching its integration to another
+region (or account) is refused while it manages resources there unless meant
+(``relocate``), and even then a change planned before does not apply in the new place."""
 
 from __future__ import annotations
 
@@ -57,10 +57,17 @@ async def test_reattaching_elsewhere_after_the_plan_stops_the_apply(
     change = waiting.json()
     assert change["status"] == "awaiting_confirmation", change
     attached = (await alice.get("/api/v1/projects/moving/integrations")).json()
-    moved = await alice.put(
-        f"/api/v1/projects/moving/integrations/{attached[0]['integration']}",
-        json={"region": "eu-west-1", "read": True, "write": True},
-    )
+    where = f"/api/v1/projects/moving/integrations/{attached[0]['integration']}"
+    elsewhere = {"region": "eu-west-1", "read": True, "write": True}
+    # Its resources live in us-east-1: pointing it elsewhere is refused unless meant.
+    refused = await alice.put(where, json=elsewhere)
+    assert refused.status_code == 409, refused.text
+    assert "manages 1 hashicorp/aws resource(s) in" in refused.json()["message"]
+    assert "region us-east-1" in refused.json()["message"]
+    assert "relocate=true" in refused.json()["message"]
+    same_place = await alice.put(where, json={"region": "us-east-1", "read": True, "write": True})
+    assert same_place.is_success, same_place.text  # switches alone move nothing
+    moved = await alice.put(where, json={**elsewhere, "relocate": True})
     assert moved.is_success, moved.text
 
     confirmed = await alice.post(f"/api/v1/changes/{change['change_id']}/confirm", json={})
