@@ -147,13 +147,21 @@ async def test_walkthrough_in_the_browser(
     # Attach AWS integration: pick one, a region, and both switches.
     await visit(page, f"{base}/ui/projects/ui-project?tab=integrations")
     await expect(page.locator("#integrations")).to_contain_text("sandbox")
+    # The project's bucket lives in us-east-1: another region is refused, saying why.
     await page.select_option("select[name=integration]", "sandbox")
     await page.select_option("select[name=region]", "eu-west-1")
     await page.check("input[name=read]")
     await page.check("input[name=write]")
     await page.click("form[action$='/integrations'] button:has-text('Attach')")
+    await expect(page.get_by_role("alert")).to_contain_text("region us-east-1")
+    await expect(page.get_by_role("alert")).to_contain_text("relocate")
+    await page.select_option("select[name=integration]", "sandbox")
+    await page.select_option("select[name=region]", "us-east-1")
+    await page.check("input[name=read]")
+    await page.check("input[name=write]")
+    await page.click("form[action$='/integrations'] button:has-text('Attach')")
     await expect(page.get_by_role("status")).to_contain_text("integration sandbox attached")
-    await expect(page.locator("#integrations")).to_contain_text("eu-west-1")
+    await expect(page.locator("#integrations")).to_contain_text("us-east-1")
     await expect(page.locator("#integrations")).to_contain_text("Read + Write")
 
     await visit(page, f"{base}/ui/projects/ui-project?tab=environment")
