@@ -396,6 +396,12 @@ class Settings(BaseSettings):
         return (self.sandbox_url or f"http://127.0.0.1:{self.sandbox_port}").rstrip("/")
 
     @property
+    def sandbox_endpoint_if_on(self) -> str | None:
+        """The sandbox's endpoint when this server runs one (a sandbox integration acts
+        only then)."""
+        return self.sandbox_endpoint if self.sandbox else None
+
+    @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 

@@ -143,8 +143,8 @@ class ExportActivities:
         if found is None:
             return {}, []
         row = found[1]
-        sandbox = self.rt.sandbox_endpoint or "http://127.0.0.1:4566"
-        setup = store_integrations.shown_setup_of(found, sandbox)
+        # A sandbox project exports its settings even from a server with the sandbox off.
+        setup = store_integrations.shown_setup_of(found, self.rt.settings.sandbox_endpoint)
         config = without_credentials(dict(setup.config))
         if row.config.get("sandbox"):
             return config, [

@@ -129,7 +129,7 @@ class PolicyEvaluator:
         it gives (credentials aside)."""
         async with self.db.session() as session:
             found = await store_integrations.attachments_of(session, project_id)
-        sandbox = self.settings.sandbox_endpoint if self.settings.sandbox else None
+        sandbox = self.settings.sandbox_endpoint_if_on
         attached: dict[str, AttachedFacts] = {}
         for item in found:
             setup = store_integrations.shown_setup_of(item, sandbox)

@@ -259,7 +259,7 @@ class Runtime:
 
     @property
     def sandbox_endpoint(self) -> str | None:
-        return self.settings.sandbox_endpoint if self.settings.sandbox else None
+        return self.settings.sandbox_endpoint_if_on
 
     async def binding(
         self,

@@ -27,7 +27,6 @@ from api.services.environments import editable
 from api.services.projects import load_project, located
 from integrations.kinds import (
     KINDS,
-    Attachment,
     IntegrationFacts,
     IntegrationInvalid,
     KindRules,
@@ -382,18 +381,15 @@ def _where(facts: IntegrationFacts) -> str:
 async def _refuse_relocation(
     session: Any,
     project: Project,
-    current: store.Attached,
-    attachment: IntegrationAttachment,
-    row: Integration,
-    region: str | None,
+    was: IntegrationFacts,
+    previous: Integration,
+    now: store.Attached,
 ) -> None:
     """A project whose resources live in one account and region is not silently pointed
     at another: its plans would find them gone, and its deletes would forget them."""
-    was = store.facts_of(current)
-    will = kind_of(row.kind).facts(
-        row.name, row.config, Attachment(region, attachment.read, attachment.write)
-    )
-    same_account = (current[1].id == row.id) or (
+    row = now[1]
+    will = store.facts_of(now)
+    same_account = (previous.id == row.id) or (
         was.account_id is not None and was.account_id == will.account_id
     )
     if same_account and was.region == will.region:
@@ -407,7 +403,7 @@ async def _refuse_relocation(
         return
     raise Conflict(
         f"project {project.name} manages {len(managed)} {row.provider} resource(s) in "
-        f"{_where(was)} (integration {current[1].name}); attaching {row.name} with "
+        f"{_where(was)} (integration {previous.name}); attaching {row.name} with "
         f"{_where(will)} would make intent look for them there, where plans would find them "
         "gone and deletes would forget them. Eject or delete them first, or attach with "
         "relocate=true (`--relocate`) if they really are there"
@@ -431,6 +427,7 @@ async def attach(
     async with caller.db.transaction() as session:
         found = await store.attachment_for(session, project.id, row.provider)
         before = None
+        was: tuple[IntegrationFacts, Integration] | None = None
         if found is None:
             attachment = IntegrationAttachment(
                 project_id=project.id,
@@ -441,8 +438,7 @@ async def attach(
             session.add(attachment)
         else:
             attachment, previous = found
-            if not body.relocate:
-                await _refuse_relocation(session, project, found, attachment, row, region)
+            was = (store.facts_of(found), previous)
             before = {
                 "integration": previous.name,
                 "region": attachment.region,
@@ -452,6 +448,9 @@ async def attach(
             attachment.integration_id = row.id
         attachment.region = region
         attachment.read, attachment.write = body.read, body.write
+        if was is not None and not body.relocate:
+            # Refusing rolls the transaction back: the attachment stays as it was.
+            await _refuse_relocation(session, project, *was, (attachment, row))
         await session.flush()
         view = _attachment_view(attachment, row)
         after: dict[str, Any] = {"integration": row.name, "region": view.region}

@@ -24,6 +24,7 @@ from providers import (
 from providers.launcher import _parse_handshake, launch_provider, resolve_accounts
 from settings import Settings
 from store.secrets import SecretBox
+from tests.support.requirements import require
 
 
 def _fake(tmp_path: Path, body: str) -> InstalledProvider:
@@ -221,8 +222,7 @@ def test_a_root_worker_never_runs_providers_as_root() -> None:
 async def test_each_provider_process_gets_its_own_uid_from_a_range(
     provider_runtime_dir: Path,
 ) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("only a root worker can give providers other accounts")
+    require(os.geteuid() == 0, "a root worker (only root gives providers other accounts)")
     machine, settings, probe = _machine_with_a_probe()
     settings = settings.model_copy(update={"provider_uid_range": "2000000-2000099"})
     seen: list[dict[str, str]] = []
